@@ -1,0 +1,141 @@
+/**
+ * Typed errors. Every failure Baton reports is a {@link BatonError} with a
+ * stable `code`; tests and callers branch on the code, never on message text.
+ */
+
+/** Stable error codes, one per kind of failure. */
+export const ErrorCode = {
+  InvalidEvent: 'INVALID_EVENT',
+  InvalidInput: 'INVALID_INPUT',
+  InvalidId: 'INVALID_ID',
+  PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
+  UnknownMachine: 'UNKNOWN_MACHINE',
+  TaskNotFound: 'TASK_NOT_FOUND',
+  TaskExists: 'TASK_EXISTS',
+  TaskNotRunning: 'TASK_NOT_RUNNING',
+  Fenced: 'FENCED',
+  SeqConflict: 'SEQ_CONFLICT',
+  Timeout: 'TIMEOUT',
+  Closed: 'CLOSED',
+  InvalidOptions: 'INVALID_OPTIONS',
+  Redis: 'REDIS',
+} as const;
+
+/** One of the {@link ErrorCode} values. */
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Base class of every error Baton throws. */
+export class BatonError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: ErrorCode;
+  /** Structured details (the offending field, the task id, …). */
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+}
+
+/** An event failed validation (shape, JSON, reserved type or its zod schema). Nothing was written. */
+export class InvalidEventError extends BatonError {
+  constructor(message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(ErrorCode.InvalidEvent, message, options);
+  }
+}
+
+/** Spawn input failed validation (JSON or the machine's zod schema). Nothing was written. */
+export class InvalidInputError extends BatonError {
+  constructor(message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(ErrorCode.InvalidInput, message, options);
+  }
+}
+
+/** A task id or idempotency key has characters or a length Baton does not accept. */
+export class InvalidIdError extends BatonError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(ErrorCode.InvalidId, message, { details });
+  }
+}
+
+/** A payload (event or input) exceeds the configured size limit. Nothing was written. */
+export class PayloadTooLargeError extends BatonError {
+  constructor(what: string, bytes: number, limit: number) {
+    super(ErrorCode.PayloadTooLarge, `${what} is ${bytes} bytes, over the limit of ${limit} bytes`, {
+      details: { bytes, limit },
+    });
+  }
+}
+
+/** The machine name is not registered with this runtime or client. */
+export class UnknownMachineError extends BatonError {
+  constructor(machine: string, known: string[]) {
+    super(ErrorCode.UnknownMachine, `unknown machine '${machine}' (registered: ${known.join(', ') || 'none'})`, {
+      details: { machine, known },
+    });
+  }
+}
+
+/** No task with this id exists under this prefix. */
+export class TaskNotFoundError extends BatonError {
+  constructor(taskId: string) {
+    super(ErrorCode.TaskNotFound, `task '${taskId}' does not exist`, { details: { taskId } });
+  }
+}
+
+/** `spawn` was given an id that is already taken. */
+export class TaskExistsError extends BatonError {
+  constructor(taskId: string) {
+    super(ErrorCode.TaskExists, `task '${taskId}' already exists`, { details: { taskId } });
+  }
+}
+
+/** The task has finished (done, error, stopped or quarantined) and takes no more events. */
+export class TaskNotRunningError extends BatonError {
+  constructor(taskId: string, status: string) {
+    super(ErrorCode.TaskNotRunning, `task '${taskId}' is ${status} and accepts no events`, {
+      details: { taskId, status },
+    });
+  }
+}
+
+/** This writer's epoch is no longer current: another process took the task over. */
+export class FencedError extends BatonError {
+  constructor(taskId: string) {
+    super(ErrorCode.Fenced, `task '${taskId}': commit refused, the lease epoch moved on (another writer holds it)`, {
+      details: { taskId },
+    });
+  }
+}
+
+/** A commit's sequence number does not follow the committed one. */
+export class SeqConflictError extends BatonError {
+  constructor(taskId: string, expected: number, found: number) {
+    super(ErrorCode.SeqConflict, `task '${taskId}': commit seq ${expected} does not follow committed seq ${found}`, {
+      details: { taskId, expected, found },
+    });
+  }
+}
+
+/** A wait ran past its deadline. */
+export class TimeoutError extends BatonError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(ErrorCode.Timeout, message, { details });
+  }
+}
+
+/** The runtime or client was closed. */
+export class ClosedError extends BatonError {
+  constructor() {
+    super(ErrorCode.Closed, 'the runtime is closed');
+  }
+}
+
+/** Options passed to Baton are invalid. */
+export class InvalidOptionsError extends BatonError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(ErrorCode.InvalidOptions, message, options);
+  }
+}

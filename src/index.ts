@@ -1,0 +1,43 @@
+/**
+ * Baton: a durable actor runtime for long-running AI-agent tasks.
+ *
+ * Each task is an XState v5 actor whose snapshot is committed to Redis after
+ * every step, fed by a durable mailbox and advanced by one writer at a time.
+ */
+export { createRuntime, Runtime, type RuntimeOptions } from './runtime/runtime.js';
+export {
+  createClient,
+  BatonClient,
+  type ClientOptions,
+  type SendOptions,
+  type SendReceipt,
+  type SpawnOptions,
+  type WaitOptions,
+  type HistoryEntry,
+  type ListOptions,
+  type TaskHandle,
+  type TaskWatch,
+} from './runtime/client.js';
+export { defineTask, type TaskDefinition, type TaskDefinitionOptions, type MachineEntry } from './runtime/definition.js';
+export { ManualClock, systemClock, type Clock } from './runtime/clock.js';
+export type { ConnectionOption } from './runtime/connection.js';
+export type { TaskView, TaskStatus, ChildView } from './persistence/view.js';
+export type { PersistedTimer } from './persistence/codec.js';
+export type { SchemaLike } from './persistence/validate.js';
+export {
+  BatonError,
+  ErrorCode,
+  InvalidEventError,
+  InvalidInputError,
+  InvalidIdError,
+  PayloadTooLargeError,
+  UnknownMachineError,
+  TaskNotFoundError,
+  TaskExistsError,
+  TaskNotRunningError,
+  FencedError,
+  SeqConflictError,
+  TimeoutError,
+  ClosedError,
+  InvalidOptionsError,
+} from './errors.js';

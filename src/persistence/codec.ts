@@ -1,0 +1,61 @@
+/**
+ * Snapshot codec: how an XState persisted snapshot becomes the JSON stored in
+ * Redis and back. Error objects survive as `{ name, message }` (plain
+ * JSON.stringify turns them into `{}`).
+ */
+
+/** Current format of the stored snapshot record. Bump it when the layout changes. */
+export const SNAPSHOT_FORMAT = 1;
+
+function replacer(_key: string, value: unknown): unknown {
+  if (value instanceof Error) {
+    return { name: value.name, message: value.message };
+  }
+  if (typeof value === 'bigint') return value.toString();
+  return value;
+}
+
+/** Serialise a persisted snapshot (or any committed value) to JSON. */
+export function encodeJson(value: unknown): string {
+  return JSON.stringify(value, replacer) ?? 'null';
+}
+
+/** Parse a stored snapshot; throws a readable error when the JSON is corrupt. */
+export function decodeSnapshot(json: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch (err) {
+    throw new Error(`snapshot is not valid JSON (${(err as Error).message})`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new Error('snapshot is not an object');
+  }
+  const snap = parsed as Record<string, unknown>;
+  if (typeof snap.status !== 'string' || !('value' in snap)) {
+    throw new Error('snapshot lacks XState status/value fields');
+  }
+  return snap;
+}
+
+/** A delayed event pending in the actor system, as committed with the snapshot. */
+export interface PersistedTimer {
+  /** Path of child ids from the root to the actor that scheduled it ([] is the root). */
+  source: string[];
+  /** Path of the actor the event is delivered to. */
+  target: string[];
+  /** The delayed event. */
+  event: { type: string; [k: string]: unknown };
+  /** XState's id for the delayed event (used to cancel it on state exit). */
+  id: string;
+  /** Wall-clock deadline, ms since the epoch, by the runtime's clock. */
+  dueAt: number;
+}
+
+/** Parse the stored timer table; a corrupt table throws. */
+export function decodeTimers(json: string | undefined): PersistedTimer[] {
+  if (!json) return [];
+  const parsed = JSON.parse(json) as unknown;
+  if (!Array.isArray(parsed)) throw new Error('timer table is not an array');
+  return parsed as PersistedTimer[];
+}

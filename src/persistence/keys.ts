@@ -1,0 +1,61 @@
+/**
+ * Every Redis key and channel name Baton uses comes from here.
+ *
+ * A task's keys share the hash tag `{<taskId>}` so one Lua script can touch all
+ * of them on Redis Cluster. Prefix-wide keys (the task index, the due set) live
+ * in their own slots and are only written by single-key commands.
+ */
+export interface TaskKeys {
+  /** HASH: machine, version, status, seq, cursor, last, snapshot, timers, input, createdAt, updatedAt, reason. */
+  state: string;
+  /** STREAM: the durable mailbox. */
+  mailbox: string;
+  /** STREAM: committed transitions. */
+  history: string;
+  /** STRING with PX: owner id of the current writer. */
+  lease: string;
+  /** STRING counter: fencing token, incremented on every lease acquisition. */
+  epoch: string;
+  /** Prefix of the per-idempotency-key STRING keys. */
+  idemPrefix: string;
+  /** Pub/sub channel carrying every commit of this task. */
+  changes: string;
+}
+
+/** Key factory for one prefix. */
+export class Keys {
+  /** Sorted set: taskId scored by creation time. */
+  readonly tasks: string;
+  /** Sorted set: taskId scored by when it next needs a look (lease expiry or next timer). */
+  readonly due: string;
+  /** Pub/sub channel prefix for wake notices to one owner process. */
+  readonly ownerChannelPrefix: string;
+  /** BullMQ prefix: hash-tagged so every queue key lands in one cluster slot. */
+  readonly queuePrefix: string;
+
+  constructor(readonly prefix: string) {
+    this.tasks = `${prefix}:tasks`;
+    this.due = `${prefix}:due`;
+    this.ownerChannelPrefix = `${prefix}:owner:`;
+    this.queuePrefix = `{${prefix}}`;
+  }
+
+  /** Keys of one task. */
+  task(taskId: string): TaskKeys {
+    const base = `${this.prefix}:task:{${taskId}}`;
+    return {
+      state: `${base}:state`,
+      mailbox: `${base}:mailbox`,
+      history: `${base}:history`,
+      lease: `${base}:lease`,
+      epoch: `${base}:epoch`,
+      idemPrefix: `${base}:idem:`,
+      changes: `${base}:changes`,
+    };
+  }
+
+  /** Channel that wakes the process `owner`. */
+  ownerChannel(owner: string): string {
+    return this.ownerChannelPrefix + owner;
+  }
+}

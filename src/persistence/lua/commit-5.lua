@@ -1,0 +1,61 @@
+--[[
+  Commit one step of a task atomically: snapshot, seq, mailbox cursor,
+  pending timers and status, one history entry; refresh the lease; publish
+  the change. Fenced by the epoch: a writer that lost the task cannot commit.
+
+  Input:
+    KEYS[1] state hash
+    KEYS[2] epoch
+    KEYS[3] history stream
+    KEYS[4] lease
+    KEYS[5] mailbox stream
+    ARGV[1]  fencing token (the epoch this writer acquired)
+    ARGV[2]  seq of this commit (committed seq + 1)
+    ARGV[3]  mailbox cursor (id of the last applied entry)
+    ARGV[4]  snapshot (JSON)
+    ARGV[5]  pending timers (JSON)
+    ARGV[6]  status: active | done | error | stopped
+    ARGV[7]  now (ms)
+    ARGV[8]  history: event (JSON)
+    ARGV[9]  history: state value before (JSON)
+    ARGV[10] history: state value after (JSON)
+    ARGV[11] changes channel
+    ARGV[12] change notice (JSON)
+    ARGV[13] owner id
+    ARGV[14] lease duration (ms)
+    ARGV[15] history length cap (approximate)
+    ARGV[16] machine version
+
+  Output:
+    {1}         committed
+    {2}         this exact commit was already applied (a resent command): nothing written
+    {-5}        FENCED: nothing written
+    {-6, seq}   SEQ_CONFLICT with the committed seq: nothing written
+]]
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return {-5}
+end
+local committed = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+local seq = tonumber(ARGV[2])
+if committed ~= seq - 1 then
+  if committed == seq and redis.call('HGET', KEYS[1], 'cursor') == ARGV[3] then
+    return {2}
+  end
+  return {-6, committed}
+end
+redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'cursor', ARGV[3], 'snapshot', ARGV[4],
+  'timers', ARGV[5], 'status', ARGV[6], 'updatedAt', ARGV[7], 'version', ARGV[16])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[15], '*',
+  'seq', ARGV[2], 'e', ARGV[8], 'from', ARGV[9], 'to', ARGV[10], 'at', ARGV[7])
+if ARGV[3] ~= '0-0' then
+  redis.call('XTRIM', KEYS[5], 'MINID', '~', ARGV[3])
+end
+if redis.call('GET', KEYS[4]) == ARGV[13] then
+  if ARGV[6] == 'active' then
+    redis.call('PEXPIRE', KEYS[4], ARGV[14])
+  else
+    redis.call('DEL', KEYS[4])
+  end
+end
+redis.call('PUBLISH', ARGV[11], ARGV[12])
+return {1}

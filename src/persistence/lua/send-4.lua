@@ -1,0 +1,54 @@
+--[[
+  Append an event to a task's mailbox and wake its holder.
+
+  The lease is read in the same script as the append, so a holder that
+  releases the task afterwards sees the entry (release refuses while entries
+  lie past the cursor) and a holder that released before is absent here (the
+  caller then enqueues an activation). No event can be stranded between them.
+
+  Input:
+    KEYS[1] state hash
+    KEYS[2] mailbox stream
+    KEYS[3] lease
+    KEYS[4] idempotency key (a key of the task's slot; unused when ARGV[2] is '')
+    ARGV[1] event (JSON)
+    ARGV[2] idempotency key, or ''
+    ARGV[3] idempotency window (s)
+    ARGV[4] now (ms)
+    ARGV[5] owner channel prefix
+    ARGV[6] task id
+    ARGV[7] sender's own owner id ('' for a client): no notice to itself
+
+  Output:
+    {1, id, prevId, holder}  appended; holder is '' when nobody holds the task
+    {2, id}                  duplicate idempotency key: the earlier entry's id, nothing written
+    {-1}                     TASK_NOT_FOUND
+    {-3, status}             TASK_NOT_RUNNING
+]]
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then
+  return {-1}
+end
+if status ~= 'active' then
+  return {-3, status}
+end
+if ARGV[2] ~= '' then
+  local earlier = redis.call('GET', KEYS[4])
+  if earlier then
+    return {2, earlier}
+  end
+end
+local prev = redis.call('HGET', KEYS[1], 'last') or '0-0'
+local id = redis.call('XADD', KEYS[2], '*', 'e', ARGV[1], 'k', ARGV[2], 't', ARGV[4])
+redis.call('HSET', KEYS[1], 'last', id)
+if ARGV[2] ~= '' then
+  redis.call('SET', KEYS[4], id, 'EX', ARGV[3])
+end
+local holder = redis.call('GET', KEYS[3])
+if holder then
+  if holder ~= ARGV[7] then
+    redis.call('PUBLISH', ARGV[5] .. holder, ARGV[6])
+  end
+  return {1, id, prev, holder}
+end
+return {1, id, prev, ''}

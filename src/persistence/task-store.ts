@@ -1,0 +1,223 @@
+import { BatonError, ErrorCode, FencedError, SeqConflictError, TaskExistsError, TaskNotFoundError, TaskNotRunningError } from '../errors.js';
+import type { Keys } from './keys.js';
+import { runScript, ScriptCode, type RedisLike } from './scripts.js';
+
+/**
+ * Typed calls over Baton's Lua scripts: each maps its return codes to results
+ * or {@link BatonError}s. This is the only module that writes task state.
+ */
+
+type Reply = [number, ...unknown[]];
+
+function unexpected(script: string, reply: unknown): BatonError {
+  return new BatonError(ErrorCode.Redis, `${script}: unexpected reply ${JSON.stringify(reply)}`);
+}
+
+/** Result of appending an event to a mailbox. */
+export interface AppendResult {
+  /** Stream id of the entry. */
+  id: string;
+  /** Id of the entry before it ('0-0' for the first); undefined for a duplicate. */
+  prev?: string;
+  /** Owner id of the holder at append time ('' when none). */
+  holder: string;
+  /** True when the idempotency key was seen before and nothing was written. */
+  duplicate: boolean;
+}
+
+/** Committed fields returned when a lease is acquired. */
+export type StateFields = Record<string, string>;
+
+function pairs(arr: unknown[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < arr.length; i += 2) out[String(arr[i])] = String(arr[i + 1]);
+  return out;
+}
+
+/** Arguments of one commit. */
+export interface CommitArgs {
+  epoch: number;
+  seq: number;
+  cursor: string;
+  snapshot: string;
+  timers: string;
+  status: string;
+  now: number;
+  event: string;
+  from: string;
+  to: string;
+  notice: string;
+  owner: string;
+  leaseMs: number;
+  historyMax: number;
+  version: number;
+}
+
+/** Reads and writes one prefix's tasks. */
+export class TaskStore {
+  constructor(
+    readonly redis: RedisLike,
+    readonly keys: Keys,
+  ) {}
+
+  /** Create a task; with `owner`, also take its lease and return the epoch. */
+  async spawn(taskId: string, a: { machine: string; version: number; input: string; now: number; owner: string; leaseMs: number }): Promise<number> {
+    const k = this.keys.task(taskId);
+    const reply = await runScript<Reply>(this.redis, 'batonSpawn', [k.state, k.lease, k.epoch], [
+      a.machine,
+      a.version,
+      a.input,
+      a.now,
+      a.owner,
+      a.leaseMs,
+    ]);
+    if (reply[0] === ScriptCode.Exists) throw new TaskExistsError(taskId);
+    if (reply[0] !== ScriptCode.Ok) throw unexpected('spawn', reply);
+    return Number(reply[1]);
+  }
+
+  /** Append an event (JSON) to a task's mailbox. */
+  async append(taskId: string, a: { event: string; idempotencyKey?: string; idemTtlSec: number; now: number; self: string }): Promise<AppendResult> {
+    const k = this.keys.task(taskId);
+    const idem = a.idempotencyKey ?? '';
+    const reply = await runScript<Reply>(this.redis, 'batonSend', [k.state, k.mailbox, k.lease, k.idemPrefix + idem], [
+      a.event,
+      idem,
+      a.idemTtlSec,
+      a.now,
+      this.keys.ownerChannelPrefix,
+      taskId,
+      a.self,
+    ]);
+    switch (reply[0]) {
+      case ScriptCode.Ok:
+        return { id: String(reply[1]), prev: String(reply[2]), holder: String(reply[3]), duplicate: false };
+      case ScriptCode.Duplicate:
+        return { id: String(reply[1]), holder: '', duplicate: true };
+      case ScriptCode.NotFound:
+        throw new TaskNotFoundError(taskId);
+      case ScriptCode.NotRunning:
+        throw new TaskNotRunningError(taskId, String(reply[1]));
+      default:
+        throw unexpected('send', reply);
+    }
+  }
+
+  /** Take a task's lease. Returns the epoch and committed fields, or why not. */
+  async acquire(
+    taskId: string,
+    owner: string,
+    leaseMs: number,
+  ): Promise<{ ok: true; epoch: number; fields: StateFields } | { ok: false; reason: 'not-found' | 'not-running' | 'held'; detail?: string }> {
+    const k = this.keys.task(taskId);
+    const reply = await runScript<Reply>(this.redis, 'batonAcquire', [k.state, k.lease, k.epoch], [owner, leaseMs]);
+    switch (reply[0]) {
+      case ScriptCode.Ok:
+        return { ok: true, epoch: Number(reply[1]), fields: pairs(reply[2] as unknown[]) };
+      case ScriptCode.NotFound:
+        return { ok: false, reason: 'not-found' };
+      case ScriptCode.NotRunning:
+        return { ok: false, reason: 'not-running', detail: String(reply[1]) };
+      case ScriptCode.Held:
+        return { ok: false, reason: 'held', detail: String(reply[1]) };
+      default:
+        throw unexpected('acquire', reply);
+    }
+  }
+
+  /** Commit one step. Throws {@link FencedError} when another writer took over. */
+  async commit(taskId: string, c: CommitArgs): Promise<void> {
+    const k = this.keys.task(taskId);
+    const reply = await runScript<Reply>(this.redis, 'batonCommit', [k.state, k.epoch, k.history, k.lease, k.mailbox], [
+      c.epoch,
+      c.seq,
+      c.cursor,
+      c.snapshot,
+      c.timers,
+      c.status,
+      c.now,
+      c.event,
+      c.from,
+      c.to,
+      k.changes,
+      c.notice,
+      c.owner,
+      c.leaseMs,
+      c.historyMax,
+      c.version,
+    ]);
+    if (reply[0] === ScriptCode.Ok || reply[0] === ScriptCode.Duplicate) return;
+    if (reply[0] === ScriptCode.Fenced) throw new FencedError(taskId);
+    if (reply[0] === ScriptCode.SeqConflict) throw new SeqConflictError(taskId, c.seq, Number(reply[1]));
+    throw unexpected('commit', reply);
+  }
+
+  /** Release a lease; false when entries wait past the cursor (the lease is kept). */
+  async release(taskId: string, epoch: number, owner: string): Promise<boolean> {
+    const k = this.keys.task(taskId);
+    const reply = await runScript<Reply>(this.redis, 'batonRelease', [k.state, k.lease, k.epoch, k.mailbox], [epoch, owner]);
+    if (reply[0] === ScriptCode.Ok) return true;
+    if (reply[0] === ScriptCode.Pending) return false;
+    if (reply[0] === ScriptCode.Fenced) throw new FencedError(taskId);
+    throw unexpected('release', reply);
+  }
+
+  /** Quarantine a task with a reason (fenced). */
+  async quarantine(taskId: string, a: { epoch: number; reason: string; now: number; owner: string; notice: string }): Promise<void> {
+    const k = this.keys.task(taskId);
+    const reply = await runScript<Reply>(this.redis, 'batonQuarantine', [k.state, k.lease, k.epoch], [
+      a.epoch,
+      a.reason,
+      a.now,
+      a.owner,
+      k.changes,
+      a.notice,
+    ]);
+    if (reply[0] === ScriptCode.Fenced) throw new FencedError(taskId);
+    if (reply[0] !== ScriptCode.Ok) throw unexpected('quarantine', reply);
+  }
+
+  /** Extend leases this owner holds; returns, per task, whether it still holds it. */
+  async renew(taskIds: string[], owner: string, leaseMs: number): Promise<boolean[]> {
+    return Promise.all(
+      taskIds.map(async (id) => (await runScript<number>(this.redis, 'batonRenew', [this.keys.task(id).lease], [owner, leaseMs])) === 1),
+    );
+  }
+
+  /** Mark tasks as needing a look at `at` (lease expiry or next timer). */
+  async setDue(entries: Array<[taskId: string, at: number]>): Promise<void> {
+    if (entries.length === 0) return;
+    const args: (string | number)[] = [];
+    for (const [id, at] of entries) args.push(at, id);
+    await this.redis.zadd(this.keys.due, ...args);
+  }
+
+  /** Forget a task in the due set (finished, or passivated with no timer). */
+  async clearDue(taskId: string): Promise<void> {
+    await this.redis.zrem(this.keys.due, taskId);
+  }
+
+  /** Claim due tasks (see claim-due-1.lua). */
+  async claimDue(now: number, limit: number, retryMs: number): Promise<string[]> {
+    return runScript<string[]>(this.redis, 'batonClaimDue', [this.keys.due], [now, limit, retryMs]);
+  }
+
+  /** Add a task to the prefix's index (no-op when present). */
+  async index(taskId: string, createdAt: number): Promise<void> {
+    await this.redis.zadd(this.keys.tasks, 'NX', createdAt, taskId);
+  }
+
+  /** The state hash of a task ({} when absent). */
+  async read(taskId: string): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.keys.task(taskId).state);
+  }
+
+  /** Mailbox entries after `after` (exclusive), oldest first. */
+  async readMailbox(taskId: string, after: string, count: number): Promise<Array<{ id: string; event: string; key: string }>> {
+    const rows = await this.redis.xrange(this.keys.task(taskId).mailbox, `(${after}`, '+', 'COUNT', count);
+    return rows.map(([id, fields]) => {
+      const f = pairs(fields);
+      return { id, event: f.e ?? '{}', key: f.k ?? '' };
+    });
+  }
+}

@@ -1,0 +1,137 @@
+import { InvalidEventError, InvalidIdError, InvalidInputError, PayloadTooLargeError } from '../errors.js';
+
+/** Task ids: letters, digits, `_ . -`; no `:` (BullMQ job ids) and no braces (hash tags). */
+const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+/** Idempotency keys: printable, no spaces, at most 200 characters. */
+const IDEM_KEY = /^[\x21-\x7e]{1,200}$/;
+/** Event types reserved for the runtime. */
+const RESERVED = /^(baton|xstate)\./;
+
+/** Throw unless `id` is a valid task id. */
+export function assertTaskId(id: unknown): asserts id is string {
+  if (typeof id !== 'string' || !TASK_ID.test(id)) {
+    throw new InvalidIdError(
+      `task id ${JSON.stringify(id)} is invalid: use 1-128 characters of letters, digits, '_', '.', '-', starting with a letter or digit`,
+      { id },
+    );
+  }
+}
+
+/** Throw unless `key` is a valid idempotency key. */
+export function assertIdempotencyKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || !IDEM_KEY.test(key)) {
+    throw new InvalidIdError(`idempotency key ${JSON.stringify(key)} is invalid: use 1-200 printable characters without spaces`, {
+      key,
+    });
+  }
+}
+
+/** JSON text of `value`, or a readable reason why it is not plain JSON data. */
+function toJson(value: unknown, path = '$'): string {
+  checkPlain(value, path, new Set());
+  return JSON.stringify(value);
+}
+
+function checkPlain(value: unknown, path: string, seen: Set<unknown>): void {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) throw new Error(`${path} is ${value}, which JSON cannot hold`);
+      return;
+    case 'undefined':
+      return; // dropped by JSON, as in plain objects
+    case 'object': {
+      if (value === null) return;
+      if (seen.has(value)) throw new Error(`${path} is a circular reference`);
+      seen.add(value);
+      if (Array.isArray(value)) {
+        value.forEach((v, i) => checkPlain(v, `${path}[${i}]`, seen));
+      } else {
+        const proto = Object.getPrototypeOf(value);
+        if (proto !== Object.prototype && proto !== null) {
+          throw new Error(`${path} is a ${proto?.constructor?.name ?? 'non-plain object'}, not plain JSON data`);
+        }
+        for (const [k, v] of Object.entries(value)) checkPlain(v, `${path}.${k}`, seen);
+      }
+      seen.delete(value);
+      return;
+    }
+    default:
+      throw new Error(`${path} is a ${typeof value}, which JSON cannot hold`);
+  }
+}
+
+/** Minimal structural type of a zod schema (any zod 4 schema fits). */
+export interface SchemaLike<T = unknown> {
+  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ path: PropertyKey[]; message: string }> } };
+}
+
+function describeIssues(error: { issues: Array<{ path: PropertyKey[]; message: string }> }): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length ? i.path.map(String).join('.') : '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+/**
+ * Validate an event for a task's mailbox and return its JSON text.
+ * Checks: a plain object with a non-empty string `type`, not reserved, plain
+ * JSON data, within `maxBytes`, and the machine's zod schema for that type.
+ */
+export function encodeEvent(event: unknown, maxBytes: number, schemas?: Record<string, SchemaLike>, allowReserved = false): string {
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) {
+    throw new InvalidEventError('an event must be an object with a string `type`');
+  }
+  const type = (event as { type?: unknown }).type;
+  if (typeof type !== 'string' || type.length === 0) {
+    throw new InvalidEventError('an event must have a non-empty string `type`');
+  }
+  if (!allowReserved && RESERVED.test(type)) {
+    throw new InvalidEventError(`event type '${type}' is reserved (baton.* and xstate.* are the runtime's)`, {
+      details: { type },
+    });
+  }
+  let json: string;
+  try {
+    json = toJson(event);
+  } catch (err) {
+    throw new InvalidEventError(`event '${type}' is not JSON data: ${(err as Error).message}`, { details: { type } });
+  }
+  const bytes = Buffer.byteLength(json);
+  if (bytes > maxBytes) throw new PayloadTooLargeError(`event '${type}'`, bytes, maxBytes);
+  const schema = schemas?.[type];
+  if (schema) {
+    const result = schema.safeParse(event);
+    if (!result.success) {
+      throw new InvalidEventError(`event '${type}' does not match its schema: ${describeIssues(result.error)}`, {
+        details: { type, issues: result.error.issues },
+      });
+    }
+  }
+  return json;
+}
+
+/** Validate spawn input against the machine's schema and size limit; return its JSON text. */
+export function encodeInput(input: unknown, maxBytes: number, schema?: SchemaLike): string {
+  let value = input;
+  if (schema) {
+    const result = schema.safeParse(input);
+    if (!result.success) {
+      throw new InvalidInputError(`input does not match the machine's schema: ${describeIssues(result.error)}`, {
+        details: { issues: result.error.issues },
+      });
+    }
+    value = result.data;
+  }
+  let json: string;
+  try {
+    json = value === undefined ? 'null' : toJson(value);
+  } catch (err) {
+    throw new InvalidInputError(`input is not JSON data: ${(err as Error).message}`);
+  }
+  const bytes = Buffer.byteLength(json);
+  if (bytes > maxBytes) throw new PayloadTooLargeError('input', bytes, maxBytes);
+  return json;
+}

@@ -1,0 +1,161 @@
+import { decodeTimers, type PersistedTimer } from './codec.js';
+
+/** Lifecycle of a task as callers see it. */
+export type TaskStatus = 'active' | 'done' | 'error' | 'stopped' | 'quarantined';
+
+/** A child actor (parallel agent, invoked step) as seen in a task's view. */
+export interface ChildView {
+  /** The child's id within its parent. */
+  id: string;
+  /** XState status of the child: active, done, error or stopped. */
+  status: string;
+  /** The child's state value, for machine children. */
+  value?: unknown;
+  /** The child's context, for machine children. */
+  context?: unknown;
+  /** The child's output, once done. */
+  output?: unknown;
+  /** Name of the registered logic (`setup({ actors })`) the child runs. */
+  src?: string;
+  /** Grandchildren, for machine children. */
+  children?: Record<string, ChildView>;
+}
+
+/** The committed state of a task, read from Redis. */
+export interface TaskView {
+  /** Task id. */
+  id: string;
+  /** Registered machine name. */
+  machine: string;
+  /** Machine version the snapshot was committed with. */
+  version: number;
+  /** Lifecycle status. */
+  status: TaskStatus;
+  /** Root state value (`snapshot.value`), undefined before the first commit. */
+  value: unknown;
+  /** Root context. */
+  context: unknown;
+  /** Child actors, keyed by id. */
+  children: Record<string, ChildView>;
+  /** Output of a done task. */
+  output?: unknown;
+  /** Error of a task in status `error` (`{ name, message }`). */
+  error?: unknown;
+  /** Why a task was quarantined. */
+  reason?: string;
+  /** Sequence number of the last commit (0 before the first). */
+  seq: number;
+  /** Time of the last commit, ms since the epoch. */
+  updatedAt: number;
+  /** Time the task was spawned, ms since the epoch. */
+  createdAt: number;
+  /** Delayed events pending at the last commit. */
+  timers: PersistedTimer[];
+}
+
+type Obj = Record<string, unknown>;
+
+function childViews(children: unknown): Record<string, ChildView> {
+  const out: Record<string, ChildView> = {};
+  if (!children || typeof children !== 'object') return out;
+  for (const [id, entry] of Object.entries(children as Obj)) {
+    const e = (entry ?? {}) as Obj;
+    const snap = (e.snapshot ?? {}) as Obj;
+    const view: ChildView = { id, status: String(snap.status ?? 'unknown') };
+    if (typeof e.src === 'string') view.src = e.src;
+    if ('value' in snap) view.value = snap.value;
+    if ('context' in snap) view.context = snap.context;
+    if (snap.output !== undefined) view.output = snap.output;
+    if (snap.children && typeof snap.children === 'object' && Object.keys(snap.children).length) {
+      view.children = childViews(snap.children);
+    }
+    out[id] = view;
+  }
+  return out;
+}
+
+/** Build a view from a parsed snapshot and the task's committed fields. */
+export function buildView(
+  id: string,
+  fields: { machine: string; version: number; status: string; seq: number; updatedAt: number; createdAt: number; reason?: string; timers?: PersistedTimer[] },
+  snapshot: Obj | undefined,
+): TaskView {
+  const view: TaskView = {
+    id,
+    machine: fields.machine,
+    version: fields.version,
+    status: fields.status as TaskStatus,
+    value: snapshot?.value,
+    context: snapshot?.context,
+    children: childViews(snapshot?.children),
+    seq: fields.seq,
+    updatedAt: fields.updatedAt,
+    createdAt: fields.createdAt,
+    timers: fields.timers ?? [],
+  };
+  if (snapshot?.output !== undefined) view.output = snapshot.output;
+  if (snapshot?.error !== undefined) view.error = snapshot.error;
+  if (fields.reason) view.reason = fields.reason;
+  return view;
+}
+
+/** Build a view from the state hash (HGETALL); undefined when the task does not exist. */
+export function viewFromHash(id: string, h: Record<string, string>): TaskView | undefined {
+  if (!h.machine) return undefined;
+  let snapshot: Obj | undefined;
+  try {
+    snapshot = h.snapshot ? (JSON.parse(h.snapshot) as Obj) : undefined;
+  } catch {
+    snapshot = undefined; // a corrupt snapshot still gets a view: status and reason say the rest
+  }
+  let timers: PersistedTimer[] = [];
+  try {
+    timers = decodeTimers(h.timers);
+  } catch {
+    timers = [];
+  }
+  return buildView(
+    id,
+    {
+      machine: h.machine,
+      version: Number(h.version ?? 0),
+      status: h.status ?? 'active',
+      seq: Number(h.seq ?? 0),
+      updatedAt: Number(h.updatedAt ?? 0),
+      createdAt: Number(h.createdAt ?? 0),
+      reason: h.reason,
+      timers,
+    },
+    snapshot,
+  );
+}
+
+/** The change notice published with every commit: the committed fields and the raw snapshot JSON. */
+export function encodeNotice(
+  id: string,
+  f: { machine: string; version: number; status: string; seq: number; updatedAt: number; createdAt: number; reason?: string },
+  snapshotJson: string,
+  timersJson: string,
+): string {
+  const head = JSON.stringify({ id, ...f });
+  return `${head.slice(0, -1)},"timers":${timersJson},"snapshot":${snapshotJson}}`;
+}
+
+/** Parse a change notice into a view. */
+export function viewFromNotice(message: string): TaskView {
+  const n = JSON.parse(message) as Obj & { id: string; snapshot?: Obj; timers?: PersistedTimer[] };
+  return buildView(
+    n.id,
+    {
+      machine: String(n.machine),
+      version: Number(n.version),
+      status: String(n.status),
+      seq: Number(n.seq),
+      updatedAt: Number(n.updatedAt),
+      createdAt: Number(n.createdAt),
+      reason: typeof n.reason === 'string' ? n.reason : undefined,
+      timers: n.timers,
+    },
+    n.snapshot ?? undefined,
+  );
+}

@@ -1,0 +1,84 @@
+import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { InvalidOptionsError } from '../errors.js';
+import { defineScripts, type RedisLike } from '../persistence/scripts.js';
+
+/**
+ * Where Baton's Redis is: a URL, ioredis options, an existing ioredis
+ * instance (single node or cluster), or `{ cluster: nodes }` for Redis Cluster.
+ * Defaults to `REDIS_URL`. Every option (password, ACL user, TLS) applies to
+ * every connection Baton opens.
+ */
+export type ConnectionOption =
+  | string
+  | RedisOptions
+  | Redis
+  | Cluster
+  | { cluster: ClusterNode[]; options?: ClusterOptions };
+
+/** Opens the connections one runtime or client needs, and closes the ones it opened. */
+export class Connections {
+  private readonly opened: RedisLike[] = [];
+  private readonly factory: (purpose: 'command' | 'subscriber' | 'blocking') => RedisLike;
+
+  constructor(option: ConnectionOption | undefined) {
+    const opt = option ?? process.env.REDIS_URL;
+    if (opt === undefined) {
+      throw new InvalidOptionsError('no Redis connection: pass `connection` or set REDIS_URL');
+    }
+    this.factory = makeFactory(opt);
+  }
+
+  /** A new connection for `purpose`, owned (and closed) by this object. */
+  open(purpose: 'command' | 'subscriber' | 'blocking'): RedisLike {
+    const conn = this.factory(purpose);
+    defineScripts(conn);
+    this.opened.push(conn);
+    return conn;
+  }
+
+  /** Close every connection this object opened. */
+  async close(): Promise<void> {
+    await Promise.all(
+      this.opened.splice(0).map(async (c) => {
+        try {
+          await c.quit();
+        } catch {
+          c.disconnect();
+        }
+      }),
+    );
+  }
+}
+
+function tune(purpose: string): RedisOptions {
+  // BullMQ's blocking connections need maxRetriesPerRequest: null.
+  return purpose === 'command'
+    ? { enableAutoPipelining: true }
+    : { maxRetriesPerRequest: null };
+}
+
+function makeFactory(opt: ConnectionOption): (purpose: 'command' | 'subscriber' | 'blocking') => RedisLike {
+  if (typeof opt === 'string') {
+    return (p) => new Redis(opt, tune(p));
+  }
+  if (opt instanceof Redis) {
+    return (p) => opt.duplicate(tune(p));
+  }
+  if (opt instanceof Cluster) {
+    return (p) => opt.duplicate(undefined, { redisOptions: tune(p), ...(p === 'command' ? { enableAutoPipelining: true } : {}) });
+  }
+  if (typeof opt === 'object' && opt !== null && 'cluster' in opt && Array.isArray(opt.cluster)) {
+    const { cluster, options } = opt;
+    return (p) =>
+      new Cluster(cluster, {
+        ...options,
+        ...(p === 'command' ? { enableAutoPipelining: true } : {}),
+        redisOptions: { ...options?.redisOptions, ...tune(p) },
+      });
+  }
+  if (typeof opt === 'object' && opt !== null) {
+    const base = opt as RedisOptions;
+    return (p) => new Redis({ ...base, ...tune(p) });
+  }
+  throw new InvalidOptionsError('connection must be a URL, ioredis options, an ioredis instance or { cluster: nodes }');
+}

@@ -1,0 +1,260 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Worker } from 'bullmq';
+import type { InspectionEvent, Observer } from 'xstate';
+import { InvalidOptionsError, UnknownMachineError } from '../errors.js';
+import type { AppendResult } from '../persistence/task-store.js';
+import { Activations } from './activation.js';
+import { BatonClient, type ClientOptions, type SpawnOptions, type TaskHandle } from './client.js';
+import type { MachineEntry } from './definition.js';
+import { TaskHost, type HostContext } from './task-host.js';
+
+/** Options of {@link createRuntime}. */
+export interface RuntimeOptions extends ClientOptions {
+  /** Machines this runtime runs, by name. */
+  machines: Record<string, MachineEntry>;
+  /**
+   * How long a task's lease lasts without renewal, in ms. A dead process's
+   * tasks are taken over by others after about this long.
+   * @default 5000
+   */
+  leaseMs?: number;
+  /**
+   * How many activations this process handles at once.
+   * @default 32
+   */
+  activationConcurrency?: number;
+  /**
+   * Approximate number of history entries kept per task.
+   * @default 10000
+   */
+  historyLimit?: number;
+  /** Owner id of this process (for logs and tests). @default hostname-pid-random */
+  owner?: string;
+  /** XState inspector to forward every task's inspection events to (e.g. `createBrowserInspector().inspect`). */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Log sink. @default silent unless BATON_DEBUG is set */
+  log?: (msg: string, extra?: Record<string, unknown>) => void;
+}
+
+/**
+ * A process that runs tasks: it takes activations, holds task actors, commits
+ * every step, renews its leases and recovers tasks whose holder died. It has
+ * every call of {@link BatonClient} too.
+ */
+export class Runtime extends BatonClient {
+  override readonly self: string;
+  /** @internal */ readonly hosts = new Map<string, TaskHost>();
+  private readonly activating = new Map<string, Promise<void>>();
+  private readonly leaseMs: number;
+  private readonly hostCtx: HostContext;
+  private worker?: Worker;
+  private heartbeat?: NodeJS.Timeout;
+  private sweeper?: NodeJS.Timeout;
+  private readonly concurrency: number;
+  private readonly wakeTimers = new Set<unknown>();
+  private readonly log: (msg: string, extra?: Record<string, unknown>) => void;
+
+  /** @internal */
+  constructor(options: RuntimeOptions) {
+    super(options);
+    if (this.definitions.size === 0) throw new InvalidOptionsError('createRuntime needs at least one machine in `machines`');
+    this.leaseMs = options.leaseMs ?? 5000;
+    if (!(this.leaseMs >= 100)) throw new InvalidOptionsError('leaseMs must be at least 100');
+    this.concurrency = options.activationConcurrency ?? 32;
+    this.self = options.owner ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.log =
+      options.log ??
+      (process.env.BATON_DEBUG ? (msg, extra) => console.error(`[baton ${this.self}] ${msg}`, extra ?? '') : () => undefined);
+    this.hostCtx = {
+      store: this.store,
+      clock: this.clock,
+      owner: this.self,
+      leaseMs: this.leaseMs,
+      historyMax: options.historyLimit ?? 10_000,
+      log: this.log,
+      inspect: options.inspect,
+      onGone: (host) => {
+        if (this.hosts.get(host.id) === host) this.hosts.delete(host.id);
+      },
+    };
+  }
+
+  /** @internal Start listening for wakes, taking activations, renewing leases and sweeping. */
+  async start(): Promise<void> {
+    await this.subs.listen(this.keys.ownerChannel(this.self), (taskId) => this.hosts.get(taskId)?.poke());
+    this.worker = Activations.worker(this.connections.open('blocking'), this.keys.queuePrefix, this.concurrency, (id) => this.activate(id));
+    this.worker.on('error', (err) => this.log('activation worker error', { error: err.message }));
+    const beat = Math.max(50, Math.floor(this.leaseMs / 3));
+    this.heartbeat = setInterval(() => void this.renew(), beat);
+    this.sweeper = setInterval(() => void this.sweep(), Math.max(50, Math.floor(this.leaseMs / 2)));
+    void this.sweep();
+  }
+
+  /** The grace after a lease expiry before its task is looked at by a sweeper. */
+  private leaseDueAt(): number {
+    return this.clock.now() + this.leaseMs + Math.min(1000, this.leaseMs / 2);
+  }
+
+  /** Create a task and run it in this process. */
+  override async spawn<TInput = unknown>(machine: string, options: SpawnOptions<TInput> = {}): Promise<TaskHandle> {
+    this.assertOpen();
+    const { id, def, input } = this.prepareSpawn(machine, options);
+    if (!def) throw new UnknownMachineError(machine, [...this.definitions.keys()]);
+    const now = this.clock.now();
+    // Due first: a crash right after the spawn leaves a sweeper a reason to look at the task.
+    await this.store.setDue([[id, this.leaseDueAt()]]);
+    let epoch: number;
+    try {
+      epoch = await this.store.spawn(id, { machine, version: def.version, input, now, owner: this.self, leaseMs: this.leaseMs });
+    } catch (err) {
+      throw err;
+    }
+    await this.store.index(id, now);
+    const fields = { machine, version: String(def.version), input, status: 'active', seq: '0', cursor: '0-0', createdAt: String(now) };
+    const host = await TaskHost.start(this.hostCtx, id, machine, def, epoch, fields);
+    if (host && !host.isGone) this.hosts.set(id, host);
+    return this.handle(id);
+  }
+
+  /** @internal */
+  protected override async afterAppend(taskId: string, result: AppendResult): Promise<void> {
+    if (result.duplicate) return;
+    if (result.holder === this.self) {
+      const host = this.hosts.get(taskId);
+      if (host) {
+        // The event JSON is re-read from the stream only when entries from elsewhere came between.
+        host.poke();
+        return;
+      }
+    }
+    await super.afterAppend(taskId, result);
+  }
+
+  /** @internal Take a task's lease and hold it here. */
+  async activate(taskId: string): Promise<void> {
+    if (this.closed) return;
+    const local = this.hosts.get(taskId);
+    if (local) {
+      local.poke();
+      return;
+    }
+    const running = this.activating.get(taskId);
+    if (running) return running;
+    const p = this.doActivate(taskId).finally(() => this.activating.delete(taskId));
+    this.activating.set(taskId, p);
+    return p;
+  }
+
+  private async doActivate(taskId: string): Promise<void> {
+    await this.store.setDue([[taskId, this.leaseDueAt()]]);
+    const r = await this.store.acquire(taskId, this.self, this.leaseMs);
+    if (!r.ok) {
+      if (r.reason !== 'held') await this.store.clearDue(taskId);
+      return;
+    }
+    const name = r.fields.machine ?? '';
+    const def = this.definitions.get(name);
+    if (!def) {
+      this.log('activation for a machine this process does not run; releasing', { taskId, machine: name });
+      await this.store.release(taskId, r.epoch, this.self).catch(() => undefined);
+      return;
+    }
+    const host = await TaskHost.start(this.hostCtx, taskId, name, def, r.epoch, r.fields);
+    if (host && !host.isGone) this.hosts.set(taskId, host);
+  }
+
+  private async renew(): Promise<void> {
+    const hosts = [...this.hosts.values()];
+    if (hosts.length === 0 || this.closed) return;
+    try {
+      const held = await this.store.renew(
+        hosts.map((h) => h.id),
+        this.self,
+        this.leaseMs,
+      );
+      const due: Array<[string, number]> = [];
+      hosts.forEach((h, i) => {
+        if (held[i]) due.push([h.id, this.leaseDueAt()]);
+        else if (!h.isGone) {
+          this.log('lease lost; dropping the task', { taskId: h.id });
+          h.drop('lost');
+        }
+      });
+      await this.store.setDue(due);
+    } catch (err) {
+      this.log('lease renewal failed', { error: (err as Error).message });
+    }
+  }
+
+  private async sweep(): Promise<void> {
+    if (this.closed) return;
+    try {
+      const ids = await this.store.claimDue(this.clock.now(), 100, this.leaseMs);
+      const remote = ids.filter((id) => !this.hosts.has(id));
+      await this.activations.wakeMany(remote);
+      if (ids.length === 100) setImmediate(() => void this.sweep());
+    } catch (err) {
+      this.log('sweep failed', { error: (err as Error).message });
+    }
+  }
+
+  /** Wake a sweep at `at` by this runtime's clock (a passivated task's next timer). */
+  private sweepAt(at: number): void {
+    const handle = this.clock.setTimeout(() => {
+      this.wakeTimers.delete(handle);
+      void this.sweep();
+    }, Math.max(0, at - this.clock.now()));
+    this.wakeTimers.add(handle);
+  }
+
+  /** Number of tasks this process holds. */
+  get heldCount(): number {
+    return this.hosts.size;
+  }
+
+  /**
+   * Finish the event in flight, commit, release every lease (tasks with
+   * pending timers stay due, so another runtime wakes them in time) and close
+   * connections. A stopped actor is never persisted.
+   */
+  override async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.sweeper) clearInterval(this.sweeper);
+    for (const h of this.wakeTimers) this.clock.clearTimeout(h);
+    await this.worker?.close();
+    await Promise.all([...this.activating.values()].map((p) => p.catch(() => undefined)));
+    await Promise.all(
+      [...this.hosts.values()].map(async (h) => {
+        try {
+          const r = await h.release();
+          if (r === false && !h.isGone) h.drop('lost');
+        } catch (err) {
+          this.log('release on close failed', { taskId: h.id, error: (err as Error).message });
+          h.drop('lost');
+        }
+      }),
+    );
+    await this.activations.close();
+    await this.connections.close();
+  }
+}
+
+/**
+ * Start a runtime: a process that runs tasks.
+ *
+ * @example
+ * import { createRuntime } from 'baton';
+ * const runtime = await createRuntime({ connection: process.env.REDIS_URL, prefix: 'baton', machines: { research } });
+ * const task = await runtime.spawn('research', { id: 'task-42', input: { topic: 'batteries' } });
+ * await task.send({ type: 'user.update', scope: 'EU only' }, { idempotencyKey: 'msg-7' });
+ * await task.waitFor((v) => v.status === 'done');
+ * await runtime.close();
+ */
+export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const runtime = new Runtime(options);
+  await runtime.start();
+  return runtime;
+}

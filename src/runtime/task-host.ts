@@ -1,0 +1,429 @@
+import { createActor, type AnyActor, type InspectionEvent, type Observer } from 'xstate';
+import { BatonError, ErrorCode, FencedError } from '../errors.js';
+import { decodeSnapshot, decodeTimers, encodeJson, type PersistedTimer } from '../persistence/codec.js';
+import { compareStreamIds } from '../persistence/stream-id.js';
+import type { CommitArgs, StateFields, TaskStore } from '../persistence/task-store.js';
+import { encodeNotice, type TaskStatus } from '../persistence/view.js';
+import type { Clock } from './clock.js';
+import type { TaskDefinition } from './definition.js';
+import { captureTimers, instrumentScheduler, rearmTimers } from './timers.js';
+
+/** What a host needs from its runtime. */
+export interface HostContext {
+  store: TaskStore;
+  clock: Clock;
+  owner: string;
+  leaseMs: number;
+  historyMax: number;
+  log: (msg: string, extra?: Record<string, unknown>) => void;
+  /** Called once when the host stops holding the task (finished, dropped, released). */
+  onGone: (host: TaskHost, why: 'finished' | 'fenced' | 'released' | 'quarantined' | 'lost') => void;
+  /** Extra inspection observer (the Stately inspector bridge). */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+}
+
+interface Entry {
+  id: string;
+  event: string;
+}
+
+const MAILBOX_BATCH = 256;
+type AnyEvent = { type: string; [k: string]: unknown };
+
+/**
+ * Holds one running task in this process: the XState actor restored from its
+ * last commit, the mailbox entries not yet applied, and the commit loop.
+ *
+ * Work is serial: one mailbox entry is applied and committed before the next;
+ * transitions the actor makes by itself (timers, promise children) are
+ * committed as soon as the current step is done. A commit refused by the
+ * fence drops the actor at once: another process owns the task.
+ */
+export class TaskHost {
+  private actor!: AnyActor;
+  private seq: number;
+  private cursor: string;
+  /** Highest mailbox id queued or applied. */
+  private known: string;
+  private readonly createdAt: number;
+  private readonly inbox: Entry[] = [];
+  private needsRead = true;
+  private dirty = false;
+  private applying = false;
+  private lastEvent: AnyEvent | undefined;
+  private fromValue = 'null';
+  private pumping: Promise<void> | undefined;
+  private again = false;
+  private gone = false;
+  private flushQueued = false;
+
+  private constructor(
+    readonly id: string,
+    readonly machineName: string,
+    readonly def: TaskDefinition,
+    private epoch: number,
+    private readonly fields: StateFields,
+    private readonly ctx: HostContext,
+  ) {
+    this.seq = Number(fields.seq ?? 0);
+    this.cursor = fields.cursor ?? '0-0';
+    this.known = this.cursor;
+    this.createdAt = Number(fields.createdAt ?? ctx.clock.now());
+  }
+
+  /** True once the host no longer holds the task. */
+  get isGone(): boolean {
+    return this.gone;
+  }
+
+  /** The lease epoch this host writes with. */
+  get fence(): number {
+    return this.epoch;
+  }
+
+  /**
+   * Restore (or create) the actor from committed fields and start applying the
+   * mailbox. Resolves with the host, or undefined when the task was quarantined.
+   */
+  static async start(
+    ctx: HostContext,
+    taskId: string,
+    machineName: string,
+    def: TaskDefinition,
+    epoch: number,
+    fields: StateFields,
+  ): Promise<TaskHost | undefined> {
+    const host = new TaskHost(taskId, machineName, def, epoch, fields, ctx);
+    let reason: string | undefined;
+    try {
+      host.restore();
+    } catch (err) {
+      reason = err instanceof Error ? err.message : String(err);
+    }
+    if (reason !== undefined) {
+      await host.quarantine(reason);
+      return undefined;
+    }
+    if (host.seq === 0) {
+      await host.step(() => undefined, { type: 'baton.spawn' }, host.cursor);
+    }
+    host.pump();
+    return host;
+  }
+
+  private restore(): void {
+    const { fields, def, ctx } = this;
+    let snapshot: Record<string, unknown> | undefined;
+    let timers: PersistedTimer[] = [];
+    if (fields.snapshot) {
+      snapshot = decodeSnapshot(fields.snapshot);
+      timers = decodeTimers(fields.timers);
+      const from = Number(fields.version ?? def.version);
+      if (from > def.version) {
+        throw new Error(`snapshot was committed by version ${from} of '${this.machineName}', newer than this process's version ${def.version}`);
+      }
+      if (from < def.version) {
+        if (!def.migrate) throw new Error(`snapshot is version ${from} of '${this.machineName}' and no migrate() upgrades it to ${def.version}`);
+        snapshot = def.migrate(snapshot, from);
+      }
+    }
+    let input: unknown;
+    try {
+      input = fields.input ? JSON.parse(fields.input) : undefined;
+    } catch {
+      throw new Error('stored spawn input is not valid JSON');
+    }
+    const extra = ctx.inspect;
+    const actor = createActor(def.machine, {
+      ...(snapshot ? { snapshot: snapshot as never } : { input }),
+      id: this.id,
+      clock: ctx.clock,
+      inspect: (ev: InspectionEvent) => {
+        this.onInspect(ev);
+        if (typeof extra === 'function') extra(ev);
+        else extra?.next?.(ev);
+      },
+    });
+    actor.subscribe({ error: () => undefined }); // a failing actor is data (status 'error'), never a crash
+    instrumentScheduler(actor, ctx.clock);
+    this.actor = actor;
+    this.applying = true;
+    try {
+      actor.start();
+    } finally {
+      this.applying = false;
+    }
+    const now = actor.getSnapshot();
+    if (snapshot && now.status === 'error' && snapshot.status !== 'error') {
+      actor.stop();
+      throw new Error(`snapshot does not restore on the current machine: ${describeError(now.error)}`);
+    }
+    if (snapshot) {
+      const dropped = rearmTimers(actor, timers, ctx.clock);
+      if (dropped.length) ctx.log('timers dropped on restore: their actor is gone', { taskId: this.id, dropped: dropped.map((t) => t.id) });
+    }
+    this.fromValue = JSON.stringify(now.value ?? null);
+    this.dirty = false;
+  }
+
+  private onInspect(ev: InspectionEvent): void {
+    if (this.gone) return;
+    if (ev.type === '@xstate.event') {
+      this.lastEvent = ev.event as AnyEvent;
+    } else if (ev.type === '@xstate.snapshot') {
+      this.dirty = true;
+      if (!this.applying && !this.flushQueued) {
+        this.flushQueued = true;
+        setImmediate(() => {
+          this.flushQueued = false;
+          this.pump();
+        });
+      }
+    }
+  }
+
+  /** New entries may be in the mailbox (a wake notice from another process). */
+  poke(): void {
+    this.needsRead = true;
+    this.pump();
+  }
+
+  /** An entry this process appended: queue it directly when it follows the last known one. */
+  deliver(id: string, prev: string | undefined, event: string): void {
+    if (compareStreamIds(id, this.known) <= 0) return;
+    if (prev !== undefined && prev === this.known) {
+      this.inbox.push({ id, event });
+      this.known = id;
+    } else {
+      this.needsRead = true;
+    }
+    this.pump();
+  }
+
+  /** Run the apply/commit loop if it is not running; resolves when it is idle. */
+  pump(): Promise<void> {
+    if (this.pumping) {
+      this.again = true;
+      return this.pumping;
+    }
+    this.pumping = (async () => {
+      do {
+        this.again = false;
+        await this.run();
+      } while (this.again && !this.gone);
+      // Cleared in the same continuation as the last check: a poke can never fall between them.
+      this.pumping = undefined;
+    })();
+    return this.pumping;
+  }
+
+  private async run(): Promise<void> {
+    try {
+      while (!this.gone) {
+        const next = this.inbox.shift();
+        if (next) {
+          await this.apply(next);
+          continue;
+        }
+        if (this.needsRead) {
+          this.needsRead = false;
+          const rows = await this.ctx.store.readMailbox(this.id, this.known, MAILBOX_BATCH);
+          for (const r of rows) {
+            if (compareStreamIds(r.id, this.known) > 0) {
+              this.inbox.push({ id: r.id, event: r.event });
+              this.known = r.id;
+            }
+          }
+          if (rows.length === MAILBOX_BATCH) this.needsRead = true;
+          continue;
+        }
+        if (this.dirty) {
+          await this.step(() => undefined, this.lastEvent ?? { type: 'xstate.internal' }, this.cursor);
+          continue;
+        }
+        break;
+      }
+    } catch (err) {
+      this.onFailure(err);
+    }
+  }
+
+  private onFailure(err: unknown): void {
+    if (err instanceof FencedError) {
+      this.ctx.log('fenced: another process took the task over; dropping it', { taskId: this.id });
+      this.drop('fenced');
+      return;
+    }
+    this.ctx.log('task loop failed; dropping the task (its lease expires and another activation resumes it)', {
+      taskId: this.id,
+      error: err instanceof Error ? err.message : String(err),
+    });
+    this.drop('lost');
+  }
+
+  private async apply(entry: Entry): Promise<void> {
+    let event: AnyEvent | undefined;
+    let rejected: string | undefined;
+    try {
+      event = JSON.parse(entry.event) as AnyEvent;
+      if (!event || typeof event.type !== 'string') rejected = 'not an event object';
+    } catch {
+      rejected = 'not valid JSON';
+    }
+    if (!rejected && event) {
+      const schema = this.def.events?.[event.type];
+      const result = schema?.safeParse(event);
+      if (result && !result.success) rejected = `does not match its schema: ${result.error.issues.map((i) => i.message).join('; ')}`;
+    }
+    if (rejected || !event) {
+      await this.step(() => undefined, { type: 'baton.rejected', entry: entry.id, reason: rejected ?? 'invalid' }, entry.id);
+      return;
+    }
+    if (event.type === 'baton.stop') {
+      await this.step(() => undefined, event, entry.id, 'stopped');
+      return;
+    }
+    const ev = event;
+    await this.step(() => this.actor.send(ev), ev, entry.id);
+  }
+
+  /** Run `change` on the actor, then commit the whole actor tree with `cursor`. */
+  private async step(change: () => void, event: AnyEvent, cursor: string, force?: TaskStatus): Promise<void> {
+    this.applying = true;
+    try {
+      change();
+    } finally {
+      this.applying = false;
+    }
+    this.dirty = false;
+    this.lastEvent = undefined;
+    const snap = this.actor.getSnapshot();
+    const status: TaskStatus = force ?? (snap.status === 'done' ? 'done' : snap.status === 'error' ? 'error' : 'active');
+    const snapshotJson = encodeJson(this.actor.getPersistedSnapshot());
+    const timers = status === 'active' ? captureTimers(this.actor, this.ctx.clock) : [];
+    const timersJson = JSON.stringify(timers);
+    const toValue = encodeJson(snap.value ?? null);
+    const now = this.ctx.clock.now();
+    const seq = this.seq + 1;
+    const args: CommitArgs = {
+      epoch: this.epoch,
+      seq,
+      cursor,
+      snapshot: snapshotJson,
+      timers: timersJson,
+      status,
+      now,
+      event: encodeJson(event),
+      from: this.fromValue,
+      to: toValue,
+      notice: encodeNotice(
+        this.id,
+        { machine: this.machineName, version: this.def.version, status, seq, updatedAt: now, createdAt: this.createdAt },
+        snapshotJson,
+        timersJson,
+      ),
+      owner: this.ctx.owner,
+      leaseMs: this.ctx.leaseMs,
+      historyMax: this.ctx.historyMax,
+      version: this.def.version,
+    };
+    await this.commitWithRetry(args);
+    this.seq = seq;
+    this.cursor = cursor;
+    this.fromValue = toValue;
+    if (status !== 'active') this.finish();
+  }
+
+  private async commitWithRetry(args: CommitArgs): Promise<void> {
+    let delay = 50;
+    for (;;) {
+      try {
+        await this.ctx.store.commit(this.id, args);
+        return;
+      } catch (err) {
+        if (err instanceof BatonError && (err.code === ErrorCode.Fenced || err.code === ErrorCode.SeqConflict)) {
+          throw err.code === ErrorCode.Fenced ? err : new FencedError(this.id);
+        }
+        if (this.gone) throw err;
+        // Redis unreachable: the commit is idempotent (a resent one is recognised), so retry until it lands or we are fenced.
+        this.ctx.log('commit failed, retrying', { taskId: this.id, error: (err as Error).message, delay });
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 1000);
+      }
+    }
+  }
+
+  private finish(): void {
+    this.gone = true;
+    this.actor.stop();
+    this.ctx.store.clearDue(this.id).catch(() => undefined);
+    this.ctx.onGone(this, 'finished');
+  }
+
+  /** Stop holding the task without committing (fenced, lease lost, runtime dying). */
+  drop(why: 'fenced' | 'lost'): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.actor?.stop();
+    this.ctx.onGone(this, why);
+  }
+
+  private async quarantine(reason: string): Promise<void> {
+    this.gone = true;
+    const now = this.ctx.clock.now();
+    const f = this.fields;
+    const notice = encodeNotice(
+      this.id,
+      { machine: this.machineName, version: Number(f.version ?? 0), status: 'quarantined', seq: this.seq, updatedAt: now, createdAt: this.createdAt },
+      'null',
+      '[]',
+    );
+    this.ctx.log('task quarantined', { taskId: this.id, reason });
+    try {
+      await this.ctx.store.quarantine(this.id, { epoch: this.epoch, reason, now, owner: this.ctx.owner, notice });
+      await this.ctx.store.clearDue(this.id);
+    } catch (err) {
+      if (!(err instanceof FencedError)) throw err;
+    }
+    this.ctx.onGone(this, 'quarantined');
+  }
+
+  /**
+   * Passivate: finish the work in hand, then release the lease unless events
+   * wait in the mailbox (then apply them and try again). Returns the earliest
+   * pending timer deadline (undefined when none), or false when it could not
+   * release after `attempts` tries.
+   */
+  async release(attempts = 5): Promise<{ nextDue: number | undefined } | false> {
+    for (let i = 0; i < attempts && !this.gone; i++) {
+      await this.pump();
+      if (this.gone) return false;
+      const timers = captureTimers(this.actor, this.ctx.clock);
+      const nextDue = timers[0]?.dueAt;
+      // Register the wake-up before letting go, so a crash in between never loses the timer.
+      if (nextDue !== undefined) await this.ctx.store.setDue([[this.id, nextDue]]);
+      let released: boolean;
+      try {
+        released = await this.ctx.store.release(this.id, this.epoch, this.ctx.owner);
+      } catch (err) {
+        this.onFailure(err);
+        return false;
+      }
+      if (released) {
+        this.gone = true;
+        this.actor.stop();
+        if (nextDue === undefined) await this.ctx.store.clearDue(this.id);
+        this.ctx.onGone(this, 'released');
+        return { nextDue };
+      }
+      this.needsRead = true;
+    }
+    return false;
+  }
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (err && typeof err === 'object' && 'message' in err) return String((err as { message: unknown }).message);
+  return String(err);
+}

@@ -1,0 +1,105 @@
+import type { AnyActorRef } from 'xstate';
+import type { PersistedTimer } from '../persistence/codec.js';
+import type { Clock } from './clock.js';
+
+/**
+ * XState 5 keeps delayed events (`after`, `sendTo(..., { delay })`) only in
+ * memory: restoring a snapshot does not re-arm them. These helpers read the
+ * pending ones out of the actor system at each commit and re-arm them after a
+ * restore at their original deadline.
+ */
+
+interface ScheduledEvent {
+  source: AnyActorRef;
+  target: AnyActorRef;
+  event: { type: string };
+  delay: number;
+  id: string;
+  dueAt?: number;
+}
+
+interface SchedulerSystem {
+  scheduler: {
+    schedule(source: AnyActorRef, target: AnyActorRef, event: unknown, delay: number, id?: string): void;
+  };
+  _snapshot: { _scheduledEvents: Record<string, ScheduledEvent> };
+}
+
+let counter = 0;
+
+/**
+ * Stamp each scheduled event with its deadline by the runtime's clock
+ * (XState records `Date.now()`, which an injected clock does not move).
+ */
+export function instrumentScheduler(root: AnyActorRef, clock: Clock): void {
+  const system = root.system as unknown as SchedulerSystem;
+  const scheduler = system.scheduler;
+  const original = scheduler.schedule.bind(scheduler);
+  scheduler.schedule = (source, target, event, delay, id) => {
+    const sendId = id ?? `baton-${++counter}`;
+    original(source, target, event, delay, sendId);
+    const entry = system._snapshot._scheduledEvents[`${source.sessionId}.${sendId}`];
+    if (entry) entry.dueAt = clock.now() + delay;
+  };
+}
+
+/** Path of child ids from the root down to `ref`. */
+export function actorPath(ref: AnyActorRef): string[] {
+  const path: string[] = [];
+  let cur: AnyActorRef | undefined = ref;
+  while (cur && cur._parent) {
+    path.unshift(cur.id);
+    cur = cur._parent;
+  }
+  return path;
+}
+
+/** Find the actor at `path` below `root`, or undefined when it no longer exists. */
+export function resolvePath(root: AnyActorRef, path: string[]): AnyActorRef | undefined {
+  let cur: AnyActorRef | undefined = root;
+  for (const id of path) {
+    const children: Record<string, AnyActorRef> | undefined = (cur?.getSnapshot() as { children?: Record<string, AnyActorRef> } | undefined)?.children;
+    cur = children?.[id];
+    if (!cur) return undefined;
+  }
+  return cur;
+}
+
+/** The delayed events pending in `root`'s system, ready to commit. */
+export function captureTimers(root: AnyActorRef, clock: Clock): PersistedTimer[] {
+  const system = root.system as unknown as SchedulerSystem;
+  const out: PersistedTimer[] = [];
+  for (const entry of Object.values(system._snapshot._scheduledEvents)) {
+    out.push({
+      source: actorPath(entry.source),
+      target: actorPath(entry.target),
+      event: entry.event as PersistedTimer['event'],
+      id: entry.id,
+      dueAt: entry.dueAt ?? clock.now() + entry.delay,
+    });
+  }
+  out.sort((a, b) => a.dueAt - b.dueAt);
+  return out;
+}
+
+/**
+ * Re-arm committed timers on a restored actor, each at `max(0, dueAt - now)`,
+ * keeping its id so that leaving the state still cancels it. Timers whose
+ * source or target actor no longer exists are dropped (returned for the log).
+ */
+export function rearmTimers(root: AnyActorRef, timers: PersistedTimer[], clock: Clock): PersistedTimer[] {
+  const system = root.system as unknown as SchedulerSystem;
+  const dropped: PersistedTimer[] = [];
+  for (const t of timers) {
+    const source = resolvePath(root, t.source);
+    const target = resolvePath(root, t.target);
+    if (!source || !target) {
+      dropped.push(t);
+      continue;
+    }
+    system.scheduler.schedule(source, target, t.event, Math.max(0, t.dueAt - clock.now()), t.id);
+    const entry = system._snapshot._scheduledEvents[`${source.sessionId}.${t.id}`];
+    if (entry) entry.dueAt = t.dueAt;
+  }
+  return dropped;
+}

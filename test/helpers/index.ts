@@ -1,0 +1,4 @@
+export * from './child.ts';
+export * from './redis-server.ts';
+export * from './redis-url.ts';
+export * from './wait.ts';

@@ -1,0 +1,29 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createRuntime, type Runtime } from '../src/index.js';
+import { counter, parent, promiseStep, timer } from './fixtures/machines.js';
+import { redisUrl, uniquePrefix } from './helpers/index.js';
+
+describe('smoke', () => {
+  let rt: Runtime;
+  afterAll(async () => rt?.close());
+  it('spawns, sends, finishes', async () => {
+    rt = await createRuntime({ connection: redisUrl(), prefix: uniquePrefix('smoke'), machines: { counter, parent, promiseStep, timer }, leaseMs: 1000 });
+    const t = await rt.spawn('counter', { id: 'c1', input: { start: 5 } });
+    for (let i = 0; i < 10; i++) await t.send({ type: 'inc', n: String(i) });
+    await t.send({ type: 'finish' });
+    const v = await t.waitFor((v) => v.status === 'done', { timeout: 5000 });
+    expect(v.output).toEqual({ count: 15 });
+    const h = await t.history();
+    expect(h.map((e) => e.seq)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    const p = await rt.spawn('promiseStep');
+    const pv = await p.waitFor((v) => v.status === 'done');
+    expect(pv.context).toEqual({ result: 42 });
+    const tm = await rt.spawn('timer');
+    await tm.waitFor((v) => v.status === 'done', { timeout: 5000 });
+    const par = await rt.spawn('parent', { id: 'par' });
+    await par.send({ type: 'kid.go' });
+    const pv2 = await par.waitFor((v) => v.children.kid?.value === 'rested', { timeout: 3000 }).catch(async (e) => { console.log(e.details, JSON.stringify(await par.get()), await par.history()); throw e; });
+    expect(pv2.seq).toBe(3);
+    expect(pv2.value).toBe('running');
+  });
+});
