@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createStore } from '@xstate/store';
-import { ClosedError, TimeoutError, UnknownMachineError } from '../errors.js';
+import { ClosedError, TaskNotFoundError, TimeoutError, UnknownMachineError } from '../errors.js';
 import { Keys } from '../persistence/keys.js';
 import { TaskStore, type AppendResult } from '../persistence/task-store.js';
 import { assertIdempotencyKey, assertTaskId, encodeEvent, encodeInput } from '../persistence/validate.js';
@@ -207,12 +207,12 @@ export class BatonClient {
       now: this.clock.now(),
       self: this.self,
     });
-    await this.afterAppend(taskId, result);
+    await this.afterAppend(taskId, result, json);
     return { entryId: result.id, duplicate: result.duplicate };
   }
 
   /** @internal Wake the task when nobody holds it (a runtime also delivers to its own tasks). */
-  protected async afterAppend(taskId: string, result: AppendResult): Promise<void> {
+  protected async afterAppend(taskId: string, result: AppendResult, _json: string): Promise<void> {
     if (!result.duplicate && result.holder === '') await this.activations.wake(taskId);
   }
 
@@ -276,7 +276,7 @@ export class BatonClient {
           .then(async (u) => {
             off = u;
             const v = await this.get(taskId);
-            if (!v) reject(new (await import('../errors.js')).TaskNotFoundError(taskId));
+            if (!v) reject(new TaskNotFoundError(taskId));
             else check(v);
           })
           .catch(reject);

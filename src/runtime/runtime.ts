@@ -118,17 +118,17 @@ export class Runtime extends BatonClient {
   }
 
   /** @internal */
-  protected override async afterAppend(taskId: string, result: AppendResult): Promise<void> {
+  protected override async afterAppend(taskId: string, result: AppendResult, json: string): Promise<void> {
     if (result.duplicate) return;
     if (result.holder === this.self) {
       const host = this.hosts.get(taskId);
       if (host) {
-        // The event JSON is re-read from the stream only when entries from elsewhere came between.
-        host.poke();
+        // Handed over in memory; the stream is re-read only when entries from elsewhere came between.
+        host.deliver(result.id, result.prev, json);
         return;
       }
     }
-    await super.afterAppend(taskId, result);
+    await super.afterAppend(taskId, result, json);
   }
 
   /** @internal Take a task's lease and hold it here. */

@@ -51,6 +51,7 @@ export class TaskHost {
   private dirty = false;
   private applying = false;
   private lastEvent: AnyEvent | undefined;
+  private lastEventToRoot = false;
   private fromValue = 'null';
   private pumping: Promise<void> | undefined;
   private again = false;
@@ -169,7 +170,14 @@ export class TaskHost {
   private onInspect(ev: InspectionEvent): void {
     if (this.gone) return;
     if (ev.type === '@xstate.event') {
-      this.lastEvent = ev.event as AnyEvent;
+      // The history names the first event of the step; a new child's xstate.init is a consequence, not a cause.
+      // The root's event is preferred over the child event that caused it (xstate.done.actor.* over xstate.promise.resolve).
+      if (ev.event.type === 'xstate.init') return;
+      const toRoot = ev.actorRef === this.actor;
+      if (!this.lastEvent || (toRoot && !this.lastEventToRoot)) {
+        this.lastEvent = ev.event as AnyEvent;
+        this.lastEventToRoot = toRoot;
+      }
     } else if (ev.type === '@xstate.snapshot') {
       this.dirty = true;
       if (!this.applying && !this.flushQueued) {
@@ -297,6 +305,7 @@ export class TaskHost {
     }
     this.dirty = false;
     this.lastEvent = undefined;
+    this.lastEventToRoot = false;
     const snap = this.actor.getSnapshot();
     const status: TaskStatus = force ?? (snap.status === 'done' ? 'done' : snap.status === 'error' ? 'error' : 'active');
     const snapshotJson = encodeJson(this.actor.getPersistedSnapshot());

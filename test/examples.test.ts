@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { runChild } from './helpers/index.js';
+
+// The README shows examples/quickstart.ts and runs examples/demo.ts: both must work as printed.
+describe('examples', () => {
+  it('quickstart prints what the README says', async () => {
+    const child = runChild('examples/quickstart.ts');
+    const exit = await child.exited;
+    expect(exit.code, child.lines.join('\n')).toBe(0);
+    expect(child.lines).toContain("approved { notes: 1 }");
+    expect(child.lines).toContain("[ '1 baton.spawn', '2 note', '3 approve' ]");
+  });
+
+  it('demo: SIGKILL during step 4, resume elsewhere, steps 1-3 not re-run', async () => {
+    const child = runChild('examples/demo.ts');
+    const exit = await child.exited;
+    const out = child.lines.join('\n');
+    expect(exit.code, out).toBe(0);
+    expect(out).toContain('SIGKILL during step 4');
+    expect(out).toContain('Steps 1-3 re-run after the crash: 0. Task status: done.');
+    for (const n of [1, 2, 3]) expect(out).toMatch(new RegExp(`step ${n}  worker A`));
+    for (const n of [5, 6, 7]) expect(out).toMatch(new RegExp(`step ${n}  worker B`));
+  });
+});
