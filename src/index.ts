@@ -4,7 +4,15 @@
  * Each task is an XState v5 actor whose snapshot is committed to Redis after
  * every step, fed by a durable mailbox and advanced by one writer at a time.
  */
-export { createRuntime, Runtime, type RuntimeOptions } from './runtime/runtime.js';
+export { createRuntime, createWorker, Runtime, type RuntimeOptions } from './runtime/runtime.js';
+export { fromAgent, type AgentSchemas, type AgentSnapshot } from './actors/fromAgent.js';
+export {
+  UnrecoverableError,
+  type AgentContext,
+  type AgentFunction,
+  type AgentRegistration,
+  type AgentEntry,
+} from './runtime/agent-workers.js';
 export {
   createClient,
   BatonClient,
@@ -17,6 +25,7 @@ export {
   type ListOptions,
   type TaskHandle,
   type TaskWatch,
+  type AgentProgress,
 } from './runtime/client.js';
 export { defineTask, type TaskDefinition, type TaskDefinitionOptions, type MachineEntry } from './runtime/definition.js';
 export { ManualClock, systemClock, type Clock } from './runtime/clock.js';

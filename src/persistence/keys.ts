@@ -20,6 +20,8 @@ export interface TaskKeys {
   idemPrefix: string;
   /** Pub/sub channel carrying every commit of this task. */
   changes: string;
+  /** Pub/sub channel carrying agents' progress reports for this task. */
+  progress: string;
 }
 
 /** Key factory for one prefix. */
@@ -32,12 +34,15 @@ export class Keys {
   readonly ownerChannelPrefix: string;
   /** BullMQ prefix: hash-tagged so every queue key lands in one cluster slot. */
   readonly queuePrefix: string;
+  /** Pub/sub channel telling agent workers to abort a job. */
+  readonly agentCancel: string;
 
   constructor(readonly prefix: string) {
     this.tasks = `${prefix}:tasks`;
     this.due = `${prefix}:due`;
     this.ownerChannelPrefix = `${prefix}:owner:`;
     this.queuePrefix = `{${prefix}}`;
+    this.agentCancel = `${prefix}:agent-cancel`;
   }
 
   /** Keys of one task. */
@@ -51,6 +56,7 @@ export class Keys {
       epoch: `${base}:epoch`,
       idemPrefix: `${base}:idem:`,
       changes: `${base}:changes`,
+      progress: `${base}:progress`,
     };
   }
 

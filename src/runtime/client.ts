@@ -83,6 +83,15 @@ export interface HistoryEntry {
   at: number;
 }
 
+/** A progress report from an agent invocation. */
+export interface AgentProgress {
+  jobId: string;
+  agent: string;
+  childPath: string[];
+  data: unknown;
+  at: number;
+}
+
 /** Filter of `list`. */
 export interface ListOptions {
   machine?: string;
@@ -285,6 +294,15 @@ export class BatonClient {
       if (timer) clearTimeout(timer);
       off?.();
     }
+  }
+
+  /** Listen to agents' progress reports of a task (from any process). Resolves once listening. */
+  async onProgress(
+    taskId: string,
+    listener: (progress: AgentProgress) => void,
+  ): Promise<() => void> {
+    assertTaskId(taskId);
+    return this.subs.listen(this.keys.task(taskId).progress, (m) => listener(JSON.parse(m) as AgentProgress));
   }
 
   /** The last `limit` committed transitions of a task, oldest first. */

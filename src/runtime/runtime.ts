@@ -2,17 +2,33 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Worker } from 'bullmq';
 import type { InspectionEvent, Observer } from 'xstate';
-import { InvalidOptionsError, UnknownMachineError } from '../errors.js';
+import { ErrorCode, InvalidOptionsError, UnknownMachineError, BatonError } from '../errors.js';
 import type { AppendResult } from '../persistence/task-store.js';
 import { Activations } from './activation.js';
+import { AgentQueues } from './agent-queues.js';
+import { AgentWorkers, type AgentEntry, type AgentRegistration } from './agent-workers.js';
 import { BatonClient, type ClientOptions, type SpawnOptions, type TaskHandle } from './client.js';
 import type { MachineEntry } from './definition.js';
 import { TaskHost, type HostContext } from './task-host.js';
 
 /** Options of {@link createRuntime}. */
 export interface RuntimeOptions extends ClientOptions {
-  /** Machines this runtime runs, by name. */
-  machines: Record<string, MachineEntry>;
+  /** Machines this runtime runs, by name. A runtime with none only runs agents. */
+  machines?: Record<string, MachineEntry>;
+  /** Agent implementations this process runs, by the name `fromAgent(name)` uses. */
+  agents?: Record<string, AgentEntry>;
+  /**
+   * A held task with nothing in flight for this long (ms) is passivated: its
+   * actor leaves memory, its lease is released, and its next event or timer
+   * activates it on any worker. 0 disables passivation.
+   * @default 30000
+   */
+  idleMs?: number;
+  /**
+   * Largest agent output accepted, in bytes of JSON; larger is an error result.
+   * @default 1048576 (1 MiB)
+   */
+  maxOutputBytes?: number;
   /**
    * How long a task's lease lasts without renewal, in ms. A dead process's
    * tasks are taken over by others after about this long.
@@ -54,11 +70,37 @@ export class Runtime extends BatonClient {
   private readonly concurrency: number;
   private readonly wakeTimers = new Set<unknown>();
   private readonly log: (msg: string, extra?: Record<string, unknown>) => void;
+  private readonly agentQueues: AgentQueues;
+  private readonly agentWorkers?: AgentWorkers;
+  private readonly idleMs: number;
+  private idler?: NodeJS.Timeout;
 
   /** @internal */
   constructor(options: RuntimeOptions) {
     super(options);
-    if (this.definitions.size === 0) throw new InvalidOptionsError('createRuntime needs at least one machine in `machines`');
+    const agents = new Map<string, AgentRegistration>();
+    for (const [name, entry] of Object.entries(options.agents ?? {})) {
+      if (!/^[A-Za-z0-9_-]{1,100}$/.test(name)) throw new InvalidOptionsError(`agent name '${name}' is invalid: use letters, digits, '_' and '-'`);
+      agents.set(name, typeof entry === 'function' ? { run: entry } : entry);
+    }
+    if (this.definitions.size === 0 && agents.size === 0) {
+      throw new InvalidOptionsError('createRuntime needs at least one machine in `machines` or one agent in `agents`');
+    }
+    this.idleMs = options.idleMs ?? 30_000;
+    this.agentQueues = new AgentQueues(this.connections.open('command'), this.keys.queuePrefix, this.keys.agentCancel);
+    if (agents.size) {
+      this.agentWorkers = new AgentWorkers(
+        agents,
+        {
+          deliver: (taskId, event, key) => this.deliverAgentEvent(taskId, event, key),
+          progress: async (taskId, message) => {
+            await this.store.redis.publish(this.keys.task(taskId).progress, message);
+          },
+          log: (msg, extra) => this.log(msg, extra),
+        },
+        options.maxOutputBytes ?? 1024 * 1024,
+      );
+    }
     this.leaseMs = options.leaseMs ?? 5000;
     if (!(this.leaseMs >= 100)) throw new InvalidOptionsError('leaseMs must be at least 100');
     this.concurrency = options.activationConcurrency ?? 32;
@@ -72,7 +114,8 @@ export class Runtime extends BatonClient {
       owner: this.self,
       leaseMs: this.leaseMs,
       historyMax: options.historyLimit ?? 10_000,
-      log: this.log,
+      log: (msg, extra) => this.log(msg, extra),
+      agents: this.agentQueues,
       inspect: options.inspect,
       onGone: (host) => {
         if (this.hosts.get(host.id) === host) this.hosts.delete(host.id);
@@ -82,7 +125,13 @@ export class Runtime extends BatonClient {
 
   /** @internal Start listening for wakes, taking activations, renewing leases and sweeping. */
   async start(): Promise<void> {
+    if (this.agentWorkers) {
+      await this.subs.listen(this.keys.agentCancel, (m) => this.agentWorkers?.onCancel(m));
+      this.agentWorkers.start(() => this.connections.open('blocking'), this.keys.queuePrefix);
+    }
+    if (this.definitions.size === 0) return; // an agent-only worker holds no tasks
     await this.subs.listen(this.keys.ownerChannel(this.self), (taskId) => this.hosts.get(taskId)?.poke());
+    if (this.idleMs > 0) this.idler = setInterval(() => void this.passivateIdle(), Math.max(20, Math.min(1000, this.idleMs / 2)));
     this.worker = Activations.worker(this.connections.open('blocking'), this.keys.queuePrefix, this.concurrency, (id) => this.activate(id));
     this.worker.on('error', (err) => this.log('activation worker error', { error: err.message }));
     const beat = Math.max(50, Math.floor(this.leaseMs / 3));
@@ -164,6 +213,37 @@ export class Runtime extends BatonClient {
     if (host && !host.isGone) this.hosts.set(taskId, host);
   }
 
+  /** Append an agent's result to its task's mailbox; a finished or missing task just drops it. */
+  private async deliverAgentEvent(taskId: string, event: Record<string, unknown>, key: string): Promise<void> {
+    try {
+      await this.append(taskId, JSON.stringify(event), key);
+    } catch (err) {
+      if (err instanceof BatonError && (err.code === ErrorCode.TaskNotRunning || err.code === ErrorCode.TaskNotFound)) {
+        this.log('agent result for a task that no longer runs: dropped', { taskId, jobId: event.jobId });
+        return;
+      }
+      throw err;
+    }
+  }
+
+  /** Passivate held tasks that have been idle for `idleMs`. */
+  private async passivateIdle(): Promise<void> {
+    if (this.closed) return;
+    const cutoff = this.clock.now() - this.idleMs;
+    await Promise.all(
+      [...this.hosts.values()]
+        .filter((h) => h.lastActivity <= cutoff && h.passivatable)
+        .map(async (h) => {
+          try {
+            const r = await h.release(1);
+            if (r && r.nextDue !== undefined) this.sweepAt(r.nextDue);
+          } catch (err) {
+            this.log('passivation failed', { taskId: h.id, error: (err as Error).message });
+          }
+        }),
+    );
+  }
+
   private async renew(): Promise<void> {
     const hosts = [...this.hosts.values()];
     if (hosts.length === 0 || this.closed) return;
@@ -223,6 +303,8 @@ export class Runtime extends BatonClient {
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.sweeper) clearInterval(this.sweeper);
+    if (this.idler) clearInterval(this.idler);
+    await this.agentWorkers?.close();
     for (const h of this.wakeTimers) this.clock.clearTimeout(h);
     await this.worker?.close();
     await Promise.all([...this.activating.values()].map((p) => p.catch(() => undefined)));
@@ -237,9 +319,21 @@ export class Runtime extends BatonClient {
         }
       }),
     );
+    await this.agentQueues.close();
     await this.activations.close();
     await this.connections.close();
   }
+}
+
+/**
+ * Start a worker process: a runtime that runs agents (and tasks, when given
+ * machines). `createWorker` is `createRuntime` under the name operators use.
+ *
+ * @example
+ * const worker = await createWorker({ connection, agents: { research: async ({ input }) => ({ findings: [input.topic] }) } });
+ */
+export async function createWorker(options: RuntimeOptions): Promise<Runtime> {
+  return createRuntime(options);
 }
 
 /**

@@ -5,8 +5,11 @@ import { compareStreamIds } from '../persistence/stream-id.js';
 import type { CommitArgs, StateFields, TaskStore } from '../persistence/task-store.js';
 import { encodeNotice, type TaskStatus } from '../persistence/view.js';
 import type { Clock } from './clock.js';
+import { registerBridge, withBridge, type AgentBridge, type AgentDispatch } from '../actors/agent-bridge.js';
+import { AGENT_ERROR, AGENT_RESULT } from '../actors/fromAgent.js';
+import type { AgentQueues, CancelNotice } from './agent-queues.js';
 import type { TaskDefinition } from './definition.js';
-import { captureTimers, instrumentScheduler, rearmTimers } from './timers.js';
+import { captureTimers, instrumentScheduler, rearmTimers, resolvePath } from './timers.js';
 
 /** What a host needs from its runtime. */
 export interface HostContext {
@@ -18,6 +21,8 @@ export interface HostContext {
   log: (msg: string, extra?: Record<string, unknown>) => void;
   /** Called once when the host stops holding the task (finished, dropped, released). */
   onGone: (host: TaskHost, why: 'finished' | 'fenced' | 'released' | 'quarantined' | 'lost') => void;
+  /** Where agent invocations are enqueued and cancelled. */
+  agents: AgentQueues;
   /** Extra inspection observer (the Stately inspector bridge). */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
@@ -57,6 +62,9 @@ export class TaskHost {
   private again = false;
   private gone = false;
   private flushQueued = false;
+  private committing = false;
+  private stopping = false;
+  private outbox: { dispatch: AgentDispatch[]; cancel: CancelNotice[] } = { dispatch: [], cancel: [] };
 
   private constructor(
     readonly id: string,
@@ -70,7 +78,11 @@ export class TaskHost {
     this.cursor = fields.cursor ?? '0-0';
     this.known = this.cursor;
     this.createdAt = Number(fields.createdAt ?? ctx.clock.now());
+    this.lastActivity = ctx.clock.now();
   }
+
+  /** Clock time of the last step or wake: idle hosts are passivated. */
+  lastActivity = 0;
 
   /** True once the host no longer holds the task. */
   get isGone(): boolean {
@@ -107,6 +119,8 @@ export class TaskHost {
     }
     if (host.seq === 0) {
       await host.step(() => undefined, { type: 'baton.spawn' }, host.cursor);
+    } else {
+      await host.flushOutbox();
     }
     host.pump();
     return host;
@@ -135,7 +149,8 @@ export class TaskHost {
       throw new Error('stored spawn input is not valid JSON');
     }
     const extra = ctx.inspect;
-    const actor = createActor(def.machine, {
+    const bridge = this.bridge();
+    const actor = withBridge(bridge, () => createActor(def.machine, {
       ...(snapshot ? { snapshot: snapshot as never } : { input }),
       id: this.id,
       clock: ctx.clock,
@@ -144,8 +159,9 @@ export class TaskHost {
         if (typeof extra === 'function') extra(ev);
         else extra?.next?.(ev);
       },
-    });
+    }));
     actor.subscribe({ error: () => undefined }); // a failing actor is data (status 'error'), never a crash
+    registerBridge(actor.system, bridge);
     instrumentScheduler(actor, ctx.clock);
     this.actor = actor;
     this.applying = true;
@@ -156,6 +172,7 @@ export class TaskHost {
     }
     const now = actor.getSnapshot();
     if (snapshot && now.status === 'error' && snapshot.status !== 'error') {
+      this.stopping = true;
       actor.stop();
       throw new Error(`snapshot does not restore on the current machine: ${describeError(now.error)}`);
     }
@@ -165,6 +182,40 @@ export class TaskHost {
     }
     this.fromValue = JSON.stringify(now.value ?? null);
     this.dirty = false;
+  }
+
+  private bridge(): AgentBridge {
+    const host = this;
+    return {
+      taskId: this.id,
+      // While a commit is in flight, a change made now lands in the one after it.
+      nextSeq: () => host.seq + 1 + (host.committing ? 1 : 0),
+      dispatch: (spec) => host.outbox.dispatch.push(spec),
+      cancel: (jobId, agent) => host.outbox.cancel.push({ jobId, agent }),
+      get stopping() {
+        return host.stopping;
+      },
+    };
+  }
+
+  /** Effects decided by committed steps: enqueue and cancel agent jobs (idempotent by job id). */
+  private async flushOutbox(): Promise<void> {
+    let delay = 50;
+    while (this.outbox.dispatch.length || this.outbox.cancel.length) {
+      const batch = this.outbox;
+      this.outbox = { dispatch: [], cancel: [] };
+      try {
+        if (batch.dispatch.length) await this.ctx.agents.dispatch(this.id, batch.dispatch);
+        if (batch.cancel.length) await this.ctx.agents.cancel(batch.cancel);
+      } catch (err) {
+        this.outbox.dispatch.unshift(...batch.dispatch);
+        this.outbox.cancel.unshift(...batch.cancel);
+        if (this.gone) return; // a restore re-dispatches active agent children
+        this.ctx.log('outbox dispatch failed, retrying', { taskId: this.id, error: (err as Error).message });
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 1000);
+      }
+    }
   }
 
   private onInspect(ev: InspectionEvent): void {
@@ -192,6 +243,7 @@ export class TaskHost {
 
   /** New entries may be in the mailbox (a wake notice from another process). */
   poke(): void {
+    this.lastActivity = this.ctx.clock.now();
     this.needsRead = true;
     this.pump();
   }
@@ -287,6 +339,18 @@ export class TaskHost {
       await this.step(() => undefined, { type: 'baton.rejected', entry: entry.id, reason: rejected ?? 'invalid' }, entry.id);
       return;
     }
+    if (event.type === AGENT_RESULT || event.type === AGENT_ERROR) {
+      const ev = event;
+      const child = Array.isArray(ev.childPath) ? resolvePath(this.actor, ev.childPath as string[]) : undefined;
+      const snap = child?.getSnapshot() as { status?: string; jobId?: string } | undefined;
+      if (!child || snap?.status !== 'active' || snap.jobId !== ev.jobId) {
+        // The child left (cancelled, or its state was exited): keep the record, drop the result.
+        await this.step(() => undefined, { type: 'baton.agent.dropped', jobId: ev.jobId, result: ev.type }, entry.id);
+        return;
+      }
+      await this.step(() => child.send(ev), ev, entry.id);
+      return;
+    }
     if (event.type === 'baton.stop') {
       await this.step(() => undefined, event, entry.id, 'stopped');
       return;
@@ -336,11 +400,18 @@ export class TaskHost {
       historyMax: this.ctx.historyMax,
       version: this.def.version,
     };
-    await this.commitWithRetry(args);
+    this.committing = true;
+    try {
+      await this.commitWithRetry(args);
+    } finally {
+      this.committing = false;
+    }
     this.seq = seq;
     this.cursor = cursor;
     this.fromValue = toValue;
-    if (status !== 'active') this.finish();
+    this.lastActivity = this.ctx.clock.now();
+    await this.flushOutbox();
+    if (status !== 'active') this.finish(status);
   }
 
   private async commitWithRetry(args: CommitArgs): Promise<void> {
@@ -362,17 +433,33 @@ export class TaskHost {
     }
   }
 
-  private finish(): void {
+  private finish(status: TaskStatus): void {
     this.gone = true;
+    // A task stopped by the user cancels the agent work it still has in flight; other endings already stopped their children.
+    this.stopping = status !== 'stopped';
     this.actor.stop();
+    this.stopping = true;
+    if (this.outbox.cancel.length) void this.flushOutbox();
     this.ctx.store.clearDue(this.id).catch(() => undefined);
     this.ctx.onGone(this, 'finished');
+  }
+
+  /**
+   * True when the actor can leave memory without losing work: no step in
+   * hand and no in-process child (promise, callback, observable) in flight.
+   * Machine children and agent children persist fully; agent results come
+   * back through the mailbox and re-activate the task.
+   */
+  get passivatable(): boolean {
+    if (this.gone || this.pumping || this.dirty || this.inbox.length) return false;
+    return quiescent(this.actor);
   }
 
   /** Stop holding the task without committing (fenced, lease lost, runtime dying). */
   drop(why: 'fenced' | 'lost'): void {
     if (this.gone) return;
     this.gone = true;
+    this.stopping = true;
     this.actor?.stop();
     this.ctx.onGone(this, why);
   }
@@ -420,6 +507,7 @@ export class TaskHost {
       }
       if (released) {
         this.gone = true;
+        this.stopping = true;
         this.actor.stop();
         if (nextDue === undefined) await this.ctx.store.clearDue(this.id);
         this.ctx.onGone(this, 'released');
@@ -435,4 +523,19 @@ function describeError(err: unknown): string {
   if (err instanceof Error) return err.message;
   if (err && typeof err === 'object' && 'message' in err) return String((err as { message: unknown }).message);
   return String(err);
+}
+
+function quiescent(ref: AnyActor | import('xstate').AnyActorRef): boolean {
+  const children = (ref.getSnapshot() as { children?: Record<string, import('xstate').AnyActorRef> }).children ?? {};
+  for (const child of Object.values(children)) {
+    if (!child || (child.getSnapshot() as { status?: string }).status !== 'active') continue;
+    const logic = (child as unknown as { logic?: { config?: unknown; root?: unknown } }).logic;
+    if (logic && 'root' in logic) {
+      if (!quiescent(child)) return false;
+      continue;
+    }
+    if (logic?.config && typeof logic.config === 'object' && 'agent' in logic.config) continue;
+    return false;
+  }
+  return true;
 }

@@ -1,0 +1,88 @@
+import { Queue } from 'bullmq';
+import type { AgentDispatch } from '../actors/agent-bridge.js';
+import type { RedisLike } from '../persistence/scripts.js';
+
+/** Queue name of an agent's jobs. */
+export function agentQueueName(agent: string): string {
+  return `agent-${agent}`;
+}
+
+/** Payload of an agent job. */
+export interface AgentJobData {
+  taskId: string;
+  jobId: string;
+  agent: string;
+  childPath: string[];
+  input: unknown;
+  timeoutMs?: number;
+}
+
+/** Pub/sub message that cancels a running agent job. */
+export interface CancelNotice {
+  jobId: string;
+  agent: string;
+}
+
+/**
+ * The producer side of agent work: one BullMQ queue per agent name (so each
+ * agent gets its own concurrency and rate limit on the worker side).
+ */
+export class AgentQueues {
+  private readonly queues = new Map<string, Queue<AgentJobData>>();
+
+  constructor(
+    private readonly conn: RedisLike,
+    private readonly prefix: string,
+    private readonly cancelChannel: string,
+  ) {}
+
+  private queue(agent: string): Queue<AgentJobData> {
+    let q = this.queues.get(agent);
+    if (!q) {
+      q = new Queue<AgentJobData>(agentQueueName(agent), { connection: this.conn, prefix: this.prefix });
+      this.queues.set(agent, q);
+    }
+    return q;
+  }
+
+  /**
+   * Enqueue agent invocations. Idempotent: a job id that exists (waiting,
+   * active, or finished within a day) is not added again.
+   */
+  async dispatch(taskId: string, specs: AgentDispatch[]): Promise<void> {
+    await Promise.all(
+      specs.map((s) =>
+        this.queue(s.agent).add(
+          s.agent,
+          { taskId, jobId: s.jobId, agent: s.agent, childPath: s.childPath, input: s.input, timeoutMs: s.timeoutMs },
+          {
+            jobId: s.jobId,
+            attempts: s.attempts,
+            backoff: { type: 'exponential', delay: s.backoffMs },
+            removeOnComplete: { age: 86_400 },
+            removeOnFail: { age: 7 * 86_400 },
+          },
+        ),
+      ),
+    );
+  }
+
+  /** Cancel invocations: remove waiting jobs; tell workers to abort running ones. */
+  async cancel(specs: CancelNotice[]): Promise<void> {
+    await Promise.all(
+      specs.map(async (c) => {
+        const q = this.queue(c.agent);
+        try {
+          await q.remove(c.jobId);
+        } catch {
+          // active (locked) jobs cannot be removed: the notice below aborts them
+        }
+        await this.conn.publish(this.cancelChannel, JSON.stringify(c));
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  }
+}
