@@ -23,7 +23,8 @@ export const systemClock: Clock = {
 
 /**
  * A clock that only moves when told to. Timers fire, in deadline order, during
- * {@link ManualClock.advance} or {@link ManualClock.set}.
+ * {@link ManualClock.advance} or {@link ManualClock.set}; a timer armed with no
+ * delay fires on the next turn of the event loop.
  *
  * @example
  * const clock = new ManualClock(Date.now());
@@ -46,6 +47,8 @@ export class ManualClock implements Clock {
   setTimeout(fn: () => void, ms: number): unknown {
     const id = this.nextId++;
     this.timers.set(id, { at: this.current + Math.max(0, ms), fn });
+    // A timer already due (a restored deadline that passed) fires at once, as on the real clock.
+    if (ms <= 0) setImmediate(() => this.set(this.current));
     return id;
   }
 
