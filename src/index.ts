@@ -6,6 +6,7 @@
  */
 export { createRuntime, createWorker, Runtime, type RuntimeOptions } from './runtime/runtime.js';
 export { fromAgent, type AgentSchemas, type AgentSnapshot } from './actors/fromAgent.js';
+export * from './machines/index.js';
 export {
   UnrecoverableError,
   type AgentContext,

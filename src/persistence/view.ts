@@ -51,6 +51,11 @@ export interface TaskView {
   createdAt: number;
   /** Delayed events pending at the last commit. */
   timers: PersistedTimer[];
+  /**
+   * The decision the task waits for, when any: the first `context.awaiting`
+   * found in the root or a machine child (the orchestration patterns set it).
+   */
+  awaiting?: { decision: string; question?: string; options: string[]; since: number; deadline?: number; [k: string]: unknown };
 }
 
 type Obj = Record<string, unknown>;
@@ -74,6 +79,17 @@ function childViews(children: unknown): Record<string, ChildView> {
   return out;
 }
 
+function findAwaiting(snap: Obj | undefined, depth = 0): unknown {
+  if (!snap || depth > 8 || snap.status !== 'active') return undefined;
+  const ctx = snap.context as Obj | undefined;
+  if (ctx && typeof ctx === 'object' && ctx.awaiting && typeof ctx.awaiting === 'object') return ctx.awaiting;
+  for (const entry of Object.values((snap.children ?? {}) as Obj)) {
+    const found = findAwaiting((entry as Obj | undefined)?.snapshot as Obj | undefined, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 /** Build a view from a parsed snapshot and the task's committed fields. */
 export function buildView(
   id: string,
@@ -93,6 +109,8 @@ export function buildView(
     createdAt: fields.createdAt,
     timers: fields.timers ?? [],
   };
+  const awaiting = findAwaiting(snapshot);
+  if (awaiting) view.awaiting = awaiting as TaskView['awaiting'];
   if (snapshot?.output !== undefined) view.output = snapshot.output;
   if (snapshot?.error !== undefined) view.error = snapshot.error;
   if (fields.reason) view.reason = fields.reason;

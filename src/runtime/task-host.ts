@@ -515,6 +515,7 @@ export class TaskHost {
       }
       this.needsRead = true;
     }
+    if (!this.gone) void this.pump(); // entries raced the release: apply them
     return false;
   }
 }

@@ -1,0 +1,5 @@
+/** Reusable orchestration statecharts. Plain XState and zod: no Redis, no runtime. */
+export { durableSteps, type DurableStepsOptions, type StepDefinition, type StepsState, type StepsOutput, type FailureDecision, type UpdateAssessment } from './durable-steps.js';
+export { parallelAgents, type ParallelAgentsOptions, type ParallelResult, type Conflict, type ConflictDetector, type Reconciler } from './parallel-agents.js';
+export { decisionPoint, type DecisionPointOptions, type DecisionPointOutput, type TimeoutPolicy } from './decision-point.js';
+export { answers, type Awaiting, type DecisionEvent, type DecisionRecord, type ContextUpdateEvent } from './types.js';

@@ -1,0 +1,289 @@
+import { assign, setup, type AnyActorLogic } from 'xstate';
+import { answers, type Awaiting, type DecisionEvent } from './types.js';
+
+/** A conflict found between agents' outputs. */
+export interface Conflict {
+  /** Fields (or aspects) on which the outputs disagree. */
+  fields: string[];
+  /** Human-readable summary. */
+  summary: string;
+  /** Which detector found it: 'rule', 'fields' or 'agent'. */
+  detectedBy: string;
+}
+
+/** How conflicts are detected. */
+export type ConflictDetector =
+  /** A function over the outputs (by agent name); return a conflict or null. */
+  | { kind: 'rule'; detect: (outputs: Record<string, unknown>) => Omit<Conflict, 'detectedBy'> | null }
+  /** Per-field comparison: the outputs conflict where any listed field differs (deep equality on JSON). */
+  | { kind: 'fields'; fields: string[] }
+  /** A semantic judge run as an agent (e.g. an LLM call): input `{ outputs }`, output `{ conflict: boolean, fields?, summary? }`. */
+  | { kind: 'agent'; judge: AnyActorLogic };
+
+/** How conflicts are reconciled. */
+export type Reconciler =
+  /** A function: returns the reconciled output. */
+  | { kind: 'rule'; reconcile: (outputs: Record<string, unknown>, conflict: Conflict) => unknown; name?: string }
+  /** An agent (e.g. an LLM): input `{ outputs, conflict }`, output: the reconciled result. */
+  | { kind: 'agent'; reconciler: AnyActorLogic; name?: string }
+  /**
+   * A person: the task waits (passivated, costing no memory) for a `decision`
+   * event named 'reconcile' choosing one agent's output (or 'merge' when
+   * `merge` is given). Past `deadlineMs` it takes `defaultChoice`.
+   */
+  | {
+      kind: 'human';
+      question?: string;
+      deadlineMs?: number;
+      defaultChoice?: string;
+      merge?: (outputs: Record<string, unknown>) => unknown;
+    };
+
+/** Options of {@link parallelAgents}. */
+export interface ParallelAgentsOptions {
+  /** Machine id. */
+  id: string;
+  /** The agents to fan out to, by name (each runs as its own child machine). */
+  agents: Record<string, AnyActorLogic>;
+  /** Input of each agent. @default the machine's input */
+  input?: (agent: string, input: unknown) => unknown;
+  /** Conflict detection. */
+  detect: ConflictDetector;
+  /** Reconciliation of a detected conflict. */
+  reconcile: Reconciler;
+  /** Output when there is no conflict. @default the outputs by agent name */
+  merge?: (outputs: Record<string, unknown>) => unknown;
+}
+
+/** The result: both originals, the conflict, the reconciled output and who decided. */
+export interface ParallelResult {
+  /** Each agent's output (or its error), kept as it was. */
+  originals: Record<string, unknown>;
+  /** Agents that failed, with their error. */
+  failed: Record<string, { message?: string }>;
+  /** The conflict found, or null. */
+  conflict: Conflict | null;
+  /** The final output. */
+  reconciled: unknown;
+  /** Who or what decided: 'no-conflict', 'rule:<name>', 'agent:<name>', 'human:<who>', 'default'. */
+  decidedBy: string;
+  /** When it was decided (ms since the epoch). */
+  decidedAt: number;
+}
+
+type Ctx = {
+  input: unknown;
+  originals: Record<string, unknown>;
+  failed: Record<string, { message?: string }>;
+  conflict: Conflict | null;
+  reconciled?: unknown;
+  decidedBy?: string;
+  decidedAt?: number;
+  awaiting?: Awaiting;
+};
+type Args = { context: Ctx; event: { type: string; [k: string]: unknown } };
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+function fieldConflict(outputs: Record<string, unknown>, fields: string[]): Omit<Conflict, 'detectedBy'> | null {
+  const names = Object.keys(outputs);
+  const differing = fields.filter((f) => {
+    const values = names.map((n) => (outputs[n] as Record<string, unknown> | undefined)?.[f]);
+    return values.some((v) => !same(v, values[0]));
+  });
+  if (differing.length === 0) return null;
+  const detail = differing
+    .map((f) => `${f}: ${names.map((n) => `${n}=${JSON.stringify((outputs[n] as Record<string, unknown>)?.[f])}`).join(' vs ')}`)
+    .join('; ');
+  return { fields: differing, summary: detail };
+}
+
+/**
+ * One agent as its own child machine: runs the logic and ends in `done`
+ * (output `{ ok: true, output }`) or `failed` (output `{ ok: false, error }`),
+ * so one agent's failure does not abort the others.
+ */
+function agentMachine(name: string, logic: AnyActorLogic) {
+  type A = { context: { input: unknown; result: unknown }; event: { output?: unknown; error?: unknown } };
+  return setup({ actors: { work: logic } }).createMachine({
+    id: `agent-${name}`,
+    context: ({ input }: { input: unknown }) => ({ input, result: undefined as unknown }),
+    initial: 'working',
+    states: {
+      working: {
+        invoke: {
+          src: 'work',
+          input: ({ context }: A) => context.input,
+          onDone: { target: 'done', actions: assign({ result: ({ event }: A) => ({ ok: true, output: event.output }) }) },
+          onError: {
+            target: 'failed',
+            actions: assign({ result: ({ event }: A) => ({ ok: false, error: { message: (event.error as { message?: string })?.message ?? String(event.error) } }) }),
+          },
+        },
+      },
+      done: { type: 'final' },
+      failed: { type: 'final' },
+    },
+    output: ({ context }: A) => context.result,
+  } as never);
+}
+
+/**
+ * Parallel agents with conflict resolution: fan out to N agents (each its own
+ * child machine), fan in their outputs, detect conflicts with a pluggable
+ * detector (rule, per-field, or a semantic judge run as an agent), and route a
+ * conflict to reconciliation by rule, by an agent (an LLM), or by a person
+ * (the task waits for a `decision` event). The result keeps both originals,
+ * the conflict, the reconciled output and who decided.
+ *
+ * @example
+ * const review = parallelAgents({
+ *   id: 'review',
+ *   agents: { technical: fromAgent('technical'), regulatory: fromAgent('regulatory') },
+ *   detect: { kind: 'fields', fields: ['verdict'] },
+ *   reconcile: { kind: 'human', deadlineMs: 86_400_000, defaultChoice: 'regulatory' },
+ * });
+ */
+export function parallelAgents(opts: ParallelAgentsOptions) {
+  const names = Object.keys(opts.agents);
+  const actors: Record<string, AnyActorLogic> = {};
+  for (const n of names) actors[`agent_${n}`] = agentMachine(n, opts.agents[n]!) as unknown as AnyActorLogic;
+  if (opts.detect.kind === 'agent') actors.judge = opts.detect.judge;
+  if (opts.reconcile.kind === 'agent') actors.reconciler = opts.reconcile.reconciler;
+  const rec = opts.reconcile;
+  const okOutputs = (ctx: Ctx) => Object.fromEntries(Object.entries(ctx.originals).filter(([n]) => !(n in ctx.failed)));
+  const decided = (by: string, value: (ctx: Ctx, e: Args['event']) => unknown) =>
+    assign(({ context, event }: Args) => ({ reconciled: value(context, event), decidedBy: by, decidedAt: Date.now(), awaiting: undefined }));
+
+  const regions: Record<string, unknown> = {};
+  for (const n of names) {
+    regions[n] = {
+      initial: 'running',
+      states: {
+        running: {
+          invoke: {
+            id: n,
+            src: `agent_${n}`,
+            input: ({ context }: Args) => (opts.input ? opts.input(n, context.input) : context.input),
+            onDone: {
+              target: 'finished',
+              actions: assign(({ context, event }: Args) => {
+                const r = (event as { output?: { ok: boolean; output?: unknown; error?: { message?: string } } }).output;
+                return r?.ok
+                  ? { originals: { ...context.originals, [n]: r.output } }
+                  : { originals: { ...context.originals, [n]: null }, failed: { ...context.failed, [n]: r?.error ?? {} } };
+              }),
+            },
+          },
+        },
+        finished: { type: 'final' },
+      },
+    };
+  }
+
+  const detecting =
+    opts.detect.kind === 'agent'
+      ? {
+          invoke: {
+            src: 'judge',
+            input: ({ context }: Args) => ({ outputs: okOutputs(context) }),
+            onDone: {
+              target: 'routing',
+              actions: assign(({ event }: Args) => {
+                const o = ((event as { output?: unknown }).output ?? {}) as { conflict?: boolean; fields?: string[]; summary?: string };
+                return { conflict: o.conflict ? { fields: o.fields ?? [], summary: o.summary ?? 'the judge found a conflict', detectedBy: 'agent' } : null };
+              }),
+            },
+            onError: { target: 'routing', actions: assign({ conflict: () => ({ fields: [], summary: 'the judge failed; treated as a conflict', detectedBy: 'agent' }) }) },
+          },
+        }
+      : {
+          always: {
+            target: 'routing',
+            actions: assign(({ context }: Args) => {
+              const outputs = okOutputs(context);
+              const d = opts.detect;
+              const found = d.kind === 'rule' ? d.detect(outputs) : fieldConflict(outputs, (d as { fields: string[] }).fields);
+              return { conflict: found ? { ...found, detectedBy: d.kind } : null };
+            }),
+          },
+        };
+
+  let reconciling: Record<string, unknown>;
+  if (rec.kind === 'rule') {
+    reconciling = {
+      always: { target: 'resolved', actions: decided(`rule:${rec.name ?? 'reconcile'}`, (ctx) => rec.reconcile(okOutputs(ctx), ctx.conflict!)) },
+    };
+  } else if (rec.kind === 'agent') {
+    reconciling = {
+      invoke: {
+        src: 'reconciler',
+        input: ({ context }: Args) => ({ outputs: okOutputs(context), conflict: context.conflict }),
+        onDone: { target: 'resolved', actions: decided(`agent:${rec.name ?? 'reconciler'}`, (_c, e) => (e as { output?: unknown }).output) },
+        onError: { target: 'resolved', actions: decided('default', (ctx) => ({ unresolved: true, outputs: okOutputs(ctx) })) },
+      },
+    };
+  } else {
+    const options = [...names, ...(rec.merge ? ['merge'] : [])];
+    const pick = (ctx: Ctx, choice: string) => (choice === 'merge' && rec.merge ? rec.merge(okOutputs(ctx)) : ctx.originals[choice]);
+    reconciling = {
+      entry: assign(({ context }: Args) => ({
+        awaiting: {
+          decision: 'reconcile',
+          question: rec.question ?? `The agents disagree (${context.conflict?.summary}). Whose output stands?`,
+          options,
+          since: Date.now(),
+          ...(rec.deadlineMs !== undefined ? { deadline: Date.now() + rec.deadlineMs } : {}),
+          detail: { conflict: context.conflict, originals: context.originals },
+        },
+      })),
+      on: {
+        decision: {
+          guard: ({ context, event }: Args) => answers(context.awaiting, event as Partial<DecisionEvent>),
+          target: 'resolved',
+          actions: assign(({ context, event }: Args) => {
+            const e = event as unknown as DecisionEvent;
+            return { reconciled: pick(context, e.choice), decidedBy: `human:${e.by ?? 'unknown'}`, decidedAt: Date.now(), awaiting: undefined };
+          }),
+        },
+      },
+      ...(rec.deadlineMs !== undefined
+        ? { after: { reconcileDeadline: { target: 'resolved', actions: decided('default', (ctx) => pick(ctx, rec.defaultChoice ?? names[0]!)) } } }
+        : {}),
+    };
+  }
+
+  const config = {
+    id: opts.id,
+    context: ({ input }: { input: unknown }): Ctx => ({ input, originals: {}, failed: {}, conflict: null }),
+    initial: 'fanOut',
+    states: {
+      fanOut: { type: 'parallel', states: regions, onDone: 'detecting' },
+      detecting,
+      routing: {
+        always: [
+          { guard: ({ context }: Args) => context.conflict !== null, target: 'reconciling' },
+          {
+            target: 'resolved',
+            actions: decided('no-conflict', (ctx) => (opts.merge ? opts.merge(okOutputs(ctx)) : okOutputs(ctx))),
+          },
+        ],
+      },
+      reconciling,
+      resolved: { type: 'final' },
+    },
+    output: ({ context }: { context: Ctx }): ParallelResult => ({
+      originals: context.originals,
+      failed: context.failed,
+      conflict: context.conflict,
+      reconciled: context.reconciled,
+      decidedBy: context.decidedBy ?? 'none',
+      decidedAt: context.decidedAt ?? 0,
+    }),
+  };
+  return setup({
+    types: { context: {} as Ctx, input: {} as unknown, events: {} as DecisionEvent, output: {} as ParallelResult },
+    actors,
+    delays: { reconcileDeadline: rec.kind === 'human' ? (rec.deadlineMs ?? 0) : 0 },
+  }).createMachine(config as never);
+}

@@ -1,0 +1,60 @@
+/**
+ * Shapes shared by Baton's orchestration patterns. Plain data: everything
+ * here is committed with the task's snapshot.
+ */
+
+/** A decision the task waits for; the task view surfaces it as `awaiting`. */
+export interface Awaiting {
+  /** Name of the decision point (what the answer's `decision` must say). */
+  decision: string;
+  /** The question put to the caller. */
+  question: string;
+  /** The allowed answers. */
+  options: string[];
+  /** When the task started waiting (ms since the epoch). */
+  since: number;
+  /** When the default or escalation applies (ms since the epoch), if there is a deadline. */
+  deadline?: number;
+  /** True once the decision was escalated. */
+  escalated?: boolean;
+  /** Free-form detail for the person deciding (the conflict, the update, …). */
+  detail?: unknown;
+}
+
+/** The event that answers a decision point. */
+export interface DecisionEvent {
+  type: 'decision';
+  /** Which decision this answers ({@link Awaiting.decision}). */
+  decision: string;
+  /** One of the offered options. */
+  choice: string;
+  /** Who decided (a user id, 'auto', …). */
+  by?: string;
+  /** Optional note kept with the decision. */
+  note?: string;
+}
+
+/** A recorded answer. */
+export interface DecisionRecord {
+  decision: string;
+  choice: string;
+  by: string;
+  at: number;
+  note?: string;
+  /** 'answer' when someone decided, 'default' when the deadline picked the default. */
+  source: 'answer' | 'default';
+}
+
+/** A scope change sent to a running task. */
+export interface ContextUpdateEvent {
+  type: 'context.update';
+  /** What changed, as the caller states it (e.g. `{ scope: 'EU only' }`). */
+  update: Record<string, unknown>;
+  /** Who sent it. */
+  by?: string;
+}
+
+/** True when `choice` answers `awaiting`. */
+export function answers(awaiting: Awaiting | undefined, event: { decision?: unknown; choice?: unknown }): boolean {
+  return !!awaiting && event.decision === awaiting.decision && typeof event.choice === 'string' && awaiting.options.includes(event.choice);
+}

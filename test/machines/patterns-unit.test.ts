@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import { createActor, fromPromise, toPromise, type AnyActorLogic } from 'xstate';
+import { decisionPoint, durableSteps, parallelAgents } from '../../src/machines/index.js';
+
+// The patterns are plain XState: these tests drive them in memory (no Redis).
+// test/patterns.test.ts drives them through the runtime, with crashes.
+const ok = (v: unknown) => fromPromise(async () => v) as AnyActorLogic;
+const boom = (msg: string) => fromPromise(async () => { throw new Error(msg); }) as AnyActorLogic;
+
+describe('durableSteps (in memory)', () => {
+  it('runs steps in order and outputs every result', async () => {
+    const m = durableSteps({ id: 's', steps: [{ name: 'a', run: ok(1) }, { name: 'b', run: ok(2) }] });
+    const out = await toPromise(createActor(m, { input: {} }).start());
+    expect(out).toMatchObject({ outcome: 'done', results: { a: 1, b: 2 } });
+  });
+
+  it('skips a failed step with a recorded reason when onFailure says so', async () => {
+    const m = durableSteps({
+      id: 's',
+      steps: [{ name: 'a', run: ok(1) }, { name: 'b', run: boom('schema') }, { name: 'c', run: ok(3) }],
+      onFailure: ({ error }) => ({ action: 'skip', reason: `b failed: ${error.message}` }),
+    });
+    const out = await toPromise(createActor(m, { input: {} }).start());
+    expect(out).toMatchObject({ outcome: 'done', results: { a: 1, c: 3 }, skipped: [{ step: 'b', reason: 'b failed: schema' }] });
+  });
+
+  it('takes a recovery path chosen from the state so far', async () => {
+    const m = durableSteps({
+      id: 's',
+      steps: [{ name: 'a', run: ok(1) }, { name: 'b', run: boom('x') }, { name: 'c', run: ok(3) }],
+      recovery: { fallback: { run: ok('fallback-b') } },
+      onFailure: ({ state }) => (state.results.a === 1 ? { action: 'recover', with: 'fallback' } : { action: 'fail' }),
+    });
+    const out = await toPromise(createActor(m, { input: {} }).start());
+    expect(out).toMatchObject({ outcome: 'done', results: { a: 1, b: 'fallback-b', c: 3 }, recovered: { b: 'fallback' } });
+  });
+
+  it('compensates completed steps in reverse order, then fails', async () => {
+    const undone: string[] = [];
+    const undo = (name: string) => fromPromise(async () => { undone.push(name); }) as AnyActorLogic;
+    const m = durableSteps({
+      id: 's',
+      steps: [
+        { name: 'a', run: ok(1), compensate: undo('a') },
+        { name: 'b', run: ok(2), compensate: undo('b') },
+        { name: 'c', run: boom('no') , compensate: undo('c') },
+      ],
+      onFailure: () => ({ action: 'compensate' }),
+    });
+    const out = await toPromise(createActor(m, { input: {} }).start());
+    expect(undone).toEqual(['b', 'a']);
+    expect(out).toMatchObject({ outcome: 'failed', compensated: ['b', 'a'] });
+  });
+
+  it('assesses a context update at the next checkpoint and absorbs it into the plan', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const m = durableSteps({
+      id: 's',
+      steps: [
+        { name: 'a', run: fromPromise(async () => { await gate; return 1; }) as AnyActorLogic },
+        { name: 'b', run: ok(2) },
+        { name: 'c', run: ok(3) },
+      ],
+      updates: { assess: (u) => ({ action: 'absorb', patch: u, drop: u.scope === 'EU only' ? ['b'] : [] }) },
+    });
+    const actor = createActor(m, { input: { scope: 'world' } }).start();
+    actor.send({ type: 'context.update', update: { scope: 'EU only' }, by: 'user' }); // arrives while step a is in flight
+    release();
+    const out = await toPromise(actor);
+    expect(out).toMatchObject({ outcome: 'done', results: { a: 1, c: 3 }, input: { scope: 'EU only' } });
+    expect((out as { skipped: unknown[] }).skipped).toEqual([{ step: 'b', reason: 'dropped from the plan by a context update' }]);
+  });
+
+  it('surfaces an update as a decision and applies the answer', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const m = durableSteps({
+      id: 's',
+      steps: [{ name: 'a', run: fromPromise(async () => { await gate; return 1; }) as AnyActorLogic }, { name: 'b', run: ok(2) }],
+      updates: { assess: () => ({ action: 'decide', question: 'Restrict to EU?', options: ['absorb', 'ignore'] }) },
+    });
+    const actor = createActor(m, { input: {} }).start();
+    actor.send({ type: 'context.update', update: { scope: 'EU' } });
+    release();
+    await new Promise((r) => setTimeout(r, 20));
+    const snap = actor.getSnapshot();
+    expect(snap.context.awaiting).toMatchObject({ decision: 'context.update', question: 'Restrict to EU?', options: ['absorb', 'ignore'] });
+    actor.send({ type: 'decision', decision: 'context.update', choice: 'absorb', by: 'ana' });
+    const out = await toPromise(actor);
+    expect(out).toMatchObject({ outcome: 'done', input: { scope: 'EU' }, decisions: [{ choice: 'absorb', by: 'ana', source: 'answer' }] });
+  });
+});
+
+describe('parallelAgents (in memory)', () => {
+  it('detects a per-field conflict and reconciles by rule, keeping both originals', async () => {
+    const m = parallelAgents({
+      id: 'p',
+      agents: { tech: ok({ verdict: 'go', cost: 1 }), reg: ok({ verdict: 'no-go', cost: 1 }) },
+      detect: { kind: 'fields', fields: ['verdict', 'cost'] },
+      reconcile: { kind: 'rule', name: 'regulation-wins', reconcile: (o) => o.reg },
+    });
+    const out = await toPromise(createActor(m, { input: {} }).start());
+    expect(out).toMatchObject({
+      originals: { tech: { verdict: 'go' }, reg: { verdict: 'no-go' } },
+      conflict: { fields: ['verdict'], detectedBy: 'fields' },
+      reconciled: { verdict: 'no-go' },
+      decidedBy: 'rule:regulation-wins',
+    });
+  });
+
+  it('no conflict: merged without reconciliation', async () => {
+    const m = parallelAgents({ id: 'p', agents: { a: ok({ v: 1 }), b: ok({ v: 1 }) }, detect: { kind: 'fields', fields: ['v'] }, reconcile: { kind: 'rule', reconcile: () => 'x' } });
+    const out = await toPromise(createActor(m, { input: {} }).start());
+    expect(out).toMatchObject({ conflict: null, decidedBy: 'no-conflict', reconciled: { a: { v: 1 }, b: { v: 1 } } });
+  });
+
+  it('semantic judge and LLM reconciler run as actor logic', async () => {
+    const m = parallelAgents({
+      id: 'p',
+      agents: { a: ok({ text: 'fast' }), b: ok({ text: 'safe' }) },
+      detect: { kind: 'agent', judge: ok({ conflict: true, fields: ['text'], summary: 'speed vs safety' }) },
+      reconcile: { kind: 'agent', name: 'llm', reconciler: ok({ text: 'fast where safe' }) },
+    });
+    const out = await toPromise(createActor(m, { input: {} }).start());
+    expect(out).toMatchObject({ conflict: { summary: 'speed vs safety', detectedBy: 'agent' }, reconciled: { text: 'fast where safe' }, decidedBy: 'agent:llm' });
+  });
+
+  it('human reconciliation waits for a decision', async () => {
+    const m = parallelAgents({ id: 'p', agents: { a: ok({ v: 1 }), b: ok({ v: 2 }) }, detect: { kind: 'fields', fields: ['v'] }, reconcile: { kind: 'human' } });
+    const actor = createActor(m, { input: {} }).start();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(actor.getSnapshot().context.awaiting).toMatchObject({ decision: 'reconcile', options: ['a', 'b'] });
+    actor.send({ type: 'decision', decision: 'reconcile', choice: 'c', by: 'x' }); // not an option: ignored
+    expect(actor.getSnapshot().status).toBe('active');
+    actor.send({ type: 'decision', decision: 'reconcile', choice: 'b', by: 'ana' });
+    const out = await toPromise(actor);
+    expect(out).toMatchObject({ reconciled: { v: 2 }, decidedBy: 'human:ana', originals: { a: { v: 1 }, b: { v: 2 } } });
+  });
+});
+
+describe('decisionPoint (in memory)', () => {
+  it('takes the default at the deadline', async () => {
+    const m = decisionPoint({ decision: 'go', question: 'Go?', options: ['yes', 'no'], deadlineMs: 30, onTimeout: { default: 'no' } });
+    const out = await toPromise(createActor(m).start());
+    expect(out).toMatchObject({ choice: 'no', source: 'default', escalated: false });
+  });
+  it('escalates, then takes the default', async () => {
+    const m = decisionPoint({ decision: 'go', question: 'Go?', options: ['yes', 'no'], deadlineMs: 20, onTimeout: { escalate: { deadlineMs: 20, default: 'yes' } } });
+    const out = await toPromise(createActor(m).start());
+    expect(out).toMatchObject({ choice: 'yes', source: 'default', escalated: true });
+  });
+  it('an answer before the deadline wins', async () => {
+    const m = decisionPoint({ decision: 'go', question: 'Go?', options: ['yes', 'no'], deadlineMs: 10_000 });
+    const actor = createActor(m).start();
+    actor.send({ type: 'decision', decision: 'go', choice: 'yes', by: 'bo' });
+    expect(await toPromise(actor)).toMatchObject({ choice: 'yes', by: 'bo', source: 'answer' });
+  });
+});
