@@ -11,14 +11,20 @@ describe('examples', () => {
     expect(child.lines).toContain("[ '1 baton.spawn', '2 note', '3 approve' ]");
   });
 
-  it('demo: SIGKILL during step 4, resume elsewhere, steps 1-3 not re-run', async () => {
+  it('demo: the research task survives a SIGKILL, a conflict and a scope change', async () => {
     const child = runChild('examples/demo.ts');
     const exit = await child.exited;
     const out = child.lines.join('\n');
     expect(exit.code, out).toBe(0);
-    expect(out).toContain('SIGKILL during step 4');
-    expect(out).toContain('Steps 1-3 re-run after the crash: 0. Task status: done.');
-    for (const n of [1, 2, 3]) expect(out).toMatch(new RegExp(`step ${n}  worker A`));
-    for (const n of [5, 6, 7]) expect(out).toMatch(new RegExp(`step ${n}  worker B`));
-  });
+    expect(out).toContain('SIGKILL during sub-task 4');
+    expect(out).toContain('Sub-tasks 1-3 re-run after the crash: 0. Task status: done.');
+    for (const n of [1, 2, 3]) expect(out).toMatch(new RegExp(`sub-task ${n}  worker A`));
+    for (const n of [5, 6, 7]) expect(out).toMatch(new RegExp(`sub-task ${n}  worker B`));
+    expect(out).toMatch(/recovered by 'repair'/);
+    expect(out).toMatch(/original regulatory .*no-go/);
+    expect(out).toMatch(/original technical .*"go"/);
+    expect(out).toMatch(/reconciled by agent:llm-reconciler/);
+    expect(out).toContain("decision: context.update -> 'absorb' by ana (answer)");
+    expect(out).toContain('scope at the end: EU only');
+  }, 90_000);
 });

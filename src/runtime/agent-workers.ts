@@ -69,6 +69,7 @@ export class AgentWorkers {
     private readonly agents: Map<string, AgentRegistration>,
     private readonly delivery: AgentDelivery,
     private readonly maxOutputBytes: number,
+    private readonly lockMs: number,
   ) {}
 
   start(open: () => RedisLike, prefix: string): void {
@@ -77,6 +78,10 @@ export class AgentWorkers {
         connection: open(),
         prefix,
         concurrency: reg.concurrency ?? 8,
+        // A job whose worker died is re-run after about this long (BullMQ's stalled-job check).
+        lockDuration: this.lockMs,
+        stalledInterval: this.lockMs,
+        maxStalledCount: 10,
         ...(reg.limiter ? { limiter: reg.limiter } : {}),
       });
       worker.on('error', (err) => this.delivery.log('agent worker error', { agent: name, error: err.message }));

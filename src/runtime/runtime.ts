@@ -25,6 +25,12 @@ export interface RuntimeOptions extends ClientOptions {
    */
   idleMs?: number;
   /**
+   * Lock of a running agent job, in ms: a job whose worker died runs again
+   * elsewhere after about this long (BullMQ's stalled-job recovery).
+   * @default 30000
+   */
+  agentLockMs?: number;
+  /**
    * Largest agent output accepted, in bytes of JSON; larger is an error result.
    * @default 1048576 (1 MiB)
    */
@@ -99,6 +105,7 @@ export class Runtime extends BatonClient {
           log: (msg, extra) => this.log(msg, extra),
         },
         options.maxOutputBytes ?? 1024 * 1024,
+        options.agentLockMs ?? 30_000,
       );
     }
     this.leaseMs = options.leaseMs ?? 5000;
