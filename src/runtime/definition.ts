@@ -1,4 +1,4 @@
-import type { AnyStateMachine } from 'xstate';
+import type { AnyActorLogic } from 'xstate';
 import type { SchemaLike } from '../persistence/validate.js';
 
 /**
@@ -12,7 +12,7 @@ import type { SchemaLike } from '../persistence/validate.js';
  *   events: { 'user.update': z.object({ type: z.literal('user.update'), scope: z.string() }) },
  * });
  */
-export interface TaskDefinition<TMachine extends AnyStateMachine = AnyStateMachine> {
+export interface TaskDefinition<TMachine extends AnyActorLogic = AnyActorLogic> {
   /** The XState machine. Register every child logic in `setup({ actors })` so it persists. */
   machine: TMachine;
   /**
@@ -32,7 +32,7 @@ export interface TaskDefinition<TMachine extends AnyStateMachine = AnyStateMachi
 export type TaskDefinitionOptions = Partial<Omit<TaskDefinition, 'machine'>>;
 
 /** Wrap a machine with a version, a migration and schemas. */
-export function defineTask<TMachine extends AnyStateMachine>(
+export function defineTask<TMachine extends AnyActorLogic>(
   machine: TMachine,
   options: TaskDefinitionOptions = {},
 ): TaskDefinition<TMachine> {
@@ -40,7 +40,7 @@ export function defineTask<TMachine extends AnyStateMachine>(
 }
 
 /** What `machines` accepts: a bare machine or a {@link TaskDefinition}. */
-export type MachineEntry = AnyStateMachine | TaskDefinition;
+export type MachineEntry = AnyActorLogic | TaskDefinition;
 
 function isDefinition(entry: MachineEntry): entry is TaskDefinition {
   return typeof entry === 'object' && entry !== null && 'machine' in entry && !('transition' in entry);

@@ -142,17 +142,17 @@ describe('parallelAgents (in memory)', () => {
 describe('decisionPoint (in memory)', () => {
   it('takes the default at the deadline', async () => {
     const m = decisionPoint({ decision: 'go', question: 'Go?', options: ['yes', 'no'], deadlineMs: 30, onTimeout: { default: 'no' } });
-    const out = await toPromise(createActor(m).start());
+    const out = await toPromise(createActor(m, { input: {} }).start());
     expect(out).toMatchObject({ choice: 'no', source: 'default', escalated: false });
   });
   it('escalates, then takes the default', async () => {
     const m = decisionPoint({ decision: 'go', question: 'Go?', options: ['yes', 'no'], deadlineMs: 20, onTimeout: { escalate: { deadlineMs: 20, default: 'yes' } } });
-    const out = await toPromise(createActor(m).start());
+    const out = await toPromise(createActor(m, { input: {} }).start());
     expect(out).toMatchObject({ choice: 'yes', source: 'default', escalated: true });
   });
   it('an answer before the deadline wins', async () => {
     const m = decisionPoint({ decision: 'go', question: 'Go?', options: ['yes', 'no'], deadlineMs: 10_000 });
-    const actor = createActor(m).start();
+    const actor = createActor(m, { input: {} }).start();
     actor.send({ type: 'decision', decision: 'go', choice: 'yes', by: 'bo' });
     expect(await toPromise(actor)).toMatchObject({ choice: 'yes', by: 'bo', source: 'answer' });
   });
