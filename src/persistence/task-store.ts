@@ -207,6 +207,11 @@ export class TaskStore {
     await this.redis.zadd(this.keys.tasks, 'NX', createdAt, taskId);
   }
 
+  /** True when a task with this id exists. */
+  async exists(taskId: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.task(taskId).state)) === 1;
+  }
+
   /** The state hash of a task ({} when absent). */
   async read(taskId: string): Promise<Record<string, string>> {
     return this.redis.hgetall(this.keys.task(taskId).state);

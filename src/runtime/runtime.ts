@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Worker } from 'bullmq';
 import type { InspectionEvent, Observer } from 'xstate';
-import { ErrorCode, InvalidOptionsError, UnknownMachineError, BatonError } from '../errors.js';
+import { BatonError, ErrorCode, InvalidOptionsError, TaskExistsError, UnknownMachineError } from '../errors.js';
 import type { AppendResult } from '../persistence/task-store.js';
 import { Activations } from './activation.js';
 import { AgentQueues } from './agent-queues.js';
@@ -158,14 +158,11 @@ export class Runtime extends BatonClient {
     const { id, def, input } = this.prepareSpawn(machine, options);
     if (!def) throw new UnknownMachineError(machine, [...this.definitions.keys()]);
     const now = this.clock.now();
+    // A taken id writes nothing (the script checks again, atomically, below).
+    if (await this.store.exists(id)) throw new TaskExistsError(id);
     // Due first: a crash right after the spawn leaves a sweeper a reason to look at the task.
     await this.store.setDue([[id, this.leaseDueAt()]]);
-    let epoch: number;
-    try {
-      epoch = await this.store.spawn(id, { machine, version: def.version, input, now, owner: this.self, leaseMs: this.leaseMs });
-    } catch (err) {
-      throw err;
-    }
+    const epoch = await this.store.spawn(id, { machine, version: def.version, input, now, owner: this.self, leaseMs: this.leaseMs });
     await this.store.index(id, now);
     const fields = { machine, version: String(def.version), input, status: 'active', seq: '0', cursor: '0-0', createdAt: String(now) };
     const host = await TaskHost.start(this.hostCtx, id, machine, def, epoch, fields);
@@ -178,7 +175,7 @@ export class Runtime extends BatonClient {
     if (result.duplicate) return;
     if (result.holder === this.self) {
       const host = this.hosts.get(taskId);
-      if (host) {
+      if (host && !host.isGone) {
         // Handed over in memory; the stream is re-read only when entries from elsewhere came between.
         host.deliver(result.id, result.prev, json);
         return;
@@ -191,7 +188,7 @@ export class Runtime extends BatonClient {
   async activate(taskId: string): Promise<void> {
     if (this.closed) return;
     const local = this.hosts.get(taskId);
-    if (local) {
+    if (local && !local.isGone) {
       local.poke();
       return;
     }

@@ -132,7 +132,11 @@ export class TaskHost {
     let timers: PersistedTimer[] = [];
     if (fields.snapshot) {
       snapshot = decodeSnapshot(fields.snapshot);
-      timers = decodeTimers(fields.timers);
+      try {
+        timers = decodeTimers(fields.timers);
+      } catch (err) {
+        throw new Error(`the pending-timer table is corrupt (${(err as Error).message})`);
+      }
       const from = Number(fields.version ?? def.version);
       if (from > def.version) {
         throw new Error(`snapshot was committed by version ${from} of '${this.machineName}', newer than this process's version ${def.version}`);
@@ -470,7 +474,7 @@ export class TaskHost {
     const f = this.fields;
     const notice = encodeNotice(
       this.id,
-      { machine: this.machineName, version: Number(f.version ?? 0), status: 'quarantined', seq: this.seq, updatedAt: now, createdAt: this.createdAt },
+      { machine: this.machineName, version: Number(f.version ?? 0), status: 'quarantined', seq: this.seq, updatedAt: now, createdAt: this.createdAt, reason },
       'null',
       '[]',
     );
@@ -509,8 +513,10 @@ export class TaskHost {
         this.gone = true;
         this.stopping = true;
         this.actor.stop();
-        if (nextDue === undefined) await this.ctx.store.clearDue(this.id);
+        // Leave the registry before any await: a wake arriving now must activate afresh, not poke this host.
         this.ctx.onGone(this, 'released');
+        // (A new holder's heartbeat re-marks the task due should this land after its activation.)
+        if (nextDue === undefined) await this.ctx.store.clearDue(this.id);
         return { nextDue };
       }
       this.needsRead = true;

@@ -1,0 +1,62 @@
+// A runtime in its own process, for crash / pause tests. Run with runChild().
+//
+// Environment:
+//   REDIS_URL        Redis (inherited from the test process)
+//   BATON_PREFIX     key prefix (required)
+//   BATON_LEASE_MS   lease in ms (default 500)
+//   SPAWN_MACHINE    when set, spawn one task of this machine in this process
+//   SPAWN_ID         its id
+//   SPAWN_INPUT      its input (JSON)
+//   RUNS_KEY         Redis list where sevenSteps' steps record "<step>:<pid>"
+//   BLOCK_STEP       sevenSteps' step that never resolves in this process
+//
+// Output (stdout, one JSON object a line):
+//   {"ready":true,"owner":...,"pid":...}     the runtime is started
+//   {"spawned":"<id>"}                      SPAWN_MACHINE's task is spawned
+//   {"held":"<id>"}                         this process started (or restored) the task's actor
+//   {"log":"<msg>",...}                     every runtime log line
+import { Redis } from 'ioredis';
+import type { AnyActorRef, InspectionEvent } from 'xstate';
+import { createRuntime } from '../../src/index.js';
+import { lateTimer, longTimer, sevenSteps, slowParent, slowTimer, strictCounter } from '../fixtures/durable.js';
+import { counter, parent, promiseStep, timer } from '../fixtures/machines.js';
+
+const prefix = process.env.BATON_PREFIX;
+if (!prefix) throw new Error('BATON_PREFIX is required');
+const leaseMs = Number(process.env.BATON_LEASE_MS ?? 500);
+const out = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
+
+const recorder = new Redis(process.env.REDIS_URL!);
+const runsKey = process.env.RUNS_KEY ?? `${prefix}:runs`;
+const blockAt = process.env.BLOCK_STEP ? Number(process.env.BLOCK_STEP) : undefined;
+const steps = sevenSteps(async (n) => {
+  await recorder.rpush(runsKey, `${n}:${process.pid}`);
+}, blockAt);
+
+const owner = `proc-${process.pid}`;
+const runtime = await createRuntime({
+  connection: process.env.REDIS_URL,
+  prefix,
+  leaseMs,
+  owner,
+  machines: { counter, timer, parent, promiseStep, sevenSteps: steps, slowTimer, lateTimer, longTimer, slowParent, strictCounter },
+  log: (msg, extra) => out({ log: msg, ...extra }),
+  inspect: (ev: InspectionEvent) => {
+    // The root actor of a task (no parent) is created once per activation in this process.
+    if (ev.type === '@xstate.actor' && !(ev.actorRef as { _parent?: unknown })._parent) out({ held: (ev.actorRef as AnyActorRef).id });
+  },
+});
+out({ ready: true, owner, pid: process.pid });
+
+if (process.env.SPAWN_MACHINE) {
+  const input = process.env.SPAWN_INPUT ? JSON.parse(process.env.SPAWN_INPUT) : undefined;
+  const task = await runtime.spawn(process.env.SPAWN_MACHINE, { id: process.env.SPAWN_ID, input });
+  out({ spawned: task.id });
+}
+
+process.on('SIGTERM', () => {
+  void runtime
+    .close()
+    .then(() => recorder.quit())
+    .finally(() => process.exit(0));
+});
