@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Worker } from 'bullmq';
-import type { InspectionEvent, Observer } from 'xstate';
+import type { Inspector } from './inspection.js';
 import { BatonError, ErrorCode, InvalidOptionsError, TaskExistsError, UnknownMachineError } from '../errors.js';
 import type { AppendResult } from '../persistence/task-store.js';
 import { Activations } from './activation.js';
@@ -53,8 +53,13 @@ export interface RuntimeOptions extends ClientOptions {
   historyLimit?: number;
   /** Owner id of this process (for logs and tests). @default hostname-pid-random */
   owner?: string;
-  /** XState inspector to forward every task's inspection events to (e.g. `createBrowserInspector().inspect`). */
-  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /**
+   * An XState inspector (e.g. `createWebSocketInspector({ url }).inspect` or
+   * `createBrowserInspector().inspect` from @statelyai/inspect): every task's
+   * inspection events are forwarded, with stable ids (the task id, and
+   * `<taskId>/<child path>` for children) that survive restores and workers.
+   */
+  inspect?: Inspector;
   /** Log sink. @default silent unless BATON_DEBUG is set */
   log?: (msg: string, extra?: Record<string, unknown>) => void;
 }

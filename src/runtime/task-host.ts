@@ -1,4 +1,4 @@
-import { createActor, type AnyActor, type InspectionEvent, type Observer } from 'xstate';
+import { createActor, type AnyActor, type InspectionEvent } from 'xstate';
 import { BatonError, ErrorCode, FencedError } from '../errors.js';
 import { decodeSnapshot, decodeTimers, encodeJson, type PersistedTimer } from '../persistence/codec.js';
 import { compareStreamIds } from '../persistence/stream-id.js';
@@ -9,6 +9,7 @@ import { registerBridge, withBridge, type AgentBridge, type AgentDispatch } from
 import { AGENT_ERROR, AGENT_RESULT } from '../actors/fromAgent.js';
 import type { AgentQueues, CancelNotice } from './agent-queues.js';
 import type { TaskDefinition } from './definition.js';
+import { stableInspector, type Inspector } from './inspection.js';
 import { captureTimers, instrumentScheduler, rearmTimers, resolvePath } from './timers.js';
 
 /** What a host needs from its runtime. */
@@ -23,8 +24,8 @@ export interface HostContext {
   onGone: (host: TaskHost, why: 'finished' | 'fenced' | 'released' | 'quarantined' | 'lost') => void;
   /** Where agent invocations are enqueued and cancelled. */
   agents: AgentQueues;
-  /** Extra inspection observer (the Stately inspector bridge). */
-  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** The user's XState inspector; events reach it with stable ids (see inspection.ts). */
+  inspect?: Inspector;
 }
 
 interface Entry {
@@ -152,7 +153,7 @@ export class TaskHost {
     } catch {
       throw new Error('stored spawn input is not valid JSON');
     }
-    const extra = ctx.inspect;
+    const extra = ctx.inspect ? stableInspector(this.id, ctx.inspect) : undefined;
     const bridge = this.bridge();
     const actor = withBridge(bridge, () => createActor(def.machine, {
       ...(snapshot ? { snapshot: snapshot as never } : { input }),
@@ -160,8 +161,7 @@ export class TaskHost {
       clock: ctx.clock,
       inspect: (ev: InspectionEvent) => {
         this.onInspect(ev);
-        if (typeof extra === 'function') extra(ev);
-        else extra?.next?.(ev);
+        extra?.(ev);
       },
     }));
     actor.subscribe({ error: () => undefined }); // a failing actor is data (status 'error'), never a crash
