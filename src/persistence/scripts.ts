@@ -26,6 +26,7 @@ const SCRIPTS = {
   batonQuarantine: { file: 'quarantine-3.lua', keys: 3 },
   batonRenew: { file: 'renew-1.lua', keys: 1 },
   batonClaimDue: { file: 'claim-due-1.lua', keys: 1 },
+  batonClearDue: { file: 'clear-due-1.lua', keys: 1 },
 } as const;
 
 /** Name of one of Baton's scripts. */

@@ -184,17 +184,26 @@ export class TaskStore {
     );
   }
 
+  /** Due scores this store wrote last, so that clearing never erases another process's entry. */
+  private readonly written = new Map<string, number>();
+
   /** Mark tasks as needing a look at `at` (lease expiry or next timer). */
   async setDue(entries: Array<[taskId: string, at: number]>): Promise<void> {
     if (entries.length === 0) return;
     const args: (string | number)[] = [];
-    for (const [id, at] of entries) args.push(at, id);
+    for (const [id, at] of entries) {
+      const score = Math.round(at);
+      args.push(score, id);
+      this.written.set(id, score);
+    }
     await this.redis.zadd(this.keys.due, ...args);
   }
 
-  /** Forget a task in the due set (finished, or passivated with no timer). */
+  /** Forget a task in the due set (finished, or passivated with no timer), unless another process re-marked it since. */
   async clearDue(taskId: string): Promise<void> {
-    await this.redis.zrem(this.keys.due, taskId);
+    const mine = this.written.get(taskId);
+    this.written.delete(taskId);
+    await runScript(this.redis, 'batonClearDue', [this.keys.due], [taskId, mine ?? '']);
   }
 
   /** Claim due tasks (see claim-due-1.lua). */

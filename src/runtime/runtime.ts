@@ -85,6 +85,7 @@ export class Runtime extends BatonClient {
   private readonly agentWorkers?: AgentWorkers;
   private readonly idleMs: number;
   private idler?: NodeJS.Timeout;
+  private passivating = false;
 
   /** @internal */
   constructor(options: RuntimeOptions) {
@@ -237,7 +238,16 @@ export class Runtime extends BatonClient {
 
   /** Passivate held tasks that have been idle for `idleMs`. */
   private async passivateIdle(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.passivating) return;
+    this.passivating = true;
+    try {
+      await this.passivateIdleNow();
+    } finally {
+      this.passivating = false;
+    }
+  }
+
+  private async passivateIdleNow(): Promise<void> {
     const cutoff = this.clock.now() - this.idleMs;
     await Promise.all(
       [...this.hosts.values()]
@@ -264,7 +274,7 @@ export class Runtime extends BatonClient {
       );
       const due: Array<[string, number]> = [];
       hosts.forEach((h, i) => {
-        if (held[i]) due.push([h.id, this.leaseDueAt()]);
+        if (held[i] && !h.isGone) due.push([h.id, this.leaseDueAt()]); // a host released meanwhile keeps its timer's due time
         else if (!h.isGone) {
           this.log('lease lost; dropping the task', { taskId: h.id });
           h.drop('lost');

@@ -64,6 +64,7 @@ export class TaskHost {
   private gone = false;
   private flushQueued = false;
   private committing = false;
+  private releasing = false;
   private stopping = false;
   private outbox: { dispatch: AgentDispatch[]; cancel: CancelNotice[] } = { dispatch: [], cancel: [] };
 
@@ -495,6 +496,16 @@ export class TaskHost {
    * release after `attempts` tries.
    */
   async release(attempts = 5): Promise<{ nextDue: number | undefined } | false> {
+    if (this.releasing) return false;
+    this.releasing = true;
+    try {
+      return await this.releaseNow(attempts);
+    } finally {
+      this.releasing = false;
+    }
+  }
+
+  private async releaseNow(attempts: number): Promise<{ nextDue: number | undefined } | false> {
     for (let i = 0; i < attempts && !this.gone; i++) {
       await this.pump();
       if (this.gone) return false;

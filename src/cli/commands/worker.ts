@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { createRuntime } from '../../index.js';
+import { connectionOf, globals, loadWorkerModule, parseCount } from '../context.js';
+import { colors } from '../format.js';
+
+/** `baton worker <module>`: run the tasks and agents a module exports, until SIGINT/SIGTERM. */
+export function registerWorker(program: Command): void {
+  program
+    .command('worker <module>')
+    .description('run tasks and agents from a module exporting `machines` and/or `agents`')
+    .option('--concurrency <n>', 'activations at once', '32')
+    .action(async (modulePath: string, o: { concurrency: string }, cmd: Command) => {
+      const concurrency = parseCount('--concurrency', o.concurrency);
+      const mod = await loadWorkerModule(modulePath);
+      const runtime = await createRuntime({
+        connection: connectionOf(cmd),
+        prefix: globals(cmd).prefix,
+        machines: mod.machines,
+        agents: mod.agents,
+        activationConcurrency: concurrency,
+      });
+      const c = colors();
+      const names = (o: object | undefined) => Object.keys(o ?? {}).join(', ') || '-';
+      const info = { worker: runtime.self, prefix: globals(cmd).prefix, machines: Object.keys(mod.machines ?? {}), agents: Object.keys(mod.agents ?? {}) };
+      // The banner goes to stderr (stdout stays free); with --json it is one JSON line.
+      process.stderr.write(
+        globals(cmd).json
+          ? `${JSON.stringify({ ready: true, ...info })}\n`
+          : `${c.green('baton worker')} ${c.bold(runtime.self)} ${c.dim('prefix')} ${info.prefix} ${c.dim('machines')} [${names(mod.machines)}] ${c.dim('agents')} [${names(mod.agents)}]\n`,
+      );
+      const stop = () => void runtime.close().then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}

@@ -1,0 +1,211 @@
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { serve, type ServerType } from '@hono/node-server';
+import { serveStatic } from '@hono/node-server/serve-static';
+import { Hono, type Context } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import { BatonError, type BatonClient, type MachineEntry, type TaskStatus } from '../../index.js';
+import { readDetail } from '../task-detail.js';
+import { inferGraph } from './infer-graph.js';
+import { machineGraph, type MachineGraph } from './machine-graph.js';
+
+/** Options of {@link createUiApp} and {@link startUiServer}. */
+export interface UiServerOptions {
+  /** The client the page reads and sends through (its prefix is the one shown). */
+  client: BatonClient;
+  /** Machine definitions, to draw statecharts from; without one a task's graph is inferred from its history. */
+  machines?: Record<string, MachineEntry>;
+  /** Port. @default 4400 (0 picks a free one) */
+  port?: number;
+  /** Listen address. @default '127.0.0.1' */
+  host?: string;
+}
+
+/** A running web view. */
+export interface UiServer {
+  /** `http://host:port/` */
+  url: string;
+  port: number;
+  /** Stop serving: live streams end, the port is released. */
+  close(): Promise<void>;
+}
+
+const PUBLIC = fileURLToPath(new URL('./public/', import.meta.url));
+const ELK = createRequire(import.meta.url).resolve('elkjs/lib/elk.bundled.js');
+
+function httpStatus(err: unknown): 400 | 404 | 409 | 500 | 504 {
+  if (!(err instanceof BatonError)) return err instanceof SyntaxError ? 400 : 500;
+  const code = String(err.code);
+  if (code === 'TASK_NOT_FOUND') return 404;
+  if (code === 'TASK_NOT_RUNNING' || code === 'TASK_EXISTS') return 409;
+  if (code === 'TIMEOUT') return 504;
+  return code.startsWith('INVALID') || code === 'PAYLOAD_TOO_LARGE' || code === 'UNKNOWN_MACHINE' ? 400 : 500;
+}
+
+function fail(c: Context, err: unknown) {
+  const body = { error: err instanceof Error ? err.message : String(err), ...(err instanceof BatonError ? { code: err.code } : {}) };
+  return c.json(body, httpStatus(err));
+}
+
+/**
+ * The web view's HTTP app (Hono): the page and its JSON API.
+ *
+ * - `GET /api/tasks?status=&machine=` task views; `GET /api/tasks/:id` view, agents, decisions
+ * - `GET /api/tasks/:id/history`, `GET /api/tasks/:id/graph` (definition, else inferred)
+ * - `GET /api/tasks/:id/stream` Server-Sent Events: `detail` on every commit, `progress` from agents
+ * - `POST /api/tasks/:id/events` (body: the event JSON), `POST /api/tasks/:id/stop`
+ * - `GET /api/machines`, `GET /api/machines/:name` state trees for layout
+ */
+export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void> }): Hono {
+  const { client } = opts;
+  const streams = opts.streams ?? new Set<() => void>();
+  const graphs = new Map<string, MachineGraph | undefined>();
+  const graphOf = (name: string) => {
+    if (!graphs.has(name)) graphs.set(name, opts.machines?.[name] ? machineGraph(opts.machines[name], name) : undefined);
+    return graphs.get(name);
+  };
+  const app = new Hono();
+
+  // Writes only from this page: JSON bodies (a cross-site form cannot send one without a preflight) and no foreign Origin.
+  app.use('/api/*', async (c, next) => {
+    if (c.req.method !== 'GET') {
+      const origin = c.req.header('origin');
+      if (origin && new URL(origin).host !== c.req.header('host')) return c.json({ error: 'cross-origin request refused' }, 403);
+      if (!(c.req.header('content-type') ?? '').startsWith('application/json')) return c.json({ error: 'send JSON (content-type: application/json)' }, 415);
+    }
+    await next();
+  });
+
+  app.get('/api/info', (c) => c.json({ prefix: client.keys.prefix, machines: Object.keys(opts.machines ?? {}) }));
+  app.get('/api/machines', (c) => c.json(Object.keys(opts.machines ?? {})));
+  app.get('/api/machines/:name', (c) => {
+    const g = graphOf(c.req.param('name'));
+    return g ? c.json(g) : c.json({ error: `no machine '${c.req.param('name')}' (start baton ui with --module)` }, 404);
+  });
+
+  app.get('/api/tasks', async (c) => {
+    try {
+      const status = c.req.query('status') || undefined;
+      const machine = c.req.query('machine') || undefined;
+      return c.json(await client.list({ status: status as TaskStatus | undefined, machine, limit: Number(c.req.query('limit') ?? 200) }));
+    } catch (err) {
+      return fail(c, err);
+    }
+  });
+
+  app.get('/api/tasks/:id', async (c) => {
+    try {
+      return c.json(await readDetail(client, c.req.param('id')));
+    } catch (err) {
+      return fail(c, err);
+    }
+  });
+
+  app.get('/api/tasks/:id/history', async (c) => {
+    try {
+      return c.json(await client.history(c.req.param('id'), { limit: Number(c.req.query('limit') ?? 200) }));
+    } catch (err) {
+      return fail(c, err);
+    }
+  });
+
+  app.get('/api/tasks/:id/graph', async (c) => {
+    try {
+      const { view } = await readDetail(client, c.req.param('id'));
+      const known = graphOf(view.machine);
+      if (known) return c.json(known);
+      return c.json(inferGraph(view.machine, await client.history(view.id, { limit: 1000 }), view.value));
+    } catch (err) {
+      return fail(c, err);
+    }
+  });
+
+  app.post('/api/tasks/:id/events', async (c) => {
+    try {
+      const event = (await c.req.json()) as { type: string };
+      const key = c.req.query('key') || undefined;
+      return c.json(await client.send(c.req.param('id'), event, { idempotencyKey: key }));
+    } catch (err) {
+      return fail(c, err);
+    }
+  });
+
+  app.post('/api/tasks/:id/stop', async (c) => {
+    try {
+      return c.json(await client.stop(c.req.param('id'), { timeout: 15_000 }));
+    } catch (err) {
+      return fail(c, err);
+    }
+  });
+
+  app.get('/api/tasks/:id/stream', async (c) => {
+    const id = c.req.param('id');
+    try {
+      await readDetail(client, id); // 404 before the stream starts
+    } catch (err) {
+      return fail(c, err);
+    }
+    return streamSSE(c, async (stream) => {
+      let chain = Promise.resolve();
+      let lastSeq = -1;
+      const push = (event: string, data: () => Promise<unknown> | unknown) => {
+        chain = chain
+          .then(async () => {
+            if (stream.aborted || stream.closed) return;
+            await stream.writeSSE({ event, data: JSON.stringify(await data()) });
+          })
+          .catch(() => undefined);
+      };
+      const sendDetail = (seq: number) =>
+        push('detail', async () => {
+          const d = await readDetail(client, id);
+          lastSeq = Math.max(lastSeq, d.view.seq, seq);
+          return d;
+        });
+      const offCommits = await client.subscribeReady(id, (view) => {
+        if (view.seq > lastSeq) sendDetail(view.seq);
+      });
+      const offProgress = await client.onProgress(id, (p) => push('progress', () => p));
+      sendDetail(-1);
+      const ping = setInterval(() => push('ping', () => Date.now()), 15_000);
+      await new Promise<void>((resolve) => {
+        const end = () => resolve();
+        streams.add(end);
+        stream.onAbort(end);
+      }).finally(() => {
+        clearInterval(ping);
+        offCommits();
+        offProgress();
+      });
+    });
+  });
+
+  app.get('/vendor/elk.bundled.js', serveStatic({ path: ELK }));
+  app.use('/*', serveStatic({ root: PUBLIC }));
+  return app;
+}
+
+/** Serve the web view on `host:port` (default 127.0.0.1:4400). */
+export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
+  const streams = new Set<() => void>();
+  const app = createUiApp({ ...opts, streams });
+  const host = opts.host ?? '127.0.0.1';
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: opts.port ?? 4400, hostname: host }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shown}:${port}/`,
+    port,
+    close: async () => {
+      for (const end of streams) end();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
+    },
+  };
+}
