@@ -51,10 +51,10 @@ export class Connections {
 }
 
 function tune(purpose: string): RedisOptions {
-  // BullMQ's blocking connections need maxRetriesPerRequest: null.
-  return purpose === 'command'
-    ? { enableAutoPipelining: true }
-    : { maxRetriesPerRequest: null };
+  // BullMQ's blocking connections need maxRetriesPerRequest: null. The command
+  // connection does not auto-pipeline: ioredis keeps one auto-pipeline in flight
+  // per connection, which queued commits behind batches of sends (measured in bench/).
+  return purpose === 'command' ? {} : { maxRetriesPerRequest: null };
 }
 
 function makeFactory(opt: ConnectionOption): (purpose: 'command' | 'subscriber' | 'blocking') => RedisLike {
@@ -65,14 +65,13 @@ function makeFactory(opt: ConnectionOption): (purpose: 'command' | 'subscriber' 
     return (p) => opt.duplicate(tune(p));
   }
   if (opt instanceof Cluster) {
-    return (p) => opt.duplicate(undefined, { redisOptions: tune(p), ...(p === 'command' ? { enableAutoPipelining: true } : {}) });
+    return (p) => opt.duplicate(undefined, { redisOptions: tune(p) });
   }
   if (typeof opt === 'object' && opt !== null && 'cluster' in opt && Array.isArray(opt.cluster)) {
     const { cluster, options } = opt;
     return (p) =>
       new Cluster(cluster, {
         ...options,
-        ...(p === 'command' ? { enableAutoPipelining: true } : {}),
         redisOptions: { ...options?.redisOptions, ...tune(p) },
       });
   }

@@ -34,6 +34,8 @@ interface Entry {
 }
 
 const MAILBOX_BATCH = 256;
+/** Commits in flight per task before the loop waits for them. */
+const MAX_INFLIGHT = 32;
 type AnyEvent = { type: string; [k: string]: unknown };
 
 /**
@@ -52,7 +54,10 @@ export class TaskHost {
   /** Highest mailbox id queued or applied. */
   private known: string;
   private readonly createdAt: number;
-  private readonly inbox: Entry[] = [];
+  private inbox: Entry[] = [];
+  private inboxHead = 0;
+  /** Commits sent and not yet confirmed, oldest first (pipelined on one connection, so they land in order). */
+  private readonly inflight: Promise<void>[] = [];
   private needsRead = true;
   private dirty = false;
   private applying = false;
@@ -63,7 +68,6 @@ export class TaskHost {
   private again = false;
   private gone = false;
   private flushQueued = false;
-  private committing = false;
   private releasing = false;
   private stopping = false;
   private outbox: { dispatch: AgentDispatch[]; cancel: CancelNotice[] } = { dispatch: [], cancel: [] };
@@ -193,8 +197,8 @@ export class TaskHost {
     const host = this;
     return {
       taskId: this.id,
-      // While a commit is in flight, a change made now lands in the one after it.
-      nextSeq: () => host.seq + 1 + (host.committing ? 1 : 0),
+      // `seq` advances when a step is sent to Redis, so a change made now lands in the next commit.
+      nextSeq: () => host.seq + 1,
       dispatch: (spec) => host.outbox.dispatch.push(spec),
       cancel: (jobId, agent) => host.outbox.cancel.push({ jobId, agent }),
       get stopping() {
@@ -285,7 +289,7 @@ export class TaskHost {
   private async run(): Promise<void> {
     try {
       while (!this.gone) {
-        const next = this.inbox.shift();
+        const next = this.takeInbox();
         if (next) {
           await this.apply(next);
           continue;
@@ -306,10 +310,32 @@ export class TaskHost {
           await this.step(() => undefined, this.lastEvent ?? { type: 'xstate.internal' }, this.cursor);
           continue;
         }
+        if (this.inflight.length) {
+          await this.settle();
+          continue;
+        }
         break;
       }
     } catch (err) {
       this.onFailure(err);
+    }
+  }
+
+  private takeInbox(): Entry | undefined {
+    if (this.inboxHead >= this.inbox.length) return undefined;
+    const e = this.inbox[this.inboxHead++];
+    if (this.inboxHead > 1024 && this.inboxHead * 2 > this.inbox.length) {
+      this.inbox = this.inbox.slice(this.inboxHead);
+      this.inboxHead = 0;
+    }
+    return e;
+  }
+
+  /** Wait for every commit in flight, in order; throws the first failure. */
+  private async settle(): Promise<void> {
+    while (this.inflight.length) {
+      await this.inflight[0];
+      this.inflight.shift();
     }
   }
 
@@ -405,17 +431,19 @@ export class TaskHost {
       historyMax: this.ctx.historyMax,
       version: this.def.version,
     };
-    this.committing = true;
-    try {
-      await this.commitWithRetry(args);
-    } finally {
-      this.committing = false;
-    }
+    // Pipelined: the next step is applied while this commit travels. Commits land in order
+    // (one connection, seq-checked), and a refused one drops the host before anything depends on it.
     this.seq = seq;
     this.cursor = cursor;
     this.fromValue = toValue;
-    this.lastActivity = this.ctx.clock.now();
-    await this.flushOutbox();
+    this.lastActivity = now;
+    const sent = this.commitWithRetry(args);
+    sent.catch(() => undefined); // observed through settle()
+    this.inflight.push(sent);
+    const effects = this.outbox.dispatch.length > 0 || this.outbox.cancel.length > 0;
+    if (effects || status !== 'active' || this.inflight.length >= MAX_INFLIGHT) await this.settle();
+    // Effects only after the commit that decided them.
+    if (effects) await this.flushOutbox();
     if (status !== 'active') this.finish(status);
   }
 
@@ -456,7 +484,7 @@ export class TaskHost {
    * back through the mailbox and re-activate the task.
    */
   get passivatable(): boolean {
-    if (this.gone || this.pumping || this.dirty || this.inbox.length) return false;
+    if (this.gone || this.pumping || this.dirty || this.inbox.length > this.inboxHead) return false;
     return quiescent(this.actor);
   }
 
