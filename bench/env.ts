@@ -72,3 +72,29 @@ export function counterDelta(a: RedisCounters, b: RedisCounters): RedisCounters 
   }
   return { cpuMicros: b.cpuMicros - a.cpuMicros, calls };
 }
+
+/** What a measured section cost: node CPU of this process and the server's CPU and commands. */
+export interface Cost {
+  /** CPU time of this node process, µs. */
+  nodeCpuMicros: number;
+  /** Server CPU and per-command calls (INFO deltas; includes commands run inside scripts). */
+  redis: RedisCounters;
+}
+
+/** Run `fn` and report its cost alongside its result. */
+export async function withCost<T>(env: BenchEnv, fn: () => Promise<T>): Promise<{ value: T; cost: Cost }> {
+  const before = await env.counters();
+  const cpu0 = process.cpuUsage();
+  const value = await fn();
+  const cpu = process.cpuUsage(cpu0);
+  const after = await env.counters();
+  return { value, cost: { nodeCpuMicros: cpu.user + cpu.system, redis: counterDelta(before, after) } };
+}
+
+/** Sum of two costs (for measurements taken in several rounds). */
+export function addCost(a: Cost | undefined, b: Cost): Cost {
+  if (!a) return b;
+  const calls: Record<string, number> = { ...a.redis.calls };
+  for (const [k, v] of Object.entries(b.redis.calls)) calls[k] = (calls[k] ?? 0) + v;
+  return { nodeCpuMicros: a.nodeCpuMicros + b.nodeCpuMicros, redis: { cpuMicros: a.redis.cpuMicros + b.redis.cpuMicros, calls } };
+}

@@ -1,0 +1,132 @@
+/**
+ * Baselines measured on the same Redis without XState: the commit script
+ * (TaskStore.commit, the exact call a task host makes, with arguments of the
+ * same shape and size), the send script and PING.
+ */
+import { createActor } from 'xstate';
+import type { Redis } from 'ioredis';
+import { encodeJson } from '../src/persistence/codec.js';
+import { Keys } from '../src/persistence/keys.js';
+import { defineScripts } from '../src/persistence/scripts.js';
+import { TaskStore, type CommitArgs } from '../src/persistence/task-store.js';
+import { encodeNotice } from '../src/persistence/view.js';
+import { counter, INC, MACHINE } from './machines.js';
+import { now } from './stats.js';
+
+const OWNER = 'bench-baseline-owner';
+const LEASE_MS = 120_000;
+const HISTORY_MAX = 10_000; // the runtime's default historyLimit
+
+/** Snapshot JSON of the counter after `count` incs, exactly as a host commits it. */
+export function counterSnapshotJson(count: number): { snapshot: string; value: string } {
+  const actor = createActor(counter).start();
+  for (let i = 0; i < count; i++) actor.send(INC);
+  const json = encodeJson(actor.getPersistedSnapshot());
+  const value = encodeJson(actor.getSnapshot().value);
+  actor.stop();
+  return { snapshot: json, value };
+}
+
+let cachedSnapshot: { snapshot: string; value: string } | undefined;
+
+/** One baseline task: spawned with a lease held by {@link OWNER}, then committed seq 1, 2, 3, … */
+export class CommitLoop {
+  private seq = 0;
+  private readonly createdAt = Date.now();
+  private readonly snapshot: string;
+  private readonly value: string;
+
+  private constructor(
+    readonly store: TaskStore,
+    readonly taskId: string,
+    private readonly epoch: number,
+  ) {
+    cachedSnapshot ??= counterSnapshotJson(12_345);
+    const s = cachedSnapshot;
+    this.snapshot = s.snapshot;
+    this.value = s.value;
+  }
+
+  static async create(store: TaskStore, taskId: string): Promise<CommitLoop> {
+    const epoch = await store.spawn(taskId, { machine: MACHINE, version: 1, input: 'null', now: Date.now(), owner: OWNER, leaseMs: LEASE_MS });
+    return new CommitLoop(store, taskId, epoch);
+  }
+
+  /** The arguments of the next commit, built the way task-host.ts builds them (notice included). */
+  nextArgs(): CommitArgs {
+    const seq = this.seq + 1;
+    const t = Date.now();
+    const timers = '[]';
+    return {
+      epoch: this.epoch,
+      seq,
+      cursor: `${t}-${seq}`,
+      snapshot: this.snapshot,
+      timers,
+      status: 'active',
+      now: t,
+      event: encodeJson(INC),
+      from: this.value,
+      to: this.value,
+      notice: encodeNotice(
+        this.taskId,
+        { machine: MACHINE, version: 1, status: 'active', seq, updatedAt: t, createdAt: this.createdAt },
+        this.snapshot,
+        timers,
+      ),
+      owner: OWNER,
+      leaseMs: LEASE_MS,
+      historyMax: HISTORY_MAX,
+      version: 1,
+    };
+  }
+
+  /** Commit the next step; resolves when Redis answered. */
+  async commit(): Promise<void> {
+    const args = this.nextArgs();
+    await this.store.commit(this.taskId, args);
+    this.seq = args.seq;
+  }
+}
+
+/** A TaskStore over `conn` for `prefix` (scripts defined on the connection). */
+export function storeOn(conn: Redis, prefix: string): TaskStore {
+  defineScripts(conn);
+  return new TaskStore(conn, new Keys(prefix));
+}
+
+/** Commits awaited one after another on one task for `durationMs`: count and elapsed ms. */
+export async function sequentialCommits(loop: CommitLoop, durationMs: number): Promise<{ count: number; elapsedMs: number }> {
+  const t0 = now();
+  const end = t0 + BigInt(Math.round(durationMs * 1e6));
+  let count = 0;
+  let t = t0;
+  while (t < end) {
+    await loop.commit();
+    count++;
+    if ((count & 63) === 0) t = now();
+  }
+  return { count, elapsedMs: Number(now() - t0) / 1e6 };
+}
+
+/** `perTask` commits on each loop, each loop sequential, all loops concurrent (auto-pipelined). */
+export async function concurrentCommits(loops: CommitLoop[], perTask: number): Promise<{ count: number; elapsedMs: number }> {
+  const t0 = now();
+  await Promise.all(
+    loops.map(async (l) => {
+      for (let i = 0; i < perTask; i++) await l.commit();
+    }),
+  );
+  return { count: loops.length * perTask, elapsedMs: Number(now() - t0) / 1e6 };
+}
+
+/** Round-trip times (ms) of `n` awaited calls of `op`. */
+export async function roundTrips(n: number, op: () => Promise<unknown>): Promise<number[]> {
+  const out: number[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const t0 = now();
+    await op();
+    out[i] = Number(now() - t0) / 1e6;
+  }
+  return out;
+}
