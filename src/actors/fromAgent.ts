@@ -1,5 +1,6 @@
 import type { ActorLogic, AnyActorRef, EventObject, NonReducibleUnknown, Snapshot } from 'xstate';
 import type { z } from 'zod';
+import { actorPath } from './actor-path.js';
 import { bridgeOf } from './agent-bridge.js';
 
 /** Event types the runtime delivers to agent children (reserved: `baton.*`). */
@@ -40,16 +41,6 @@ export type AgentSnapshot<TOutput> = Snapshot<TOutput> & {
 };
 
 type AgentEvent = { type: string; jobId?: string; output?: unknown; error?: unknown };
-
-function pathOf(ref: AnyActorRef): string[] {
-  const path: string[] = [];
-  let cur: AnyActorRef | undefined = ref;
-  while (cur && cur._parent) {
-    path.unshift(cur.id);
-    cur = cur._parent;
-  }
-  return path;
-}
 
 /** BullMQ job ids may not contain ':'; keep them readable. */
 function safe(s: string): string {
@@ -103,7 +94,7 @@ export function fromAgent<TInputSchema extends z.ZodType | undefined = undefined
       if (!bridge) {
         return { ...base, status: 'error', error: { name: 'NoRuntime', message: `agent '${name}' needs a Baton runtime to run` } };
       }
-      base.jobId = safe(`${bridge.taskId}.${bridge.nextSeq()}.${pathOf(scope.self).join('.')}`);
+      base.jobId = safe(`${bridge.taskId}.${bridge.nextSeq()}.${actorPath(scope.self).join('.')}`);
       return base;
     },
     start: (snap: Snap, scope: { self: AnyActorRef; system: object }) => {
@@ -113,7 +104,7 @@ export function fromAgent<TInputSchema extends z.ZodType | undefined = undefined
         jobId: snap.jobId,
         agent: name,
         input: snap.input,
-        childPath: pathOf(scope.self),
+        childPath: actorPath(scope.self),
         attempts: schemas.attempts ?? 3,
         backoffMs: schemas.backoffMs ?? 1000,
         timeoutMs: schemas.timeoutMs,

@@ -1,4 +1,5 @@
 import type { AnyActorRef, InspectionEvent, Observer } from 'xstate';
+import { actorPath } from '../actors/actor-path.js';
 
 /** Any XState inspector: `createBrowserInspector().inspect`, `createWebSocketInspector({ url }).inspect`, or a function. */
 export type Inspector = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
@@ -13,12 +14,7 @@ export type Inspector = Observer<InspectionEvent> | ((event: InspectionEvent) =>
 export function stableInspector(taskId: string, target: Inspector): (event: InspectionEvent) => void {
   const facades = new WeakMap<AnyActorRef, AnyActorRef>();
   const stableId = (ref: AnyActorRef): string => {
-    const path: string[] = [];
-    let cur: AnyActorRef | undefined = ref;
-    while (cur && cur._parent) {
-      path.unshift(cur.id);
-      cur = cur._parent;
-    }
+    const path = actorPath(ref);
     return path.length ? `${taskId}/${path.join('/')}` : taskId;
   };
   const facade = (ref: AnyActorRef | undefined): AnyActorRef | undefined => {

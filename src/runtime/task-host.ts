@@ -1,13 +1,16 @@
 import { createActor, type AnyActor, type InspectionEvent } from 'xstate';
 import { BatonError, ErrorCode, FencedError } from '../errors.js';
-import { decodeSnapshot, decodeTimers, encodeJson, type PersistedTimer } from '../persistence/codec.js';
+import { encodeJson } from '../persistence/codec.js';
+import { decodeCommitted, describeError } from './committed-state.js';
 import { compareStreamIds } from '../persistence/stream-id.js';
 import type { CommitArgs, StateFields, TaskStore } from '../persistence/task-store.js';
 import { encodeNotice, type TaskStatus } from '../persistence/view.js';
 import type { Clock } from './clock.js';
-import { registerBridge, withBridge, type AgentBridge, type AgentDispatch } from '../actors/agent-bridge.js';
+import { registerBridge, withBridge, type AgentBridge } from '../actors/agent-bridge.js';
 import { AGENT_ERROR, AGENT_RESULT } from '../actors/fromAgent.js';
-import type { AgentQueues, CancelNotice } from './agent-queues.js';
+import type { AgentQueues } from './agent-queues.js';
+import { Outbox } from './outbox.js';
+import { quiescent } from './quiescence.js';
 import type { TaskDefinition } from './definition.js';
 import { stableInspector, type Inspector } from './inspection.js';
 import { captureTimers, instrumentScheduler, rearmTimers, resolvePath } from './timers.js';
@@ -70,7 +73,7 @@ export class TaskHost {
   private flushQueued = false;
   private releasing = false;
   private stopping = false;
-  private outbox: { dispatch: AgentDispatch[]; cancel: CancelNotice[] } = { dispatch: [], cancel: [] };
+  private readonly outbox: Outbox;
 
   private constructor(
     readonly id: string,
@@ -85,6 +88,7 @@ export class TaskHost {
     this.known = this.cursor;
     this.createdAt = Number(fields.createdAt ?? ctx.clock.now());
     this.lastActivity = ctx.clock.now();
+    this.outbox = new Outbox(id, ctx.agents, ctx.log);
   }
 
   /** Clock time of the last step or wake: idle hosts are passivated. */
@@ -134,30 +138,7 @@ export class TaskHost {
 
   private restore(): void {
     const { fields, def, ctx } = this;
-    let snapshot: Record<string, unknown> | undefined;
-    let timers: PersistedTimer[] = [];
-    if (fields.snapshot) {
-      snapshot = decodeSnapshot(fields.snapshot);
-      try {
-        timers = decodeTimers(fields.timers);
-      } catch (err) {
-        throw new Error(`the pending-timer table is corrupt (${(err as Error).message})`);
-      }
-      const from = Number(fields.version ?? def.version);
-      if (from > def.version) {
-        throw new Error(`snapshot was committed by version ${from} of '${this.machineName}', newer than this process's version ${def.version}`);
-      }
-      if (from < def.version) {
-        if (!def.migrate) throw new Error(`snapshot is version ${from} of '${this.machineName}' and no migrate() upgrades it to ${def.version}`);
-        snapshot = def.migrate(snapshot, from);
-      }
-    }
-    let input: unknown;
-    try {
-      input = fields.input ? JSON.parse(fields.input) : undefined;
-    } catch {
-      throw new Error('stored spawn input is not valid JSON');
-    }
+    const { snapshot, timers, input } = decodeCommitted(fields, def, this.machineName);
     const extra = ctx.inspect ? stableInspector(this.id, ctx.inspect) : undefined;
     const bridge = this.bridge();
     const actor = withBridge(bridge, () => createActor(def.machine, {
@@ -199,8 +180,8 @@ export class TaskHost {
       taskId: this.id,
       // `seq` advances when a step is sent to Redis, so a change made now lands in the next commit.
       nextSeq: () => host.seq + 1,
-      dispatch: (spec) => host.outbox.dispatch.push(spec),
-      cancel: (jobId, agent) => host.outbox.cancel.push({ jobId, agent }),
+      dispatch: (spec) => host.outbox.dispatch(spec),
+      cancel: (jobId, agent) => host.outbox.cancel({ jobId, agent }),
       get stopping() {
         return host.stopping;
       },
@@ -208,23 +189,8 @@ export class TaskHost {
   }
 
   /** Effects decided by committed steps: enqueue and cancel agent jobs (idempotent by job id). */
-  private async flushOutbox(): Promise<void> {
-    let delay = 50;
-    while (this.outbox.dispatch.length || this.outbox.cancel.length) {
-      const batch = this.outbox;
-      this.outbox = { dispatch: [], cancel: [] };
-      try {
-        if (batch.dispatch.length) await this.ctx.agents.dispatch(this.id, batch.dispatch);
-        if (batch.cancel.length) await this.ctx.agents.cancel(batch.cancel);
-      } catch (err) {
-        this.outbox.dispatch.unshift(...batch.dispatch);
-        this.outbox.cancel.unshift(...batch.cancel);
-        if (this.gone) return; // a restore re-dispatches active agent children
-        this.ctx.log('outbox dispatch failed, retrying', { taskId: this.id, error: (err as Error).message });
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 1000);
-      }
-    }
+  private flushOutbox(): Promise<void> {
+    return this.outbox.flush(() => this.gone);
   }
 
   private onInspect(ev: InspectionEvent): void {
@@ -440,7 +406,7 @@ export class TaskHost {
     const sent = this.commitWithRetry(args);
     sent.catch(() => undefined); // observed through settle()
     this.inflight.push(sent);
-    const effects = this.outbox.dispatch.length > 0 || this.outbox.cancel.length > 0;
+    const effects = this.outbox.pending;
     if (effects || status !== 'active' || this.inflight.length >= MAX_INFLIGHT) await this.settle();
     // Effects only after the commit that decided them.
     if (effects) await this.flushOutbox();
@@ -472,7 +438,7 @@ export class TaskHost {
     this.stopping = status !== 'stopped';
     this.actor.stop();
     this.stopping = true;
-    if (this.outbox.cancel.length) void this.flushOutbox();
+    if (this.outbox.pending) void this.flushOutbox();
     this.ctx.store.clearDue(this.id).catch(() => undefined);
     this.ctx.onGone(this, 'finished');
   }
@@ -565,23 +531,3 @@ export class TaskHost {
   }
 }
 
-function describeError(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  if (err && typeof err === 'object' && 'message' in err) return String((err as { message: unknown }).message);
-  return String(err);
-}
-
-function quiescent(ref: AnyActor | import('xstate').AnyActorRef): boolean {
-  const children = (ref.getSnapshot() as { children?: Record<string, import('xstate').AnyActorRef> }).children ?? {};
-  for (const child of Object.values(children)) {
-    if (!child || (child.getSnapshot() as { status?: string }).status !== 'active') continue;
-    const logic = (child as unknown as { logic?: { config?: unknown; root?: unknown } }).logic;
-    if (logic && 'root' in logic) {
-      if (!quiescent(child)) return false;
-      continue;
-    }
-    if (logic?.config && typeof logic.config === 'object' && 'agent' in logic.config) continue;
-    return false;
-  }
-  return true;
-}

@@ -1,4 +1,5 @@
 import type { AnyActorRef } from 'xstate';
+import { actorPath } from '../actors/actor-path.js';
 import type { PersistedTimer } from '../persistence/codec.js';
 import type { Clock } from './clock.js';
 
@@ -43,16 +44,6 @@ export function instrumentScheduler(root: AnyActorRef, clock: Clock): void {
   };
 }
 
-/** Path of child ids from the root down to `ref`. */
-export function actorPath(ref: AnyActorRef): string[] {
-  const path: string[] = [];
-  let cur: AnyActorRef | undefined = ref;
-  while (cur && cur._parent) {
-    path.unshift(cur.id);
-    cur = cur._parent;
-  }
-  return path;
-}
 
 /** Find the actor at `path` below `root`, or undefined when it no longer exists. */
 export function resolvePath(root: AnyActorRef, path: string[]): AnyActorRef | undefined {

@@ -1,0 +1,51 @@
+import { decodeSnapshot, decodeTimers, type PersistedTimer } from '../persistence/codec.js';
+import type { StateFields } from '../persistence/task-store.js';
+import type { TaskDefinition } from './definition.js';
+
+/** What a restore starts from: the committed snapshot (migrated to the current version), its timers and the spawn input. */
+export interface CommittedState {
+  snapshot?: Record<string, unknown>;
+  timers: PersistedTimer[];
+  input: unknown;
+}
+
+/**
+ * Decode a task's committed fields for the machine this process runs. Throws
+ * an Error whose message is the readable quarantine reason: corrupt JSON, a
+ * corrupt timer table, a snapshot from a newer version, or an older one with
+ * no `migrate`.
+ */
+export function decodeCommitted(fields: StateFields, def: TaskDefinition, machineName: string): CommittedState {
+  let snapshot: Record<string, unknown> | undefined;
+  let timers: PersistedTimer[] = [];
+  if (fields.snapshot) {
+    snapshot = decodeSnapshot(fields.snapshot);
+    try {
+      timers = decodeTimers(fields.timers);
+    } catch (err) {
+      throw new Error(`the pending-timer table is corrupt (${(err as Error).message})`);
+    }
+    const from = Number(fields.version ?? def.version);
+    if (from > def.version) {
+      throw new Error(`snapshot was committed by version ${from} of '${machineName}', newer than this process's version ${def.version}`);
+    }
+    if (from < def.version) {
+      if (!def.migrate) throw new Error(`snapshot is version ${from} of '${machineName}' and no migrate() upgrades it to ${def.version}`);
+      snapshot = def.migrate(snapshot, from);
+    }
+  }
+  let input: unknown;
+  try {
+    input = fields.input ? JSON.parse(fields.input) : undefined;
+  } catch {
+    throw new Error('stored spawn input is not valid JSON');
+  }
+  return { snapshot, timers, input };
+}
+
+/** A readable message from whatever an actor failed with. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (err && typeof err === 'object' && 'message' in err) return String((err as { message: unknown }).message);
+  return String(err);
+}
