@@ -25,7 +25,8 @@ export function buildProgram(): Command {
     .option('--prefix <prefix>', 'key prefix', 'baton')
     .option('--json', 'print JSON (for scripts)')
     .option('--no-color', 'no colour, even on a terminal')
-    .showHelpAfterError('(run baton --help for usage)')
+    // Usage errors too are one line: `baton: unknown command 'x'`.
+    .configureOutput({ outputError: (text, write) => write(`baton: ${text.replace(/^error: /, '')}`) })
     .hook('preAction', (_root, action) => {
       if (action.optsWithGlobals<{ color?: boolean }>().color === false) setColor(false);
     });

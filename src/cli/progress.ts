@@ -6,15 +6,11 @@ import type { TaskView } from '../index.js';
 export interface Progress {
   /** Replace the text next to the spinner. */
   update(text: string): void;
-  /** End with a tick and `text`. */
-  succeed(text: string): void;
-  /** End with a cross and `text`. */
-  fail(text: string): void;
-  /** Remove the line. */
+  /** Remove the line (the command then prints its result or its error line). */
   stop(): void;
 }
 
-const silent: Progress = { update() {}, succeed() {}, fail() {}, stop() {} };
+const silent: Progress = { update() {}, stop() {} };
 
 /**
  * Start a spinner on stderr when stderr is a terminal (so stdout stays clean
@@ -27,8 +23,6 @@ export function startProgress(text: string, stream: NodeJS.WriteStream = process
     update: (t) => {
       spinner.text = t;
     },
-    succeed: (t) => void spinner.success(t),
-    fail: (t) => void spinner.error(t),
     stop: () => void spinner.stop(),
   };
 }

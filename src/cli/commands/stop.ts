@@ -12,20 +12,15 @@ export function registerStop(program: Command): void {
     .action(async (id: string, o: { timeout: string }, cmd: Command) => {
       const timeout = parseCount('--timeout', o.timeout);
       const progress = startProgress(`stopping ${id}`);
-      try {
-        const view = await withClient(cmd, async (c) => {
-          const off = await c.subscribeReady(id, (v) => progress.update(`stopping ${taskLine(v)}`));
-          try {
-            return await c.stop(id, { timeout });
-          } finally {
-            off();
-          }
-        });
-        progress.succeed(`${id} ${statusText(view.status)}`);
-        print(cmd, view, () => `${colors().bold(id)}: ${statusText(view.status)}`);
-      } catch (err) {
-        progress.fail(`could not stop ${id}`);
-        throw err;
-      }
+      const view = await withClient(cmd, async (c) => {
+        const off = await c.subscribeReady(id, (v) => progress.update(`stopping ${taskLine(v)}`));
+        try {
+          return await c.stop(id, { timeout });
+        } finally {
+          off();
+          progress.stop();
+        }
+      });
+      print(cmd, view, () => `${colors().bold(id)}: ${statusText(view.status)}`);
     });
 }

@@ -38,15 +38,10 @@ export function registerWait(program: Command): void {
             { timeout },
           ),
         );
-      } catch (err) {
-        progress.fail(`${id}: gave up waiting for ${what}`);
-        throw err;
+      } finally {
+        progress.stop();
       }
-      if (!wanted(view)) {
-        progress.fail(`${id} ended ${view.status}`);
-        throw new Error(`task '${id}' ended ${view.status} in ${stateLabel(view.value)} before reaching ${what}`);
-      }
-      progress.succeed(`${id} ${statusText(view.status)} in ${stateLabel(view.value)}`);
+      if (!wanted(view)) throw new Error(`task '${id}' ended ${view.status} in ${stateLabel(view.value)} before reaching ${what}`);
       print(cmd, view, () => `${colors().bold(id)}: ${statusText(view.status)} in ${stateLabel(view.value)}`);
     });
 }

@@ -43,6 +43,20 @@ function httpStatus(err: unknown): 400 | 404 | 409 | 500 | 504 {
   return code.startsWith('INVALID') || code === 'PAYLOAD_TOO_LARGE' || code === 'UNKNOWN_MACHINE' ? 400 : 500;
 }
 
+function hostOf(origin: string): string | undefined {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return undefined; // 'null' (sandboxed frames) and other non-URLs
+  }
+}
+
+/** A `limit` query parameter: a positive integer up to 1000, else `fallback`. */
+function limitOf(text: string | undefined, fallback: number): number {
+  const n = Number(text);
+  return Number.isInteger(n) && n > 0 ? Math.min(n, 1000) : fallback;
+}
+
 function fail(c: Context, err: unknown) {
   const body = { error: err instanceof Error ? err.message : String(err), ...(err instanceof BatonError ? { code: err.code } : {}) };
   return c.json(body, httpStatus(err));
@@ -62,7 +76,7 @@ export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void> 
   const streams = opts.streams ?? new Set<() => void>();
   const graphs = new Map<string, MachineGraph | undefined>();
   const graphOf = (name: string) => {
-    if (!graphs.has(name)) graphs.set(name, opts.machines?.[name] ? machineGraph(opts.machines[name], name) : undefined);
+    if (!graphs.has(name)) graphs.set(name, opts.machines && Object.hasOwn(opts.machines, name) ? machineGraph(opts.machines[name], name) : undefined);
     return graphs.get(name);
   };
   const app = new Hono();
@@ -71,7 +85,7 @@ export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void> 
   app.use('/api/*', async (c, next) => {
     if (c.req.method !== 'GET') {
       const origin = c.req.header('origin');
-      if (origin && new URL(origin).host !== c.req.header('host')) return c.json({ error: 'cross-origin request refused' }, 403);
+      if (origin && hostOf(origin) !== c.req.header('host')) return c.json({ error: 'cross-origin request refused' }, 403);
       if (!(c.req.header('content-type') ?? '').startsWith('application/json')) return c.json({ error: 'send JSON (content-type: application/json)' }, 415);
     }
     await next();
@@ -88,7 +102,7 @@ export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void> 
     try {
       const status = c.req.query('status') || undefined;
       const machine = c.req.query('machine') || undefined;
-      return c.json(await client.list({ status: status as TaskStatus | undefined, machine, limit: Number(c.req.query('limit') ?? 200) }));
+      return c.json(await client.list({ status: status as TaskStatus | undefined, machine, limit: limitOf(c.req.query('limit'), 200) }));
     } catch (err) {
       return fail(c, err);
     }
@@ -104,7 +118,7 @@ export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void> 
 
   app.get('/api/tasks/:id/history', async (c) => {
     try {
-      return c.json(await client.history(c.req.param('id'), { limit: Number(c.req.query('limit') ?? 200) }));
+      return c.json(await client.history(c.req.param('id'), { limit: limitOf(c.req.query('limit'), 200) }));
     } catch (err) {
       return fail(c, err);
     }

@@ -1,11 +1,12 @@
 // The Baton web view: task list (polled), one task at a time with live updates
 // over Server-Sent Events (/api/tasks/:id/stream), decisions answered with
 // { type: 'decision', decision, choice, by: 'ui' }.
-import { highlight, renderDiagram, statePaths } from './diagram.js';
+import { countNodes } from './collapse.js';
+import { showDiagram, statePaths } from './diagram.js';
 import { awaitingHtml, childrenHtml, decisionsHtml, esc, headerHtml, historyHtml, jsonText, relative, stateLabel, timersHtml } from './panels.js';
 
 const $ = (id) => document.getElementById(id);
-const state = { tasks: [], selected: undefined, detail: undefined, graph: undefined, history: [], stream: undefined, progress: {}, childSvgs: new Map(), rootSvg: undefined, token: 0 };
+const state = { tasks: [], selected: undefined, detail: undefined, graph: undefined, history: [], stream: undefined, progress: {}, childBoxes: new Map(), token: 0 };
 
 async function api(path, init) {
   const res = await fetch(path, init);
@@ -70,43 +71,58 @@ function visitedPaths() {
   return new Set(state.history.flatMap((h) => [...statePaths(h.from), ...statePaths(h.to)]));
 }
 
-async function drawChildren(token) {
-  const box = $('child-diagrams');
+function rootKey() {
+  const g = state.graph;
+  return g.source === 'history' ? `history:${state.selected}:${countNodes(g.root)}:${g.edges.length}` : `definition:${g.id}`;
+}
+
+function drawRoot() {
+  if (state.graph && state.detail) void showDiagram($('diagram'), state.graph, rootKey(), 'root', state.detail.view.value, visitedPaths());
+}
+
+function drawChildren() {
+  if (!state.graph || !state.detail) return;
   const live = machineChildren(state.detail.view.children).filter((m) => findActorGraph(state.graph, m.child.src));
-  for (const [path, entry] of state.childSvgs) {
+  for (const [path, entry] of state.childBoxes) {
     if (!live.some((m) => m.path === path)) {
       entry.wrap.remove();
-      state.childSvgs.delete(path);
+      state.childBoxes.delete(path);
     }
   }
   for (const { path, child } of live) {
-    let entry = state.childSvgs.get(path);
+    let entry = state.childBoxes.get(path);
     if (!entry) {
       const wrap = document.createElement('div');
       wrap.className = 'child-diagram';
       wrap.innerHTML = `<h3>child <code>${esc(path)}</code> <span class="muted small">(${esc(child.src)})</span></h3><div class="diagram"></div>`;
-      box.appendChild(wrap);
-      entry = { wrap, svg: undefined };
-      state.childSvgs.set(path, entry);
-      const graph = findActorGraph(state.graph, child.src);
-      entry.svg = await renderDiagram(wrap.querySelector('.diagram'), graph, `${state.graph.id}/${child.src}`, `child:${path}`);
-      if (token !== state.token) return;
+      $('child-diagrams').appendChild(wrap);
+      entry = { wrap, box: wrap.querySelector('.diagram') };
+      state.childBoxes.set(path, entry);
     }
-    // The latest value: a commit may have landed while the layout ran.
-    const now = machineChildren(state.detail.view.children).find((m) => m.path === path);
-    if (entry.svg && now) highlight(entry.svg, now.child.value);
+    void showDiagram(entry.box, findActorGraph(state.graph, child.src), `${state.graph.id}/${child.src}`, `child:${path}`, child.value);
   }
 }
 
+async function refreshGraph(id, token) {
+  const graph = await api(`/api/tasks/${encodeURIComponent(id)}/graph`);
+  if (token !== state.token) return;
+  state.graph = graph;
+  $('graph-source').textContent = graph.source === 'definition' ? `machine ${graph.id}` : 'inferred from history (start baton ui --module to draw the definition)';
+  drawRoot();
+  drawChildren();
+}
+
 async function refreshHistory(id) {
+  const token = state.token;
   try {
     state.history = await api(`/api/tasks/${encodeURIComponent(id)}/history?limit=200`);
+    if (state.graph?.source === 'history') await refreshGraph(id, token); // new states may have been seen
   } catch {
     return;
   }
-  if (id !== state.selected) return;
+  if (token !== state.token) return;
   $('history').innerHTML = historyHtml(state.history);
-  if (state.rootSvg) highlight(state.rootSvg, state.detail?.view.value, visitedPaths());
+  drawRoot();
 }
 
 function renderDetail() {
@@ -120,8 +136,8 @@ function renderDetail() {
   $('context').textContent = jsonText(v.context);
   document.body.dataset.taskState = stateLabel(v.value);
   document.body.dataset.taskStatus = v.status;
-  if (state.rootSvg) highlight(state.rootSvg, v.value, visitedPaths());
-  void drawChildren(state.token);
+  drawRoot();
+  drawChildren();
 }
 
 function onDetail(detail) {
@@ -148,9 +164,11 @@ async function select(id) {
   state.token += 1;
   const token = state.token;
   state.stream?.close();
-  Object.assign(state, { selected: id, detail: undefined, graph: undefined, history: [], progress: {}, rootSvg: undefined });
-  state.childSvgs.clear();
+  Object.assign(state, { selected: id, detail: undefined, graph: undefined, history: [], progress: {} });
+  state.childBoxes.clear();
   $('child-diagrams').replaceChildren();
+  $('diagram').pending = undefined; // a layout still running for the previous task draws nothing
+  delete $('diagram').dataset.sig;
   $('diagram').innerHTML = '<p class="muted">Laying out…</p>';
   if (location.hash !== `#task=${encodeURIComponent(id)}`) history.replaceState(null, '', `#task=${encodeURIComponent(id)}`);
   $('placeholder').hidden = true;
@@ -169,13 +187,7 @@ async function select(id) {
   });
 
   try {
-    const graph = await api(`/api/tasks/${encodeURIComponent(id)}/graph`);
-    if (token !== state.token) return;
-    state.graph = graph;
-    $('graph-source').textContent = graph.source === 'definition' ? `machine ${graph.id}` : `inferred from history (start baton ui --module to draw the definition)`;
-    state.rootSvg = await renderDiagram($('diagram'), graph, `${graph.source}:${graph.id}:${graph.source === 'history' ? id : ''}`, 'root');
-    if (token !== state.token) return;
-    if (state.detail) renderDetail();
+    await refreshGraph(id, token);
   } catch (err) {
     $('diagram').innerHTML = `<p class="error-text">${esc(err.message)}</p>`;
   }

@@ -3,6 +3,8 @@
 // drawn as SVG. Each state is <g class="node" data-path="a.b">; highlight()
 // marks the active ones with the class "active" (and data-active="true").
 
+import { collapse, countNodes, expandedPaths } from './collapse.js';
+
 const SVG = 'http://www.w3.org/2000/svg';
 const CHAR = 7.4;
 const LINE = 15;
@@ -22,7 +24,7 @@ function nodeId(path) {
 }
 
 function subtitle(node) {
-  return node.invoke.map((i) => `invoke ${i.src}`);
+  return [...node.invoke.map((i) => `invoke ${i.src}`), ...(node.collapsed ? [`+${node.collapsed} states`] : [])];
 }
 
 function toElk(node) {
@@ -56,7 +58,7 @@ function collectEdges(elkNode, out) {
   return out;
 }
 
-async function layout(graph) {
+export async function layout(graph) {
   const rootElk = toElk(graph.root);
   const initialEdges = collectEdges(rootElk, []);
   const strip = (n) => {
@@ -106,7 +108,7 @@ function drawNode(n, layer) {
     return;
   }
   const node = n.node;
-  const g = el('g', { class: `node ${node.type}${node.path === '' ? ' root' : ''}`, 'data-path': node.path, 'data-key': node.key }, layer);
+  const g = el('g', { class: `node ${node.type}${node.path === '' ? ' root' : ''}${node.collapsed ? ' collapsed' : ''}`, 'data-path': node.path, 'data-key': node.key }, layer);
   const title = el('title', {}, g);
   title.textContent = [node.path || node.key, ...subtitle(node), ...node.internal.map((i) => `on ${i}`)].join('\n');
   el('rect', { x: n.x, y: n.y, width: n.width, height: n.height, rx: 9 }, g);
@@ -135,14 +137,10 @@ function drawEdge(e, layer, arrow) {
   }
 }
 
-/**
- * Draw `graph` into `container` (laid out once per key, then cached) and
- * return the <svg>; `name` goes to data-graph (e.g. 'root', 'child:review').
- */
-export async function renderDiagram(container, graph, key, name) {
-  if (!layouts.has(key)) layouts.set(key, layout(graph));
-  const laidOut = await layouts.get(key);
-  const svg = el('svg', { class: 'statechart', 'data-graph': name, viewBox: `0 0 ${laidOut.width} ${laidOut.height}`, width: laidOut.width, height: laidOut.height });
+function draw(container, laidOut, name) {
+  const fit = container.clientWidth > 0 ? Math.min(1, (container.clientWidth - 4) / laidOut.width) : 1;
+  const scale = fit >= 0.6 ? fit : 1; // shrink a little to fit; past that, scroll
+  const svg = el('svg', { class: 'statechart', 'data-graph': name, viewBox: `0 0 ${laidOut.width} ${laidOut.height}`, width: laidOut.width * scale, height: laidOut.height * scale });
   const defs = el('defs', {}, svg);
   const arrow = `arrow-${name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
   const marker = el('marker', { id: arrow, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, defs);
@@ -155,6 +153,37 @@ export async function renderDiagram(container, graph, key, name) {
   return svg;
 }
 
+/**
+ * Show `graph` in `container` with the states of `value` highlighted. Big
+ * graphs (over 30 states) draw inactive compound states collapsed, so the
+ * drawing is laid out again (and cached) when the active compound states
+ * change. `name` goes to the svg's data-graph ('root', 'child:review').
+ */
+export async function showDiagram(container, graph, key, name, value, visited) {
+  const active = new Set(statePaths(value));
+  const big = countNodes(graph.root) > 30;
+  const expanded = big ? expandedPaths(graph, active) : [];
+  const sig = `${key}|${big ? expanded.join(',') : '*'}`;
+  if (container.dataset.sig !== sig) {
+    if (container.pending?.sig !== sig) {
+      if (!layouts.has(sig)) layouts.set(sig, layout(big ? collapse(graph, expanded) : graph));
+      const pending = { sig };
+      pending.promise = layouts.get(sig).then((laidOut) => {
+        if (container.pending !== pending) return;
+        draw(container, laidOut, name);
+        container.dataset.sig = sig;
+        container.pending = undefined;
+      });
+      container.pending = pending;
+    }
+    await container.pending.promise;
+    if (container.dataset.sig !== sig) return undefined; // superseded by a newer state
+  }
+  const svg = container.querySelector('svg.statechart');
+  if (svg) highlight(svg, value, visited);
+  return svg;
+}
+
 /** Mark the states of `value` active (class "active", data-active="true") and those in `visited` as visited. */
 export function highlight(svg, value, visited = new Set()) {
   const active = new Set(statePaths(value));
@@ -164,5 +193,14 @@ export function highlight(svg, value, visited = new Set()) {
     g.classList.toggle('active', on);
     g.setAttribute('data-active', on ? 'true' : 'false');
     g.classList.toggle('visited', !on && visited.has(path));
+  }
+  // Keep the deepest active state in view in a wide diagram.
+  const box = svg.parentElement;
+  const deepest = [...svg.querySelectorAll('g.node.active')].pop();
+  if (box && deepest && box.scrollWidth > box.clientWidth) {
+    const r = deepest.querySelector('rect');
+    const x = Number(r.getAttribute('x'));
+    const w = Number(r.getAttribute('width'));
+    if (x < box.scrollLeft || x + w > box.scrollLeft + box.clientWidth) box.scrollLeft = Math.max(0, x - box.clientWidth / 3);
   }
 }

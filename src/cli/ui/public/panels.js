@@ -94,8 +94,9 @@ export function childrenHtml(detail, progress) {
 }
 
 function timerLabel(type) {
-  const m = /^xstate\.after\.(\d+)\./.exec(type);
+  const m = /^xstate\.after\.([^.]+)\./.exec(type);
   if (!m) return type;
+  if (!/^\d+$/.test(m[1])) return `after ${m[1]}`;
   const ms = Number(m[1]);
   const span = ms % 3600000 === 0 ? `${ms / 3600000}h` : ms % 60000 === 0 ? `${ms / 60000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
   return `after ${span}`;
