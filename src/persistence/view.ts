@@ -19,6 +19,10 @@ export interface ChildView {
   src?: string;
   /** Grandchildren, for machine children. */
   children?: Record<string, ChildView>;
+  /** For agent children (`fromAgent`): the agent's name. */
+  agent?: string;
+  /** For agent children: the deterministic BullMQ job id of the invocation. */
+  jobId?: string;
 }
 
 /** The committed state of a task, read from Redis. */
@@ -71,6 +75,8 @@ function childViews(children: unknown): Record<string, ChildView> {
     if ('value' in snap) view.value = snap.value;
     if ('context' in snap) view.context = snap.context;
     if (snap.output !== undefined) view.output = snap.output;
+    if (typeof snap.agent === 'string') view.agent = snap.agent;
+    if (typeof snap.jobId === 'string' && snap.jobId) view.jobId = snap.jobId;
     if (snap.children && typeof snap.children === 'object' && Object.keys(snap.children).length) {
       view.children = childViews(snap.children);
     }
