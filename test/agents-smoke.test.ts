@@ -17,9 +17,9 @@ describe('agents smoke', () => {
     });
     const t = await rt.spawn('echoTask', { input: { text: 'hi' } });
     const v = await t.waitFor((v) => v.status === 'done', { timeout: 5000 });
-    console.log(JSON.stringify(v.context)); expect(v.value).toBe('done');
+    expect(v.value).toBe('done');
     expect(v.context).toMatchObject({ result: 'HI' });
     expect(calls).toBe(1);
-    console.log((await t.history()).map((h) => h.event.type));
+    expect((await t.history()).map((h) => h.event.type)).toEqual(['baton.spawn', 'baton.agent.result']);
   });
 });

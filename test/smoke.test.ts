@@ -22,7 +22,7 @@ describe('smoke', () => {
     await tm.waitFor((v) => v.status === 'done', { timeout: 5000 });
     const par = await rt.spawn('parent', { id: 'par' });
     await par.send({ type: 'kid.go' });
-    const pv2 = await par.waitFor((v) => v.children.kid?.value === 'rested', { timeout: 3000 }).catch(async (e) => { console.log(e.details, JSON.stringify(await par.get()), await par.history()); throw e; });
+    const pv2 = await par.waitFor((v) => v.children.kid?.value === 'rested', { timeout: 5000 });
     expect(pv2.seq).toBe(3);
     expect(pv2.value).toBe('running');
   });
