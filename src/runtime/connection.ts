@@ -1,6 +1,7 @@
 import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { InvalidOptionsError } from '../errors.js';
 import { defineScripts, type RedisLike } from '../persistence/scripts.js';
+import { batchWritesPerTick } from './write-batching.js';
 
 /**
  * Where Baton's Redis is: a URL, ioredis options, an existing ioredis
@@ -31,6 +32,7 @@ export class Connections {
   /** A new connection for `purpose`, owned (and closed) by this object. */
   open(purpose: 'command' | 'subscriber' | 'blocking'): RedisLike {
     const conn = this.factory(purpose);
+    if (purpose === 'command' && conn instanceof Redis) batchWritesPerTick(conn);
     defineScripts(conn);
     this.opened.push(conn);
     return conn;
