@@ -9,7 +9,7 @@ import { encodeJson } from '../src/persistence/codec.js';
 import { Keys } from '../src/persistence/keys.js';
 import { defineScripts } from '../src/persistence/scripts.js';
 import { TaskStore, type CommitArgs } from '../src/persistence/task-store.js';
-import { encodeNotice } from '../src/persistence/view.js';
+import { noticeHead } from '../src/persistence/view.js';
 import { counter, INC, MACHINE } from './machines.js';
 import { now } from './stats.js';
 
@@ -68,10 +68,9 @@ export class CommitLoop {
       event: encodeJson(INC),
       from: this.value,
       to: this.value,
-      notice: encodeNotice(
+      notice: noticeHead(
         this.taskId,
         { machine: MACHINE, version: 1, status: 'active', seq, updatedAt: t, createdAt: this.createdAt },
-        this.snapshot,
         timers,
       ),
       owner: OWNER,

@@ -31,8 +31,8 @@ export interface Options {
   warmupSamples: number;
   /** Figure 3 also from a separate client process. */
   remote: boolean;
-  /** Figures to run (1, 2, 3). */
-  only: Set<number>;
+  /** Figures to run, by key (see bench/index.ts). */
+  only: Set<string>;
 }
 
 /** What a figure adds to the report. */
@@ -43,13 +43,16 @@ export interface FigureResult {
 }
 
 /** Accumulates rounds of one measured series. */
-class Tally {
+export class Tally {
   count = 0;
   elapsedMs = 0;
   cost: Cost | undefined;
   readonly perRound: number[] = [];
 
-  constructor(readonly what: string) {}
+  constructor(
+    readonly what: string,
+    readonly per?: string,
+  ) {}
 
   async round(env: BenchEnv, fn: () => Promise<Throughput>): Promise<void> {
     const { value, cost } = await withCost(env, fn);
@@ -65,7 +68,7 @@ class Tally {
   }
 
   costRow(): CostRow {
-    return { what: this.what, count: this.count, elapsedMs: this.elapsedMs, cost: this.cost! };
+    return { what: this.what, per: this.per, count: this.count, elapsedMs: this.elapsedMs, cost: this.cost! };
   }
 
   json() {
@@ -80,7 +83,7 @@ class Tally {
 }
 
 /** Median over rounds of `a` ÷ `b` in the same round (rounds alternate, so each pair saw the same machine). */
-function pairedRatio(a: Tally, b: Tally): number {
+export function pairedRatio(a: Tally, b: Tally): number {
   return median(a.perRound.map((v, i) => v / b.perRound[i]!));
 }
 
@@ -89,7 +92,12 @@ export class Runtimes {
   private readonly open = new Set<Runtime>();
 
   async start(env: BenchEnv, name: string): Promise<Runtime> {
-    const rt = await startRuntime(env, name);
+    return this.track(startRuntime(env, name));
+  }
+
+  /** Track a runtime started elsewhere (other machines or options). */
+  async track(started: Promise<Runtime>): Promise<Runtime> {
+    const rt = await started;
     this.open.add(rt);
     return rt;
   }

@@ -6,14 +6,17 @@
  *
  * Scenarios: single (one task, sequential sends), window (one task, 64 in
  * flight), many (1,000 tasks), baseline-many (the commit script pipelined on
- * 1,000 keys), baseline-single.
+ * 1,000 keys), baseline-single, agents (256 tasks x 40 agent jobs, concurrency
+ * 16), raw-agents (the same jobs on raw BullMQ).
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import type { Redis } from 'ioredis';
 import { CommitLoop, concurrentCommits, sequentialCommits, storeOn } from './baseline.js';
 import { manyTasks, singleTask, spawnCounter, startRuntime } from './core.js';
+import { agentRuntime, prepareAgentRound } from './agents.js';
 import { BenchEnv } from './env.js';
+import { RawChains } from './raw-bullmq.js';
 import { windowed } from './stats.js';
 
 interface Node {
@@ -114,7 +117,20 @@ async function main(): Promise<void> {
   let run: () => Promise<{ count: number; elapsedMs: number }>;
   let close = async () => {};
   try {
-    if (scenario.startsWith('baseline')) {
+    if (scenario === 'agents') {
+      const rt = await agentRuntime(env, 16);
+      const reader = env.connect({ autoPipelining: false });
+      conns.push(reader);
+      close = () => rt.close();
+      await (await prepareAgentRound(rt, reader, 'warm', 256, 2))();
+      run = await prepareAgentRound(rt, reader, 'prof', 256, 40);
+    } else if (scenario === 'raw-agents') {
+      const raw = new RawChains(url, `{${env.prefix('prof-raw')}}`, 16);
+      await raw.ready();
+      close = () => raw.close();
+      await raw.run('warm', 256, 2);
+      run = () => raw.run('prof', 256, 40);
+    } else if (scenario.startsWith('baseline')) {
       const ap = env.connect({ autoPipelining: true });
       conns.push(ap);
       const store = storeOn(ap, env.prefix('prof-base'));

@@ -4,10 +4,13 @@ import path from 'node:path';
 import type { Cost } from './env.js';
 import { round } from './stats.js';
 
+/** Units of the table: rates, latencies, durations and bytes. */
+export type Unit = 'tx/s' | 'jobs/s' | 'ms' | 's' | 'B';
+
 export interface Row {
   key: string;
   figure: string;
-  unit: 'tx/s' | 'ms';
+  unit: Unit;
   baton: number;
   baseline: number;
   /** What the baseline is. */
@@ -52,10 +55,38 @@ export function latencyRow(key: string, figure: string, baton: number, baseline:
   };
 }
 
-function fmt(v: number, unit: Row['unit']): string {
+/**
+ * A row of any unit with an optional aim: `min` (Baton ÷ baseline at least),
+ * `maxRatio` (at most) or `max` (Baton itself at most, in the row's unit).
+ * `ratio` defaults to Baton ÷ baseline.
+ */
+export function row(
+  key: string,
+  figure: string,
+  unit: Unit,
+  baton: number,
+  baseline: number,
+  baselineIs: string,
+  opts: { ratio?: number; minRatio?: number; maxRatio?: number; max?: number } = {},
+): Row {
+  const ratio = opts.ratio ?? baton / baseline;
+  if (opts.minRatio !== undefined) return { key, figure, unit, baton, baseline, baselineIs, ratio, aim: `ratio >= ${opts.minRatio}`, met: ratio >= opts.minRatio };
+  if (opts.maxRatio !== undefined) return { key, figure, unit, baton, baseline, baselineIs, ratio, aim: `ratio <= ${opts.maxRatio}`, met: ratio <= opts.maxRatio };
+  if (opts.max !== undefined) return { key, figure, unit, baton, baseline, baselineIs, ratio, aim: `<= ${opts.max} ${unit}`, met: baton <= opts.max };
+  return { key, figure, unit, baton, baseline, baselineIs, ratio, aim: '-', met: null };
+}
+
+function fmt(v: number, unit: Unit): string {
   if (!Number.isFinite(v)) return String(v);
-  if (unit === 'tx/s') return `${Math.round(v).toLocaleString('en-US')} tx/s`;
+  if (unit === 'tx/s' || unit === 'jobs/s') return `${Math.round(v).toLocaleString('en-US')} ${unit}`;
+  if (unit === 'B') return `${Math.round(v).toLocaleString('en-US')} B`;
+  if (unit === 's') return `${v.toFixed(2)} s`;
   return `${v.toFixed(3)} ms`;
+}
+
+function fmtRatio(r: number): string {
+  if (!Number.isFinite(r)) return '-';
+  return Math.abs(r) >= 100 ? r.toFixed(0) : r.toFixed(2);
 }
 
 function table(header: string[], body: string[][]): string {
@@ -69,7 +100,7 @@ export function renderRows(rows: Row[]): string {
     r.figure,
     fmt(r.baton, r.unit),
     fmt(r.baseline, r.unit),
-    `${r.ratio.toFixed(2)}`,
+    fmtRatio(r.ratio),
     r.aim,
     r.met === null ? '' : r.met ? 'yes' : 'NO',
   ]);
@@ -79,11 +110,14 @@ export function renderRows(rows: Row[]): string {
     '',
     `baselines: ${legend.join('; ')}`,
     'throughput: median of per-round rates; ratio: median over rounds of Baton / baseline measured in the same round',
+    'ms/s/B rows: ratio = Baton / baseline (lower is better)',
   ].join('\n');
 }
 
 export interface CostRow {
   what: string;
+  /** What one counted unit is. @default 'committed transition' */
+  per?: string;
   count: number;
   elapsedMs: number;
   cost: Cost;
@@ -107,16 +141,26 @@ export function perTransition(c: CostRow) {
 }
 
 export function renderCosts(rows: CostRow[]): string {
-  const body = rows.map((r) => {
-    const p = perTransition(r);
-    return [r.what, p.wallUs.toFixed(1), p.nodeCpuUs.toFixed(1), p.redisCpuUs.toFixed(1), p.scripts.toFixed(2), p.redisCommands.toFixed(1)];
-  });
-  return table(['per committed transition', 'wall µs', 'node CPU µs', 'redis CPU µs', 'scripts', 'redis cmds'], body);
+  const groups = new Map<string, CostRow[]>();
+  for (const r of rows) {
+    const per = r.per ?? 'committed transition';
+    groups.set(per, [...(groups.get(per) ?? []), r]);
+  }
+  return [...groups]
+    .map(([per, rs]) => {
+      const body = rs.map((r) => {
+        const p = perTransition(r);
+        return [r.what, p.wallUs.toFixed(1), p.nodeCpuUs.toFixed(1), p.redisCpuUs.toFixed(1), p.scripts.toFixed(2), p.redisCommands.toFixed(1)];
+      });
+      return table([`per ${per}`, 'wall µs', 'node CPU µs', 'redis CPU µs', 'scripts', 'redis cmds'], body);
+    })
+    .join('\n\n');
 }
 
 export function costJson(c: CostRow) {
   const p = perTransition(c);
   return {
+    per: c.per ?? 'committed transition',
     count: c.count,
     elapsedMs: round(c.elapsedMs),
     perTransition: Object.fromEntries(Object.entries(p).map(([k, v]) => [k, round(v)])),

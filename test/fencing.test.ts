@@ -114,12 +114,18 @@ describe('fencing', () => {
     expect(done.value).toBe('fired');
     const committed = await redis.hgetall(keys.task(id).state);
 
-    // Wake the child. On resuming, its overdue timers run in one timers phase: the lease renewal
-    // (which finds the lease gone) and XState's timer, whose transition the child then tries to
-    // commit, with its old epoch. The commit script refuses it: the child logs that it was fenced.
+    // Wake the child. On resuming, its overdue timers run together: the lease renewal (which finds
+    // the lease gone) and XState's timer, whose transition the child may try to commit with its old
+    // epoch. Whichever comes first, the child must not commit: either its commit is refused by the
+    // epoch fence ('fenced') or it notices the lost lease first and drops the actor ('lease lost').
     const mark = child.lines.length;
     process.kill(child.pid, 'SIGCONT');
-    await child.waitForJson((o) => o.log === 'fenced: another process took the task over; dropping it' && o.taskId === id, 10_000, mark);
+    const noticed = await child.waitForJson(
+      (o) => (o.log === 'fenced: another process took the task over; dropping it' || o.log === 'lease lost; dropping the task') && o.taskId === id,
+      10_000,
+      mark,
+    );
+    expect(['fenced: another process took the task over; dropping it', 'lease lost; dropping the task']).toContain(noticed.log);
 
     expect(await redis.hgetall(keys.task(id).state)).toEqual(committed);
     const history = await rt.history(id);

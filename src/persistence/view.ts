@@ -161,8 +161,21 @@ export function encodeNotice(
   snapshotJson: string,
   timersJson: string,
 ): string {
+  return noticeHead(id, f, timersJson) + snapshotJson + '}';
+}
+
+/**
+ * The change notice without its snapshot: the commit script appends the
+ * snapshot it already received (and the closing brace), so the snapshot
+ * travels to Redis once.
+ */
+export function noticeHead(
+  id: string,
+  f: { machine: string; version: number; status: string; seq: number; updatedAt: number; createdAt: number; reason?: string },
+  timersJson: string,
+): string {
   const head = JSON.stringify({ id, ...f });
-  return `${head.slice(0, -1)},"timers":${timersJson},"snapshot":${snapshotJson}}`;
+  return `${head.slice(0, -1)},"timers":${timersJson},"snapshot":`;
 }
 
 /** Parse a change notice into a view. */

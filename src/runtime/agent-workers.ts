@@ -80,7 +80,7 @@ export class AgentWorkers {
         concurrency: reg.concurrency ?? 8,
         // A job whose worker died is re-run after about this long (BullMQ's stalled-job check).
         lockDuration: this.lockMs,
-        stalledInterval: this.lockMs,
+        stalledInterval: Math.max(100, Math.floor(this.lockMs / 2)),
         maxStalledCount: 10,
         ...(reg.limiter ? { limiter: reg.limiter } : {}),
       });

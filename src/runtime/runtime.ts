@@ -291,6 +291,9 @@ export class Runtime extends BatonClient {
     try {
       const ids = await this.store.claimDue(this.clock.now(), 100, this.leaseMs);
       const remote = ids.filter((id) => !this.hosts.has(id));
+      // A task held here (perhaps mid-passivation) is woken in place; the claim pushed its due time,
+      // so dropping it could leave a timer a whole lease late.
+      for (const id of ids) if (this.hosts.has(id)) void this.activate(id).catch(() => undefined);
       await this.activations.wakeMany(remote);
       if (ids.length === 100) setImmediate(() => void this.sweep());
     } catch (err) {

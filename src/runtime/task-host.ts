@@ -4,7 +4,7 @@ import { encodeJson } from '../persistence/codec.js';
 import { decodeCommitted, describeError } from './committed-state.js';
 import { compareStreamIds } from '../persistence/stream-id.js';
 import type { CommitArgs, StateFields, TaskStore } from '../persistence/task-store.js';
-import { encodeNotice, type TaskStatus } from '../persistence/view.js';
+import { encodeNotice, noticeHead, type TaskStatus } from '../persistence/view.js';
 import type { Clock } from './clock.js';
 import { registerBridge, withBridge, type AgentBridge } from '../actors/agent-bridge.js';
 import { AGENT_ERROR, AGENT_RESULT } from '../actors/fromAgent.js';
@@ -386,10 +386,9 @@ export class TaskHost {
       event: encodeJson(event),
       from: this.fromValue,
       to: toValue,
-      notice: encodeNotice(
+      notice: noticeHead(
         this.id,
         { machine: this.machineName, version: this.def.version, status, seq, updatedAt: now, createdAt: this.createdAt },
-        snapshotJson,
         timersJson,
       ),
       owner: this.ctx.owner,
@@ -522,6 +521,8 @@ export class TaskHost {
         this.ctx.onGone(this, 'released');
         // (A new holder's heartbeat re-marks the task due should this land after its activation.)
         if (nextDue === undefined) await this.ctx.store.clearDue(this.id);
+        // A sweep that claimed the task while it was held here pushed its due time; put the timer's back.
+        else await this.ctx.store.setDue([[this.id, nextDue]]);
         return { nextDue };
       }
       this.needsRead = true;

@@ -20,7 +20,7 @@
     ARGV[9]  history: state value before (JSON)
     ARGV[10] history: state value after (JSON)
     ARGV[11] changes channel
-    ARGV[12] change notice (JSON)
+    ARGV[12] change notice without its snapshot: the script appends ARGV[4] and '}'
     ARGV[13] owner id
     ARGV[14] lease duration (ms)
     ARGV[15] history length cap (approximate)
@@ -57,5 +57,5 @@ if redis.call('GET', KEYS[4]) == ARGV[13] then
     redis.call('DEL', KEYS[4])
   end
 end
-redis.call('PUBLISH', ARGV[11], ARGV[12])
+redis.call('PUBLISH', ARGV[11], ARGV[12] .. ARGV[4] .. '}')
 return {1}
