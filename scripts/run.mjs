@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Baton task runner. Node built-ins only: this runs before `npm install`.
 //
-//   node scripts/run.mjs <demo|test|bench|chaos> [extra args]
+//   node scripts/run.mjs <demo|test|bench|bench-peers|chaos> [extra args]
 //
-// 1. Makes sure node_modules matches package-lock.json (sha256 stamp).
+// 1. Makes sure node_modules matches package-lock.json (sha256 stamp); for
+//    bench-peers, also bench/peers/node_modules (its own package.json and lock).
 // 2. Uses $REDIS_URL if set, otherwise starts a private redis-server on a free
 //    loopback port (installing it with apt-get when running as root).
 // 3. Runs the command with REDIS_URL exported, forwards SIGINT/SIGTERM, stops
@@ -21,6 +22,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const NODE_MODULES = path.join(ROOT, 'node_modules');
 const STAMP = path.join(NODE_MODULES, '.baton-install-stamp');
 const LOCK = path.join(ROOT, 'package-lock.json');
+const PEERS_DIR = path.join(ROOT, 'bench', 'peers');
 const IS_WIN = process.platform === 'win32';
 
 const REDIS_READY_TIMEOUT_MS = 15_000;
@@ -30,6 +32,7 @@ const COMMANDS = {
   demo: (args) => [process.execPath, ['--import', 'tsx', 'examples/demo.ts', ...args]],
   test: (args) => [IS_WIN ? 'npx.cmd' : 'npx', ['vitest', 'run', ...args]],
   bench: (args) => [process.execPath, ['--import', 'tsx', 'bench/index.ts', ...args]],
+  'bench-peers': (args) => [process.execPath, ['--import', 'tsx', 'bench/peers/index.ts', ...args]],
   chaos: (args) => [process.execPath, ['--import', 'tsx', 'test/chaos/index.ts', ...args]],
 };
 
@@ -44,9 +47,9 @@ function fail(msg, code = 1) {
 
 // ---------------------------------------------------------------- dependencies
 
-function lockHash() {
+function lockHash(file = LOCK) {
   try {
-    return createHash('sha256').update(fs.readFileSync(LOCK)).digest('hex');
+    return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
   } catch {
     return null;
   }
@@ -96,6 +99,40 @@ function ensureDependencies() {
   const after = lockHash();
   if (after !== null) fs.writeFileSync(STAMP, `${after}\n`);
   log(`installed dependencies with ${how} (${why})`);
+}
+
+/**
+ * bench/peers (the peer benchmark) has its own package.json and lock with the
+ * peers' SDKs, kept out of the project's dependencies: same stamp scheme,
+ * installed with `npm ci --prefix bench/peers` (install scripts off: none of
+ * them needs one, and one would phone home).
+ */
+function ensurePeerDependencies() {
+  const lock = path.join(PEERS_DIR, 'package-lock.json');
+  const modules = path.join(PEERS_DIR, 'node_modules');
+  const stamp = path.join(modules, '.baton-install-stamp');
+  const want = lockHash(lock);
+  if (want === null) fail('bench/peers/package-lock.json is missing');
+  let have = null;
+  try {
+    have = fs.readFileSync(stamp, 'utf8').trim();
+  } catch {
+    /* no stamp */
+  }
+  if (fs.existsSync(modules) && have === want) {
+    log(`bench/peers dependencies up to date (package-lock.json sha256 ${want.slice(0, 12)})`);
+    return;
+  }
+  const why = !fs.existsSync(modules) ? 'node_modules missing' : have === null ? 'no install stamp' : 'package-lock.json changed';
+  if (!npm(['ci', '--prefix', 'bench/peers', '--no-audit', '--no-fund', '--ignore-scripts'])) {
+    if (fs.existsSync(modules)) {
+      log('WARNING: bench/peers dependency install failed; continuing with the existing bench/peers/node_modules');
+      return;
+    }
+    fail('bench/peers dependency install failed and bench/peers/node_modules is missing');
+  }
+  fs.writeFileSync(stamp, `${want}\n`);
+  log(`installed bench/peers dependencies with npm ci (${why})`);
 }
 
 // ---------------------------------------------------------------- redis
@@ -269,6 +306,7 @@ async function main() {
   }
 
   ensureDependencies();
+  if (cmd === 'bench-peers') ensurePeerDependencies();
 
   let redis = null;
   let redisUrl = process.env.REDIS_URL;
