@@ -1,6 +1,12 @@
 import type { AgentDispatch } from '../actors/agent-bridge.js';
 import type { AgentQueues, CancelNotice } from './agent-queues.js';
 
+/** The effects one step decided. */
+export interface Effects {
+  dispatch: AgentDispatch[];
+  cancel: CancelNotice[];
+}
+
 /**
  * Effects a task decided in a step, held until the commit that decided them
  * has landed: agent jobs to enqueue and to cancel. Dispatch is idempotent by
@@ -30,6 +36,31 @@ export class Outbox {
   /** True when effects wait for a flush. */
   get pending(): boolean {
     return this.dispatches.length > 0 || this.cancels.length > 0;
+  }
+
+  /** Hand over the effects recorded so far (they belong to the step being captured). */
+  take(): Effects {
+    const e = { dispatch: this.dispatches, cancel: this.cancels };
+    this.dispatches = [];
+    this.cancels = [];
+    return e;
+  }
+
+  /** Send one step's effects once its commit landed; effects recorded since (later steps') stay queued. */
+  async send(effects: Effects, abandoned: () => boolean): Promise<void> {
+    let delay = 50;
+    for (;;) {
+      try {
+        if (effects.dispatch.length) await this.agents.dispatch(this.taskId, effects.dispatch);
+        if (effects.cancel.length) await this.agents.cancel(effects.cancel);
+        return;
+      } catch (err) {
+        if (abandoned()) return; // a restore re-dispatches active agent children
+        this.log('outbox dispatch failed, retrying', { taskId: this.taskId, error: (err as Error).message });
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 1000);
+      }
+    }
   }
 
   /** Send the effects, retrying while Redis is unreachable, until sent or `abandoned()` says the task moved on. */

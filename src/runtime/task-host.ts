@@ -9,7 +9,7 @@ import type { Clock } from './clock.js';
 import { registerBridge, withBridge, type AgentBridge } from '../actors/agent-bridge.js';
 import { AGENT_ERROR, AGENT_RESULT } from '../actors/fromAgent.js';
 import type { AgentQueues } from './agent-queues.js';
-import { Outbox } from './outbox.js';
+import { Outbox, type Effects } from './outbox.js';
 import { quiescent } from './quiescence.js';
 import type { TaskDefinition } from './definition.js';
 import { stableInspector, type Inspector } from './inspection.js';
@@ -34,6 +34,16 @@ export interface HostContext {
 interface Entry {
   id: string;
   event: string;
+}
+
+/** A step ready to commit: the actor's state when it was taken and the effects it decided. */
+interface Capture {
+  event: AnyEvent;
+  status: TaskStatus;
+  snapshot: string;
+  timers: string;
+  value: string;
+  effects: Effects;
 }
 
 const MAILBOX_BATCH = 256;
@@ -62,7 +72,10 @@ export class TaskHost {
   /** Commits sent and not yet confirmed, oldest first (pipelined on one connection, so they land in order). */
   private readonly inflight: Promise<void>[] = [];
   private needsRead = true;
-  private dirty = false;
+  /** Transitions the actor made on its own (timers, promise children), captured as they happened, not yet sent. */
+  private readonly captured: Capture[] = [];
+  /** True while the current synchronous cascade already has a capture (a microtask clears it). */
+  private capturing = false;
   private applying = false;
   private lastEvent: AnyEvent | undefined;
   private lastEventToRoot = false;
@@ -70,7 +83,6 @@ export class TaskHost {
   private pumping: Promise<void> | undefined;
   private again = false;
   private gone = false;
-  private flushQueued = false;
   private releasing = false;
   private stopping = false;
   private readonly outbox: Outbox;
@@ -171,7 +183,7 @@ export class TaskHost {
       if (dropped.length) ctx.log('timers dropped on restore: their actor is gone', { taskId: this.id, dropped: dropped.map((t) => t.id) });
     }
     this.fromValue = JSON.stringify(now.value ?? null);
-    this.dirty = false;
+    this.captured.length = 0;
   }
 
   private bridge(): AgentBridge {
@@ -179,7 +191,8 @@ export class TaskHost {
     return {
       taskId: this.id,
       // `seq` advances when a step is sent to Redis, so a change made now lands in the next commit.
-      nextSeq: () => host.seq + 1,
+      // Captures waiting to be sent take the seqs after the committed one; a cascade's capture is replaced, not added.
+      nextSeq: () => host.seq + host.captured.length + (host.capturing && host.captured.length > 0 ? 0 : 1),
       dispatch: (spec) => host.outbox.dispatch(spec),
       cancel: (jobId, agent) => host.outbox.cancel({ jobId, agent }),
       get stopping() {
@@ -204,16 +217,33 @@ export class TaskHost {
         this.lastEvent = ev.event as AnyEvent;
         this.lastEventToRoot = toRoot;
       }
-    } else if (ev.type === '@xstate.snapshot') {
-      this.dirty = true;
-      if (!this.applying && !this.flushQueued) {
-        this.flushQueued = true;
-        setImmediate(() => {
-          this.flushQueued = false;
-          this.pump();
-        });
-      }
+    } else if (ev.type === '@xstate.snapshot' && !this.applying) {
+      this.captureAsync();
     }
+  }
+
+  /**
+   * The actor moved on its own (a timer fired, a promise child settled): take
+   * the whole tree's snapshot now, so every such transition gets its own
+   * commit even when the next one follows a microtask later. A cascade within
+   * one synchronous run (a child finishing, then its parent moving) is one
+   * capture: the later snapshot supersedes the earlier.
+   */
+  private captureAsync(): void {
+    const last = this.captured[this.captured.length - 1];
+    const c = this.capture(this.lastEvent ?? { type: 'xstate.internal' });
+    if (this.capturing && last) {
+      last.effects.dispatch.push(...c.effects.dispatch);
+      last.effects.cancel.push(...c.effects.cancel);
+      this.captured[this.captured.length - 1] = { ...c, effects: last.effects, event: last.event };
+    } else {
+      this.captured.push(c);
+      this.capturing = true;
+      queueMicrotask(() => (this.capturing = false));
+    }
+    this.lastEvent = undefined;
+    this.lastEventToRoot = false;
+    void this.pump();
   }
 
   /** New entries may be in the mailbox (a wake notice from another process). */
@@ -255,6 +285,12 @@ export class TaskHost {
   private async run(): Promise<void> {
     try {
       while (!this.gone) {
+        // Captured transitions happened before anything still unapplied: they go first, in order.
+        const captured = this.captured.shift();
+        if (captured) {
+          await this.send(captured, this.cursor);
+          continue;
+        }
         const next = this.takeInbox();
         if (next) {
           await this.apply(next);
@@ -272,10 +308,7 @@ export class TaskHost {
           if (rows.length === MAILBOX_BATCH) this.needsRead = true;
           continue;
         }
-        if (this.dirty) {
-          await this.step(() => undefined, this.lastEvent ?? { type: 'xstate.internal' }, this.cursor);
-          continue;
-        }
+
         if (this.inflight.length) {
           await this.settle();
           continue;
@@ -357,6 +390,7 @@ export class TaskHost {
   }
 
   /** Run `change` on the actor, then commit the whole actor tree with `cursor`. */
+  /** Run `change` on the actor, then commit the whole actor tree with `cursor`. */
   private async step(change: () => void, event: AnyEvent, cursor: string, force?: TaskStatus): Promise<void> {
     this.applying = true;
     try {
@@ -364,52 +398,64 @@ export class TaskHost {
     } finally {
       this.applying = false;
     }
-    this.dirty = false;
     this.lastEvent = undefined;
     this.lastEventToRoot = false;
+    await this.send(this.capture(event, force), cursor);
+  }
+
+  /** Everything a commit needs from the actor, taken now (the seq is assigned when it is sent). */
+  private capture(event: AnyEvent, force?: TaskStatus): Capture {
     const snap = this.actor.getSnapshot();
     const status: TaskStatus = force ?? (snap.status === 'done' ? 'done' : snap.status === 'error' ? 'error' : 'active');
-    const snapshotJson = encodeJson(this.actor.getPersistedSnapshot());
     const timers = status === 'active' ? captureTimers(this.actor, this.ctx.clock) : [];
-    const timersJson = JSON.stringify(timers);
-    const toValue = encodeJson(snap.value ?? null);
+    return {
+      event,
+      status,
+      snapshot: encodeJson(this.actor.getPersistedSnapshot()),
+      timers: JSON.stringify(timers),
+      value: encodeJson(snap.value ?? null),
+      effects: this.outbox.take(),
+    };
+  }
+
+  /** Commit a capture. Pipelined: the next step is applied while this commit travels. */
+  private async send(c: Capture, cursor: string): Promise<void> {
     const now = this.ctx.clock.now();
     const seq = this.seq + 1;
     const args: CommitArgs = {
       epoch: this.epoch,
       seq,
       cursor,
-      snapshot: snapshotJson,
-      timers: timersJson,
-      status,
+      snapshot: c.snapshot,
+      timers: c.timers,
+      status: c.status,
       now,
-      event: encodeJson(event),
+      event: encodeJson(c.event),
       from: this.fromValue,
-      to: toValue,
+      to: c.value,
       notice: noticeHead(
         this.id,
-        { machine: this.machineName, version: this.def.version, status, seq, updatedAt: now, createdAt: this.createdAt },
-        timersJson,
+        { machine: this.machineName, version: this.def.version, status: c.status, seq, updatedAt: now, createdAt: this.createdAt },
+        c.timers,
       ),
       owner: this.ctx.owner,
       leaseMs: this.ctx.leaseMs,
       historyMax: this.ctx.historyMax,
       version: this.def.version,
     };
-    // Pipelined: the next step is applied while this commit travels. Commits land in order
-    // (one connection, seq-checked), and a refused one drops the host before anything depends on it.
+    // Commits land in order (one connection, seq-checked); a refused one drops the host before anything depends on it.
     this.seq = seq;
     this.cursor = cursor;
-    this.fromValue = toValue;
+    this.fromValue = c.value;
     this.lastActivity = now;
     const sent = this.commitWithRetry(args);
     sent.catch(() => undefined); // observed through settle()
     this.inflight.push(sent);
-    const effects = this.outbox.pending;
-    if (effects || status !== 'active' || this.inflight.length >= MAX_INFLIGHT) await this.settle();
+    const effects = c.effects.dispatch.length > 0 || c.effects.cancel.length > 0;
+    if (effects || c.status !== 'active' || this.inflight.length >= MAX_INFLIGHT) await this.settle();
     // Effects only after the commit that decided them.
-    if (effects) await this.flushOutbox();
-    if (status !== 'active') this.finish(status);
+    if (effects) await this.outbox.send(c.effects, () => this.gone);
+    if (c.status !== 'active') this.finish(c.status);
   }
 
   private async commitWithRetry(args: CommitArgs): Promise<void> {
@@ -449,7 +495,7 @@ export class TaskHost {
    * back through the mailbox and re-activate the task.
    */
   get passivatable(): boolean {
-    if (this.gone || this.pumping || this.dirty || this.inbox.length > this.inboxHead) return false;
+    if (this.gone || this.pumping || this.captured.length || this.inbox.length > this.inboxHead) return false;
     return quiescent(this.actor);
   }
 
