@@ -267,6 +267,24 @@ describe('cancellation', () => {
   });
 });
 
+describe('stop', () => {
+  it('stopping a task aborts its agent work in flight', async () => {
+    const prefix = uniquePrefix('agents-stop');
+    const rt = await runtime(prefix, { agentNames: ['abortable'] });
+    const t = await rt.spawn('abortTask', { id: 'stop-1' });
+    const [run] = await waitUntil(async () => {
+      const r = await runs(prefix, 'abortable');
+      return r.length ? r : undefined;
+    }, { timeout: 10_000, message: 'the agent to start' });
+    const jobId = run!.split('|')[0]!;
+    const stopped = await t.stop({ timeout: 5000 });
+    expect(stopped.status).toBe('stopped');
+    const abortedWith = await waitUntil(() => redis.get(suiteKeys(prefix).aborted(jobId)), { timeout: 10_000, message: 'the agent to see its signal abort' });
+    expect(abortedWith).toMatch(/cancelled/);
+    expect((await mailbox(prefix, 'stop-1')).filter((e) => e.event.type === AGENT_RESULT)).toEqual([]);
+  });
+});
+
 describe('progress', () => {
   it('reaches a subscriber in another process than the agent', async () => {
     const prefix = uniquePrefix('agents-progress');

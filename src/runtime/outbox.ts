@@ -10,7 +10,7 @@ export interface Effects {
 /**
  * Effects a task decided in a step, held until the commit that decided them
  * has landed: agent jobs to enqueue and to cancel. Dispatch is idempotent by
- * job id, so a flush that a crash interrupted is simply repeated by the
+ * job id, so a send that a crash interrupted is simply repeated by the
  * restored task's agent children.
  */
 export class Outbox {
@@ -33,7 +33,7 @@ export class Outbox {
     this.cancels.push(notice);
   }
 
-  /** True when effects wait for a flush. */
+  /** True when effects wait to be sent. */
   get pending(): boolean {
     return this.dispatches.length > 0 || this.cancels.length > 0;
   }
@@ -46,7 +46,11 @@ export class Outbox {
     return e;
   }
 
-  /** Send one step's effects once its commit landed; effects recorded since (later steps') stay queued. */
+  /**
+   * Send one step's effects once its commit landed, retrying while Redis is
+   * unreachable, until sent or `abandoned()` says the task moved on; effects
+   * recorded since (later steps') stay queued.
+   */
   async send(effects: Effects, abandoned: () => boolean): Promise<void> {
     let delay = 50;
     for (;;) {
@@ -63,25 +67,8 @@ export class Outbox {
     }
   }
 
-  /** Send the effects, retrying while Redis is unreachable, until sent or `abandoned()` says the task moved on. */
+  /** Send everything recorded so far (after a restore, or a stop's cancellations). */
   async flush(abandoned: () => boolean): Promise<void> {
-    let delay = 50;
-    while (this.pending) {
-      const dispatches = this.dispatches;
-      const cancels = this.cancels;
-      this.dispatches = [];
-      this.cancels = [];
-      try {
-        if (dispatches.length) await this.agents.dispatch(this.taskId, dispatches);
-        if (cancels.length) await this.agents.cancel(cancels);
-      } catch (err) {
-        this.dispatches.unshift(...dispatches);
-        this.cancels.unshift(...cancels);
-        if (abandoned()) return; // a restore re-dispatches active agent children
-        this.log('outbox dispatch failed, retrying', { taskId: this.taskId, error: (err as Error).message });
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 1000);
-      }
-    }
+    while (this.pending && !abandoned()) await this.send(this.take(), abandoned);
   }
 }

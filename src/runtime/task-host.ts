@@ -483,7 +483,8 @@ export class TaskHost {
     this.stopping = status !== 'stopped';
     this.actor.stop();
     this.stopping = true;
-    if (this.outbox.pending) void this.flushOutbox();
+    // One attempt: the task is over, so nothing would re-send them.
+    if (this.outbox.pending) void this.outbox.send(this.outbox.take(), () => true);
     this.ctx.store.clearDue(this.id).catch(() => undefined);
     this.ctx.onGone(this, 'finished');
   }
