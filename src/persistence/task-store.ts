@@ -93,7 +93,7 @@ export class TaskStore {
       case ScriptCode.Ok:
         return { id: String(reply[1]), prev: String(reply[2]), holder: String(reply[3]), duplicate: false };
       case ScriptCode.Duplicate:
-        return { id: String(reply[1]), holder: '', duplicate: true };
+        return { id: String(reply[1]), holder: String(reply[2] ?? ''), duplicate: true };
       case ScriptCode.NotFound:
         throw new TaskNotFoundError(taskId);
       case ScriptCode.NotRunning:

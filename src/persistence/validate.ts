@@ -101,7 +101,7 @@ export function encodeEvent(event: unknown, maxBytes: number, schemas?: Record<s
   }
   const bytes = Buffer.byteLength(json);
   if (bytes > maxBytes) throw new PayloadTooLargeError(`event '${type}'`, bytes, maxBytes);
-  const schema = schemas?.[type];
+  const schema = schemas && Object.hasOwn(schemas, type) ? schemas[type] : undefined; // never Object.prototype's members
   if (schema) {
     const result = schema.safeParse(event);
     if (!result.success) {

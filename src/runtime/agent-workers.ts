@@ -134,11 +134,13 @@ export class AgentWorkers {
         return;
       }
       await this.delivery.deliver(d.taskId, { type: AGENT_RESULT, jobId: d.jobId, childPath: d.childPath, output: JSON.parse(json) }, `agent-${d.jobId}`);
-    } catch (err) {
+    } catch (thrown) {
       if (controller.signal.reason instanceof Cancelled) return; // nobody waits for it any more
+      // BullMQ needs an Error: an agent that throws null, a string or an object still fails its attempt.
+      const err = thrown instanceof Error ? thrown : new Error(typeof thrown === 'string' ? thrown : `agent threw ${JSON.stringify(thrown) ?? String(thrown)}`);
       const attempts = job.opts.attempts ?? 1;
       const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= attempts;
-      if (final) await this.fail(d, { name: (err as Error)?.name ?? 'Error', message: (err as Error)?.message ?? String(err), attempts: job.attemptsMade + 1 });
+      if (final) await this.fail(d, { name: err.name, message: err.message, attempts: job.attemptsMade + 1 });
       throw err;
     } finally {
       if (timer) clearTimeout(timer);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createStore } from '@xstate/store';
-import { ClosedError, TaskNotFoundError, TimeoutError, UnknownMachineError } from '../errors.js';
+import { ClosedError, TaskExistsError, TaskNotFoundError, TimeoutError, UnknownMachineError } from '../errors.js';
 import { Keys } from '../persistence/keys.js';
 import { TaskStore, type AppendResult } from '../persistence/task-store.js';
 import { assertIdempotencyKey, assertTaskId, encodeEvent, encodeInput } from '../persistence/validate.js';
@@ -177,10 +177,21 @@ export class BatonClient {
     this.assertOpen();
     const { id, def, input } = this.prepareSpawn(machine, options);
     const now = this.clock.now();
-    await this.store.spawn(id, { machine, version: def?.version ?? 1, input, now, owner: '', leaseMs: 0 });
+    try {
+      await this.store.spawn(id, { machine, version: def?.version ?? 1, input, now, owner: '', leaseMs: 0 });
+    } catch (err) {
+      // A retry of a spawn whose reply was lost finds its own task, never started: finish the job.
+      if (!(err instanceof TaskExistsError) || !(await this.isUnstartedSpawn(id, machine, input))) throw err;
+    }
     await this.store.index(id, now);
     await this.activations.wake(id);
     return this.handle(id);
+  }
+
+  /** True when task `id` is exactly this spawn (same machine and input) and has never committed. */
+  private async isUnstartedSpawn(id: string, machine: string, input: string): Promise<boolean> {
+    const h = await this.store.read(id);
+    return h.machine === machine && h.input === input && h.seq === '0';
   }
 
   /** @internal */
@@ -222,7 +233,26 @@ export class BatonClient {
 
   /** @internal Wake the task when nobody holds it (a runtime also delivers to its own tasks). */
   protected async afterAppend(taskId: string, result: AppendResult, _json: string): Promise<void> {
-    if (!result.duplicate && result.holder === '') await this.activations.wake(taskId);
+    // A duplicate wakes too: its first send may have appended and then failed to wake.
+    if (result.holder === '') await this.wake(taskId);
+  }
+
+  /**
+   * @internal Enqueue an activation. If that fails (the queue unreachable or
+   * not permitted), mark the task due now instead: a sweeper wakes it within
+   * half a lease. Only when both fail does the caller see the error (the event
+   * is durable; a retry with its idempotency key wakes the task again).
+   */
+  protected async wake(taskId: string): Promise<void> {
+    try {
+      await this.activations.wake(taskId);
+    } catch (err) {
+      try {
+        await this.store.setDue([[taskId, this.clock.now()]]);
+      } catch {
+        throw err;
+      }
+    }
   }
 
   /** @internal The event schemas of the task's machine, when this process knows it. */

@@ -18,6 +18,12 @@ export interface CommittedState {
 export function decodeCommitted(fields: StateFields, def: TaskDefinition, machineName: string): CommittedState {
   let snapshot: Record<string, unknown> | undefined;
   let timers: PersistedTimer[] = [];
+  const seq = Number(fields.seq ?? 0);
+  if (!Number.isInteger(seq) || seq < 0) throw new Error(`committed seq ${JSON.stringify(fields.seq)} is not a whole number`);
+  if (fields.cursor !== undefined && !/^\d+-\d+$/.test(fields.cursor)) throw new Error(`mailbox cursor ${JSON.stringify(fields.cursor)} is not a stream id`);
+  if (fields.version !== undefined && !/^\d+$/.test(fields.version)) throw new Error(`machine version ${JSON.stringify(fields.version)} is not a whole number`);
+  // Only a task never committed starts from its input; a committed one without its snapshot has lost its state.
+  if (seq > 0 && !fields.snapshot) throw new Error(`commit ${seq} has no snapshot`);
   if (fields.snapshot) {
     snapshot = decodeSnapshot(fields.snapshot);
     try {

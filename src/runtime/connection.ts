@@ -56,6 +56,8 @@ function tune(purpose: string): RedisOptions {
   // BullMQ's blocking connections need maxRetriesPerRequest: null. The command
   // connection does not auto-pipeline: ioredis keeps one auto-pipeline in flight
   // per connection, which queued commits behind batches of sends (measured in bench/).
+  // ioredis resends a command whose reply a dropped connection lost (turning that off leaves its promise
+  // pending forever): commits and keyed sends recognise the resend; see docs/reliability.md for unkeyed sends.
   return purpose === 'command' ? {} : { maxRetriesPerRequest: null };
 }
 

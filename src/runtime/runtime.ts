@@ -144,6 +144,10 @@ export class Runtime extends BatonClient {
     }
     if (this.definitions.size === 0) return; // an agent-only worker holds no tasks
     await this.subs.listen(this.keys.ownerChannel(this.self), (taskId) => this.hosts.get(taskId)?.poke());
+    // Wakes published while the subscriber was reconnecting are lost: read every held mailbox.
+    this.subs.onReconnect(() => {
+      for (const h of this.hosts.values()) h.poke();
+    });
     if (this.idleMs > 0) this.idler = setInterval(() => void this.passivateIdle(), Math.max(20, Math.min(1000, this.idleMs / 2)));
     this.worker = Activations.worker(this.connections.open('blocking'), this.keys.queuePrefix, this.concurrency, (id) => this.activate(id));
     this.worker.on('error', (err) => this.log('activation worker error', { error: err.message }));
@@ -178,9 +182,12 @@ export class Runtime extends BatonClient {
 
   /** @internal */
   protected override async afterAppend(taskId: string, result: AppendResult, json: string): Promise<void> {
-    if (result.duplicate) return;
     if (result.holder === this.self) {
       const host = this.hosts.get(taskId);
+      if (host && !host.isGone && result.duplicate) {
+        host.poke(); // the entry is in the stream already; make sure it is read
+        return;
+      }
       if (host && !host.isGone) {
         // Handed over in memory; the stream is re-read only when entries from elsewhere came between.
         host.deliver(result.id, result.prev, json);

@@ -22,6 +22,23 @@ export class Subscriber {
     });
   }
 
+  /**
+   * Call `fn` whenever the connection is ready again after a drop. Pub/sub is
+   * at most once: notices published while it was down are lost, so a holder
+   * must then look at its mailboxes itself.
+   */
+  onReconnect(fn: () => void): void {
+    // The first 'ready' is the initial connection, unless that has happened already.
+    let first = (this.conn as { status?: string }).status !== 'ready';
+    this.conn.on('ready', () => {
+      if (first) {
+        first = false;
+        return;
+      }
+      fn();
+    });
+  }
+
   /** Listen on `channel`; resolves once Redis confirmed the subscription. */
   async listen(channel: string, fn: (message: string) => void): Promise<() => void> {
     let set = this.listeners.get(channel);

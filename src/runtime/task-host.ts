@@ -179,6 +179,15 @@ export class TaskHost {
       throw new Error(`snapshot does not restore on the current machine: ${describeError(now.error)}`);
     }
     if (snapshot) {
+      // XState restores a child whose logic the machine no longer registers by leaving it out, silently.
+      const persisted = (snapshot.children ?? {}) as Record<string, { snapshot?: { status?: string }; src?: unknown }>;
+      const live = (now as { children?: Record<string, unknown> }).children ?? {};
+      const lost = Object.entries(persisted).filter(([cid, c]) => c?.snapshot?.status === 'active' && !live[cid]);
+      if (lost.length) {
+        this.stopping = true;
+        actor.stop();
+        throw new Error(`snapshot has active children the machine cannot restore: ${lost.map(([cid, c]) => `${cid} (src ${JSON.stringify(c?.src)})`).join(', ')}`);
+      }
       const dropped = rearmTimers(actor, timers, ctx.clock);
       if (dropped.length) ctx.log('timers dropped on restore: their actor is gone', { taskId: this.id, dropped: dropped.map((t) => t.id) });
     }
@@ -361,7 +370,8 @@ export class TaskHost {
       rejected = 'not valid JSON';
     }
     if (!rejected && event) {
-      const schema = this.def.events?.[event.type];
+      const schemas = this.def.events;
+      const schema = schemas && Object.hasOwn(schemas, event.type) ? schemas[event.type] : undefined;
       const result = schema?.safeParse(event);
       if (result && !result.success) rejected = `does not match its schema: ${result.error.issues.map((i) => i.message).join('; ')}`;
     }

@@ -21,7 +21,7 @@
 
   Output:
     {1, id, prevId, holder}  appended; holder is '' when nobody holds the task
-    {2, id}                  duplicate idempotency key: the earlier entry's id, nothing written
+    {2, id, holder}          duplicate idempotency key: the earlier entry's id and the holder, nothing written
     {-1}                     TASK_NOT_FOUND
     {-3, status}             TASK_NOT_RUNNING
 ]]
@@ -35,7 +35,8 @@ end
 if ARGV[2] ~= '' then
   local earlier = redis.call('GET', KEYS[4])
   if earlier then
-    return {2, earlier}
+    -- The holder too: a retry after a failed wake must still be able to wake the task.
+    return {2, earlier, redis.call('GET', KEYS[3]) or ''}
   end
 end
 local prev = redis.call('HGET', KEYS[1], 'last') or '0-0'
