@@ -18,6 +18,8 @@ export interface TaskKeys {
   epoch: string;
   /** Prefix of the per-idempotency-key STRING keys. */
   idemPrefix: string;
+  /** HASH with EX: tokens of recent sends, so a command resent after a lost reply appends nothing. */
+  recent: string;
   /** Pub/sub channel carrying every commit of this task. */
   changes: string;
   /** Pub/sub channel carrying agents' progress reports for this task. */
@@ -55,6 +57,7 @@ export class Keys {
       lease: `${base}:lease`,
       epoch: `${base}:epoch`,
       idemPrefix: `${base}:idem:`,
+      recent: `${base}:recent`,
       changes: `${base}:changes`,
       progress: `${base}:progress`,
     };

@@ -19,7 +19,7 @@ export const ScriptCode = {
 
 const SCRIPTS = {
   batonSpawn: { file: 'spawn-3.lua', keys: 3 },
-  batonSend: { file: 'send-4.lua', keys: 4 },
+  batonSend: { file: 'send-5.lua', keys: 5 },
   batonAcquire: { file: 'acquire-3.lua', keys: 3 },
   batonCommit: { file: 'commit-5.lua', keys: 5 },
   batonRelease: { file: 'release-4.lua', keys: 4 },

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { BatonError, ErrorCode, FencedError, SeqConflictError, TaskExistsError, TaskNotFoundError, TaskNotRunningError } from '../errors.js';
 import type { Keys } from './keys.js';
 import { runScript, ScriptCode, type RedisLike } from './scripts.js';
@@ -80,7 +81,9 @@ export class TaskStore {
   async append(taskId: string, a: { event: string; idempotencyKey?: string; idemTtlSec: number; now: number; self: string }): Promise<AppendResult> {
     const k = this.keys.task(taskId);
     const idem = a.idempotencyKey ?? '';
-    const reply = await runScript<Reply>(this.redis, 'batonSend', [k.state, k.mailbox, k.lease, k.idemPrefix + idem], [
+    // A token per call, unless an idempotency key already identifies it.
+    const token = idem ? '' : randomBytes(9).toString('base64url');
+    const reply = await runScript<Reply>(this.redis, 'batonSend', [k.state, k.mailbox, k.lease, k.idemPrefix + idem, k.recent], [
       a.event,
       idem,
       a.idemTtlSec,
@@ -88,6 +91,7 @@ export class TaskStore {
       this.keys.ownerChannelPrefix,
       taskId,
       a.self,
+      token,
     ]);
     switch (reply[0]) {
       case ScriptCode.Ok:

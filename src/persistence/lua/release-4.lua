@@ -2,7 +2,7 @@
   Release a task's lease (passivation), unless events wait past the cursor.
 
   Refusing while the mailbox holds unapplied entries is what keeps an event
-  that races the release from being stranded: send-4.lua appends and reads the
+  that races the release from being stranded: send-5.lua appends and reads the
   lease atomically, so either it sees no holder (and activates the task) or
   this script sees its entry (and refuses).
 

@@ -11,6 +11,7 @@
     KEYS[2] mailbox stream
     KEYS[3] lease
     KEYS[4] idempotency key (a key of the task's slot; unused when ARGV[2] is '')
+    KEYS[5] recent send tokens (hash token -> entry id, short-lived)
     ARGV[1] event (JSON)
     ARGV[2] idempotency key, or ''
     ARGV[3] idempotency window (s)
@@ -18,6 +19,7 @@
     ARGV[5] owner channel prefix
     ARGV[6] task id
     ARGV[7] sender's own owner id ('' for a client): no notice to itself
+    ARGV[8] this call's token: a command resent after a lost reply finds it and appends nothing
 
   Output:
     {1, id, prevId, holder}  appended; holder is '' when nobody holds the task
@@ -39,11 +41,25 @@ if ARGV[2] ~= '' then
     return {2, earlier, redis.call('GET', KEYS[3]) or ''}
   end
 end
+if ARGV[8] ~= '' then
+  local again = redis.call('HGET', KEYS[5], ARGV[8])
+  if again then
+    return {1, again, '', redis.call('GET', KEYS[3]) or ''}
+  end
+end
 local prev = redis.call('HGET', KEYS[1], 'last') or '0-0'
 local id = redis.call('XADD', KEYS[2], '*', 'e', ARGV[1], 'k', ARGV[2], 't', ARGV[4])
 redis.call('HSET', KEYS[1], 'last', id)
 if ARGV[2] ~= '' then
   redis.call('SET', KEYS[4], id, 'EX', ARGV[3])
+end
+if ARGV[8] ~= '' then
+  -- A resend comes within seconds: a small, short-lived window is enough.
+  if redis.call('HLEN', KEYS[5]) >= 512 then
+    redis.call('DEL', KEYS[5])
+  end
+  redis.call('HSET', KEYS[5], ARGV[8], id)
+  redis.call('EXPIRE', KEYS[5], 60)
 end
 local holder = redis.call('GET', KEYS[3])
 if holder then
