@@ -174,6 +174,7 @@ export class TaskHost {
     }
     const now = actor.getSnapshot();
     if (snapshot && now.status === 'error' && snapshot.status !== 'error') {
+      this.gone = true; // nothing the stop does may be captured or committed: the quarantine keeps the snapshot
       this.stopping = true;
       actor.stop();
       throw new Error(`snapshot does not restore on the current machine: ${describeError(now.error)}`);
@@ -184,6 +185,7 @@ export class TaskHost {
       const live = (now as { children?: Record<string, unknown> }).children ?? {};
       const lost = Object.entries(persisted).filter(([cid, c]) => c?.snapshot?.status === 'active' && !live[cid]);
       if (lost.length) {
+        this.gone = true; // nothing the stop does may be captured or committed: the quarantine keeps the snapshot
         this.stopping = true;
         actor.stop();
         throw new Error(`snapshot has active children the machine cannot restore: ${lost.map(([cid, c]) => `${cid} (src ${JSON.stringify(c?.src)})`).join(', ')}`);
