@@ -372,11 +372,15 @@ export async function check(opts: CheckOptions): Promise<CheckReport> {
           report.agent.reruns['worker-killed']++;
         } else if ((frozen.get(run.pid) ?? []).some((f) => f.at >= run.at - 50 && f.at <= next.at)) {
           report.agent.reruns['worker-frozen']++;
+        } else if ((frozen.get(next.pid) ?? []).some((f) => f.at <= run.at && f.until >= run.at - 50 && f.until <= next.at + 100)) {
+          // The later execution is the frozen worker's own: it took the job before its freeze (its lock then
+          // lapsed and the job ran elsewhere) and recorded its start only after SIGCONT.
+          report.agent.reruns['worker-frozen']++;
         } else if (redisFaults.some((f) => (f.until ?? f.at) >= run.at && f.at <= next.at + 50)) {
           report.agent.reruns['redis-fault']++;
         } else {
           report.agent.reruns.unexplained++;
-          violate('agent-rerun', `${task}: ${job} executed ${list.length}× (run ${k + 1} on pid ${run.pid} at ${run.at}, attempt ${run.attempt}; next at ${next.at}, attempt ${next.attempt}) with no fault to explain it`);
+          violate('agent-rerun', `${task}: ${job} executed ${list.length}× (run ${k + 1} on pid ${run.pid} at ${run.at}, attempt ${run.attempt}; next on pid ${next.pid} at ${next.at}, attempt ${next.attempt}) with no fault to explain it`);
         }
       }
     }

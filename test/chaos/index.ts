@@ -16,6 +16,15 @@ import { runLoad, type LoadResult } from './load.js';
 import { runScenario, type ScenarioOptions, type ScenarioResult } from './scenario.js';
 import { runSecurity, type SecurityResult } from './security.js';
 
+// ioredis prints "[ioredis] Unhandled error event" for every failed reconnect of a connection that has
+// no 'error' listener (the test's own clients, while Redis restarts): counted, not printed.
+let ioredisNoise = 0;
+const consoleError = console.error.bind(console);
+console.error = (...args: unknown[]) => {
+  if (typeof args[0] === 'string' && args[0].startsWith('[ioredis] Unhandled error event')) ioredisNoise++;
+  else consoleError(...args);
+};
+
 const argv = process.argv.slice(2);
 const arg = (name: string) => {
   const i = argv.indexOf(`--${name}`);
@@ -90,7 +99,41 @@ const report: Report = {
 const save = () => {
   report.durationMs = Date.now() - t0;
   writeFileSync(reportFile, JSON.stringify(report, null, 2));
+  writeFileSync(reportFile.replace(/\.json$/, '') + '.md', markdown(report));
 };
+
+/** The figures as markdown tables (what docs/reliability.md publishes). */
+function markdown(r: Report): string {
+  const out: string[] = [`Run of ${r.startedAt}, scale ${r.scale}, ${Math.round(r.durationMs / 1000)} s.`, ''];
+  out.push('| run | Redis | tasks | events checked | faults injected | lost | applied twice | out of order | not final | forks / seq gaps / seq backwards | agent invocations: executions (re-runs: killed / frozen / Redis fault / unexplained) | fenced writers |');
+  out.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const s of r.scenarios) {
+    const c = s.check;
+    const a = c.agent;
+    const o = scenarios.find((x) => x.name === s.name);
+    out.push(
+      `| ${s.name} | ${o?.aof ? `AOF ${o.aof}` : 'no AOF'} | ${c.tasks} | ${c.eventsChecked} | ${Object.entries(s.faultCounts).map(([k, v]) => `${k} ${v}`).join(', ')} | ${c.lost}${c.loss ? ` (window ≤ ${c.loss.windowMaxMs} ms)` : ''} | ${c.appliedTwice} | ${c.outOfOrder} | ${c.notFinal} | ${c.chainBreaks} / ${c.historyGaps} / ${o?.lossy ? `(${c.seqBackwards} after loss)` : c.seqBackwards} | ${a.invocations}: ${a.executions} (${a.reruns['worker-killed']} / ${a.reruns['worker-frozen']} / ${a.reruns['redis-fault']} / ${a.reruns.unexplained}), max ${a.maxExecutions} per invocation | ${s.fencedPids.length} of ${s.workerProcesses} processes |`,
+    );
+  }
+  const t = r.totals;
+  out.push('', `Totals: ${t.runs} runs; faults ${Object.entries(t.faults).map(([k, v]) => `${k} ${v}`).join(', ')}; events checked ${t.eventsChecked}; lost ${t.lost} (plus ${t.lostEverysec} under emulated power cuts with everysec); applied twice ${t.appliedTwice}; violations ${t.violations}.`);
+  if (r.fuzz) {
+    const f = r.fuzz;
+    out.push('', `Fuzz: ${f.cases.total} malformed cases (${f.cases.events} events, ${f.cases.spawns} spawns, ${f.cases.agentOutputs} agent outputs, ${f.cases.corruptions} corrupted tasks); worker crashes ${f.workerCrashes}; violations ${f.violations.length}; background events checked ${f.background.eventsChecked}, lost ${f.background.lost}, applied twice ${f.background.appliedTwice}.`);
+    out.push('', '| malformed call | outcomes |', '|---|---|');
+    for (const [k, v] of Object.entries(f.outcomes).filter(([k]) => !k.startsWith('corruption:'))) out.push(`| ${k} | ${Object.entries(v).map(([c, n]) => `${c} ${n}`).join(', ')} |`);
+    out.push('', '| corruption | outcome | reason |', '|---|---|---|');
+    for (const [k, v] of Object.entries(f.corruptions)) out.push(`| ${k} | ${Object.entries(v.outcomes).map(([c, n]) => `${c} ${n}`).join(', ')} | ${(v.reason ?? '').replace(/\|/g, '\\|')} |`);
+  }
+  if (r.load) {
+    const l = r.load;
+    out.push('', `Load: ${l.tasks} tasks, hot set ${l.hot}; spawned at ${l.spawnPerSec}/s; held peak ${l.held.peak}, at the end ${l.held.atEnd}; worker heap ${l.heapMB.baseline} MB at start, ${l.heapMB.peak} MB peak, ${l.heapMB.steadyAfterGc} MB after GC with ${l.held.atEnd} held (${l.heapMB.retainedPerTaskBytes} B retained per task); RSS peak ${l.heapMB.rssPeak} MB; Redis ${l.redis.usedMemoryMB} MB used (${l.redis.perTaskBytes} B per task, ${l.redis.keys} keys); events checked ${l.check.eventsChecked}, lost ${l.check.lost}, applied twice ${l.check.appliedTwice}.`);
+  }
+  if (r.security) {
+    out.push('', `Security: ${r.security.checks.map((c) => `${c.name} ${c.ok ? 'ok' : 'FAILED'}`).join('; ')}. ACL rules: \`${r.security.aclRules}\`.`);
+  }
+  return out.join('\n') + '\n';
+}
 let failed = false;
 
 for (const s of scenarios) {
@@ -164,5 +207,6 @@ if (!only || only.includes('security')) {
 
 save();
 say(`totals: ${JSON.stringify(report.totals)}`);
+say(`(${ioredisNoise} "[ioredis] Unhandled error event" lines from the test's own clients were not printed)`);
 say(`report: ${reportFile}`);
 process.exit(failed ? 1 : 0);

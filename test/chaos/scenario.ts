@@ -180,7 +180,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     await pool.stopAll();
 
     const report = await check({ connection: redis.url, prefix, dir, lossy: o.lossy });
-    if (!report.ok && o.postMortem) await o.postMortem(redis.url, prefix, report).catch((err: unknown) => progress(`post-mortem failed: ${String(err)}`));
+    if ((!report.ok || report.notFinal > 0) && o.postMortem) await o.postMortem(redis.url, prefix, report).catch((err: unknown) => progress(`post-mortem failed: ${String(err)}`));
     const logs = pool.logs();
     const logCounts: Record<string, number> = {};
     for (const l of logs) logCounts[l.log] = (logCounts[l.log] ?? 0) + 1;

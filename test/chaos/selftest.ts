@@ -24,6 +24,8 @@ interface Plan {
   ctxLog?: string[];
   /** Executions per agent job (default 1 each). */
   executions?: number[];
+  /** Explicit executions of the first job: pid and start offset (ms). */
+  runs?: Array<{ pid: number; dt: number }>;
 }
 
 /** Planted violations: task id → the violation kind the checker must report for it. */
@@ -42,6 +44,10 @@ export const PLANTED: Record<string, { kind: string; plan: Plan }> = {
   rerun: { kind: 'agent-rerun', plan: { applied: ['a', 'b', 'c'], sent: ['a', 'b', 'c'], executions: [2, 1] } },
   noexec: { kind: 'agent-no-execution', plan: { applied: ['a', 'b', 'c'], sent: ['a', 'b', 'c'], executions: [0, 1] } },
   backwards: { kind: 'seq-backwards', plan: { applied: ['a', 'b', 'c'], sent: ['a', 'b', 'c'] } },
+  // Re-runs a fault explains are not violations: a worker killed mid-job (run on 5001, SIGKILLed), and a worker
+  // frozen after taking the job (5002 frozen from -1 s to +3 s; 5003 ran it meanwhile; 5002 records its start after SIGCONT).
+  killedrerun: { kind: '', plan: { applied: ['a', 'b', 'c'], sent: ['a', 'b', 'c'], runs: [{ pid: 5001, dt: 0 }, { pid: 5003, dt: 2000 }] } },
+  frozenlate: { kind: '', plan: { applied: ['a', 'b', 'c'], sent: ['a', 'b', 'c'], runs: [{ pid: 5003, dt: 0 }, { pid: 5002, dt: 3010 }] } },
 };
 
 export async function checkerSelfTest(): Promise<{ report: CheckReport; missed: string[]; falseAlarms: string[] }> {
@@ -94,9 +100,17 @@ export async function checkerSelfTest(): Promise<{ report: CheckReport; missed: 
       });
       const execs = plan.executions ?? [1, 1];
       for (let j = 0; j < jobs.length; j++) {
+        if (j === 0 && plan.runs) {
+          for (const r of plan.runs) await redis.rpush(`${prefix}:chaos:runs`, `${jobs[j]}|${r.pid}|1|${now + r.dt}`);
+          continue;
+        }
         for (let k = 0; k < execs[j]!; k++) await redis.rpush(`${prefix}:chaos:runs`, `${jobs[j]}|4242|1|${now + k * 1000}`);
       }
     }
+    log.append(FILES.faults, [
+      { t: 'fault', kind: 'sigkill-worker', at: now + 500, until: now + 1500, pid: 5001 },
+      { t: 'fault', kind: 'sigstop-worker', at: now - 1000, until: now + 3000, pid: 5002 },
+    ]);
     // Seq samples: the task 'backwards' went from 9 to 5; every other task stays put.
     const at = (v: number) => ids.map((id) => (id === 'backwards' ? v : 1));
     log.append(FILES.seq, [{ t: 'seq', at: now, s: at(9) }, { t: 'seq', at: now + 500, s: at(5) }]);
@@ -105,9 +119,10 @@ export async function checkerSelfTest(): Promise<{ report: CheckReport; missed: 
     const missed: string[] = [];
     const falseAlarms: string[] = [];
     for (const id of ids) {
-      const { kind } = PLANTED[id]!;
+      const { kind, plan } = PLANTED[id]!;
       const mine = report.violations.filter((v) => v.includes(` ${id}:`) || v.includes(`: ${id}.`) || v.startsWith(`${kind}: ${id}`) || new RegExp(`\\b${id}\\b`).test(v));
       if (!kind && mine.length) falseAlarms.push(...mine);
+      if (!kind && plan.runs && report.agent.reruns.unexplained > 1) falseAlarms.push(`${id}: re-runs counted unexplained: ${JSON.stringify(report.agent.reruns)}`);
       if (kind && !mine.some((v) => v.startsWith(`${kind}:`))) missed.push(`${id}: expected ${kind}, got ${JSON.stringify(mine)}`);
     }
     return { report, missed, falseAlarms };
