@@ -257,12 +257,22 @@ export class BatonClient {
 
   /** @internal The event schemas of the task's machine, when this process knows it. */
   protected async schemasFor(taskId: string) {
-    if (this.definitions.size === 0) return undefined;
-    let hasSchemas = false;
-    for (const d of this.definitions.values()) if (d.events) hasSchemas = true;
-    if (!hasSchemas) return undefined;
-    const machine = await this.store.redis.hget(this.keys.task(taskId).state, 'machine');
-    return machine ? this.definitions.get(machine)?.events : undefined;
+    if (!this.anySchemas) return undefined;
+    // A task's machine never changes: read it once per task, not once per send (the send path's budget is one script).
+    let machine = this.machineOf.get(taskId);
+    if (machine === undefined) {
+      machine = (await this.store.redis.hget(this.keys.task(taskId).state, 'machine')) ?? undefined;
+      if (machine === undefined) return undefined; // unknown task: the send script says so
+      if (this.machineOf.size >= 10_000) this.machineOf.clear();
+      this.machineOf.set(taskId, machine);
+    }
+    return this.definitions.get(machine)?.events;
+  }
+
+  private readonly machineOf = new Map<string, string>();
+  private get anySchemas(): boolean {
+    for (const d of this.definitions.values()) if (d.events) return true;
+    return false;
   }
 
   /** The committed view of a task, or undefined when it does not exist. */
