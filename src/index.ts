@@ -13,7 +13,7 @@ export {
   type AgentFunction,
   type AgentRegistration,
   type AgentEntry,
-} from './runtime/agent-workers.js';
+} from './runtime/agent-run.js';
 export {
   createClient,
   BatonClient,

@@ -1,6 +1,8 @@
-// Agent work (fromAgent on BullMQ): results survive the task's process dying,
-// invocations run once across restores, retries and onError, cancellation,
-// cross-process progress, and input validation before anything is enqueued.
+// Agent work through the agents' BullMQ queues (registrations with
+// `inProcess: false`, or agents registered in another process): results survive
+// the task's process dying, invocations run once across restores, retries and
+// onError, cancellation, cross-process progress, and input validation before
+// anything is enqueued. The in-process path is test/local-agents.test.ts.
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -28,7 +30,7 @@ afterAll(() => redis.disconnect());
 async function runtime(prefix: string, opts: Partial<RuntimeOptions> & { agentNames?: string[] } = {}): Promise<Runtime> {
   const { agentNames, ...rest } = opts;
   const all = suiteAgents(redis, prefix);
-  const agents = Object.fromEntries((agentNames ?? []).map((n) => [n, all[n]!]));
+  const agents = Object.fromEntries((agentNames ?? []).map((n) => [n, { run: all[n]!, inProcess: false }]));
   const rt = await createRuntime({
     connection: redisUrl(),
     prefix,

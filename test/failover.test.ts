@@ -1,6 +1,7 @@
 // Many workers, one killed: three runtime processes (machines and agents) run
 // 200 tasks fed by the test; one is SIGKILLed mid-run. Every task completes,
-// every event is applied once and in order, every agent invocation runs once.
+// every event is applied once and in order, every agent invocation runs once
+// (in the holder's process or from the queue) except one in flight on the victim.
 // Then: an agent worker killed mid-job (BullMQ re-runs the job once its lock
 // lapses; the result is applied once).
 import { Queue } from 'bullmq';
@@ -136,8 +137,9 @@ describe('failover across three worker processes', () => {
       expect(pids[0], `${jobId}: first run on the victim`).toBe(victim.pid);
       expect(pids[1], `${jobId}: re-run on a survivor`).not.toBe(victim.pid);
     }
-    expect(await ticks.getJobCounts('completed', 'failed', 'active', 'waiting', 'delayed')).toEqual({
-      completed: 2 * TASKS,
+    // Invocations run in the holder's process (in-process agents) or, past its concurrency and after a
+    // restore, as BullMQ jobs: either way none is left failed or pending.
+    expect(await ticks.getJobCounts('failed', 'active', 'waiting', 'delayed')).toEqual({
       failed: 0,
       active: 0,
       waiting: 0,

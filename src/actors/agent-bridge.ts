@@ -21,6 +21,11 @@ export interface AgentDispatch {
   backoffMs: number;
   /** Time limit of one attempt, ms. */
   timeoutMs?: number;
+  /**
+   * Set by the host when a restore re-dispatches the invocation: it may have
+   * run already, so it goes through the agent's queue, which runs a job id once.
+   */
+  restored?: boolean;
 }
 
 /** Implemented by the task host. */

@@ -1,5 +1,6 @@
 import type { AgentDispatch } from '../actors/agent-bridge.js';
-import type { AgentQueues, CancelNotice } from './agent-queues.js';
+import type { CancelNotice } from './agent-queues.js';
+import type { AgentSink } from './local-agents.js';
 
 /** The effects one step decided. */
 export interface Effects {
@@ -9,7 +10,7 @@ export interface Effects {
 
 /**
  * Effects a task decided in a step, held until the commit that decided them
- * has landed: agent jobs to enqueue and to cancel. Dispatch is idempotent by
+ * has landed: agent invocations to start (in process or on their queue) and to cancel. Dispatch is idempotent by
  * job id, so a send that a crash interrupted is simply repeated by the
  * restored task's agent children.
  */
@@ -19,7 +20,7 @@ export class Outbox {
 
   constructor(
     private readonly taskId: string,
-    private readonly agents: AgentQueues,
+    private readonly agents: AgentSink,
     private readonly log: (msg: string, extra?: Record<string, unknown>) => void,
   ) {}
 
@@ -31,6 +32,11 @@ export class Outbox {
   /** Record an invocation to cancel. */
   cancel(notice: CancelNotice): void {
     this.cancels.push(notice);
+  }
+
+  /** Mark the invocations recorded so far as re-dispatched by a restore (see AgentDispatch.restored). */
+  markRestored(): void {
+    for (const d of this.dispatches) d.restored = true;
   }
 
   /** True when effects wait to be sent. */

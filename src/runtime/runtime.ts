@@ -6,7 +6,9 @@ import { BatonError, ErrorCode, InvalidOptionsError, TaskExistsError, UnknownMac
 import type { AppendResult } from '../persistence/task-store.js';
 import { Activations } from './activation.js';
 import { AgentQueues } from './agent-queues.js';
-import { AgentWorkers, type AgentEntry, type AgentRegistration } from './agent-workers.js';
+import type { AgentEntry, AgentRegistration } from './agent-run.js';
+import { AgentWorkers } from './agent-workers.js';
+import { LocalAgents, routeAgents } from './local-agents.js';
 import { BatonClient, type ClientOptions, type SpawnOptions, type TaskHandle } from './client.js';
 import type { MachineEntry } from './definition.js';
 import { TaskHost, type HostContext } from './task-host.js';
@@ -83,6 +85,7 @@ export class Runtime extends BatonClient {
   private readonly log: (msg: string, extra?: Record<string, unknown>) => void;
   private readonly agentQueues: AgentQueues;
   private readonly agentWorkers?: AgentWorkers;
+  private readonly localAgents?: LocalAgents;
   private readonly idleMs: number;
   private idler?: NodeJS.Timeout;
   private passivating = false;
@@ -101,18 +104,20 @@ export class Runtime extends BatonClient {
     this.idleMs = options.idleMs ?? 30_000;
     this.agentQueues = new AgentQueues(this.connections.open('command'), this.keys.queuePrefix, this.keys.agentCancel);
     if (agents.size) {
+      const progress = async (taskId: string, message: string): Promise<void> => {
+        await this.store.redis.publish(this.keys.task(taskId).progress, message);
+      };
+      const log = (msg: string, extra?: Record<string, unknown>): void => this.log(msg, extra);
+      const maxOutputBytes = options.maxOutputBytes ?? 1024 * 1024;
       this.agentWorkers = new AgentWorkers(
         agents,
-        {
-          deliver: (taskId, event, key) => this.deliverAgentEvent(taskId, event, key),
-          progress: async (taskId, message) => {
-            await this.store.redis.publish(this.keys.task(taskId).progress, message);
-          },
-          log: (msg, extra) => this.log(msg, extra),
-        },
-        options.maxOutputBytes ?? 1024 * 1024,
+        { deliver: (taskId, event, key) => this.deliverAgentEvent(taskId, event, key), progress, log },
+        maxOutputBytes,
         options.agentLockMs ?? 30_000,
       );
+      if (this.definitions.size) {
+        this.localAgents = new LocalAgents(agents, { deliver: (taskId, event, key) => this.deliverLocalOutcome(taskId, event, key), progress, log }, maxOutputBytes);
+      }
     }
     this.leaseMs = options.leaseMs ?? 5000;
     if (!(this.leaseMs >= 100)) throw new InvalidOptionsError('leaseMs must be at least 100');
@@ -128,7 +133,7 @@ export class Runtime extends BatonClient {
       leaseMs: this.leaseMs,
       historyMax: options.historyLimit ?? 10_000,
       log: (msg, extra) => this.log(msg, extra),
-      agents: this.agentQueues,
+      agents: routeAgents(this.localAgents, this.agentQueues),
       inspect: options.inspect,
       onGone: (host) => {
         if (this.hosts.get(host.id) === host) this.hosts.delete(host.id);
@@ -230,6 +235,16 @@ export class Runtime extends BatonClient {
     if (host && !host.isGone) this.hosts.set(taskId, host);
   }
 
+  /** An in-process agent's outcome: in memory to the task's host here, else through the mailbox (it moved or passivated). */
+  private async deliverLocalOutcome(taskId: string, event: Record<string, unknown>, key: string): Promise<void> {
+    const host = this.hosts.get(taskId);
+    if (host && !host.isGone) {
+      host.deliverAgentEvent(event as { type: string });
+      return;
+    }
+    await this.deliverAgentEvent(taskId, event, key);
+  }
+
   /** Append an agent's result to its task's mailbox; a finished or missing task just drops it. */
   private async deliverAgentEvent(taskId: string, event: Record<string, unknown>, key: string): Promise<void> {
     try {
@@ -258,7 +273,7 @@ export class Runtime extends BatonClient {
     const cutoff = this.clock.now() - this.idleMs;
     await Promise.all(
       [...this.hosts.values()]
-        .filter((h) => h.lastActivity <= cutoff && h.passivatable)
+        .filter((h) => h.lastActivity <= cutoff && h.passivatable && !this.localAgents?.busy(h.id))
         .map(async (h) => {
           try {
             const r = await h.release(1);
@@ -334,6 +349,8 @@ export class Runtime extends BatonClient {
     if (this.sweeper) clearInterval(this.sweeper);
     if (this.idler) clearInterval(this.idler);
     await this.agentWorkers?.close();
+    // In-process agent runs are interrupted, not awaited: the tasks' next holders run them again.
+    await this.localAgents?.close();
     for (const h of this.wakeTimers) this.clock.clearTimeout(h);
     await this.worker?.close();
     await Promise.all([...this.activating.values()].map((p) => p.catch(() => undefined)));

@@ -8,7 +8,7 @@ import { encodeNotice, noticeHead, type TaskStatus } from '../persistence/view.j
 import type { Clock } from './clock.js';
 import { registerBridge, withBridge, type AgentBridge } from '../actors/agent-bridge.js';
 import { AGENT_ERROR, AGENT_RESULT } from '../actors/fromAgent.js';
-import type { AgentQueues } from './agent-queues.js';
+import type { AgentSink } from './local-agents.js';
 import { Outbox, type Effects } from './outbox.js';
 import { quiescent } from './quiescence.js';
 import type { TaskDefinition } from './definition.js';
@@ -25,8 +25,8 @@ export interface HostContext {
   log: (msg: string, extra?: Record<string, unknown>) => void;
   /** Called once when the host stops holding the task (finished, dropped, released). */
   onGone: (host: TaskHost, why: 'finished' | 'fenced' | 'released' | 'quarantined' | 'lost') => void;
-  /** Where agent invocations are enqueued and cancelled. */
-  agents: AgentQueues;
+  /** Where agent invocations are started (in process or enqueued) and cancelled. */
+  agents: AgentSink;
   /** The user's XState inspector; events reach it with stable ids (see inspection.ts). */
   inspect?: Inspector;
 }
@@ -69,6 +69,8 @@ export class TaskHost {
   private readonly createdAt: number;
   private inbox: Entry[] = [];
   private inboxHead = 0;
+  /** Outcomes of agents run in this process, handed over in memory (not mailbox entries). */
+  private readonly agentEvents: AnyEvent[] = [];
   /** Commits sent and not yet confirmed, oldest first (pipelined on one connection, so they land in order). */
   private readonly inflight: Promise<void>[] = [];
   private needsRead = true;
@@ -172,6 +174,8 @@ export class TaskHost {
     } finally {
       this.applying = false;
     }
+    // Agent children restored active re-dispatch their invocation: it may have run already.
+    if (snapshot) this.outbox.markRestored();
     const now = actor.getSnapshot();
     if (snapshot && now.status === 'error' && snapshot.status !== 'error') {
       this.gone = true; // nothing the stop does may be captured or committed: the quarantine keeps the snapshot
@@ -276,6 +280,18 @@ export class TaskHost {
     this.pump();
   }
 
+  /**
+   * The outcome of an agent run in this process: applied like a promise
+   * child's, as a step of its own committed at the current cursor. Lost with
+   * the process, it is re-run by the restored child (the invocation's commit
+   * has not landed).
+   */
+  deliverAgentEvent(event: AnyEvent): void {
+    this.lastActivity = this.ctx.clock.now();
+    this.agentEvents.push(event);
+    this.pump();
+  }
+
   /** Run the apply/commit loop if it is not running; resolves when it is idle. */
   pump(): Promise<void> {
     if (this.pumping) {
@@ -300,6 +316,11 @@ export class TaskHost {
         const captured = this.captured.shift();
         if (captured) {
           await this.send(captured, this.cursor);
+          continue;
+        }
+        const agentEvent = this.agentEvents.shift();
+        if (agentEvent) {
+          await this.applyAgentEvent(agentEvent, undefined);
           continue;
         }
         const next = this.takeInbox();
@@ -382,15 +403,7 @@ export class TaskHost {
       return;
     }
     if (event.type === AGENT_RESULT || event.type === AGENT_ERROR) {
-      const ev = event;
-      const child = Array.isArray(ev.childPath) ? resolvePath(this.actor, ev.childPath as string[]) : undefined;
-      const snap = child?.getSnapshot() as { status?: string; jobId?: string } | undefined;
-      if (!child || snap?.status !== 'active' || snap.jobId !== ev.jobId) {
-        // The child left (cancelled, or its state was exited): keep the record, drop the result.
-        await this.step(() => undefined, { type: 'baton.agent.dropped', jobId: ev.jobId, result: ev.type }, entry.id);
-        return;
-      }
-      await this.step(() => child.send(ev), ev, entry.id);
+      await this.applyAgentEvent(event, entry.id);
       return;
     }
     if (event.type === 'baton.stop') {
@@ -401,7 +414,21 @@ export class TaskHost {
     await this.step(() => this.actor.send(ev), ev, entry.id);
   }
 
-  /** Run `change` on the actor, then commit the whole actor tree with `cursor`. */
+  /**
+   * An agent's outcome, from the mailbox entry `entryId` or (undefined) handed
+   * over in memory. A child that left (cancelled, state exited, or a newer
+   * invocation) drops it: a mailbox entry still gets a commit, to move the cursor.
+   */
+  private async applyAgentEvent(ev: AnyEvent, entryId: string | undefined): Promise<void> {
+    const child = Array.isArray(ev.childPath) ? resolvePath(this.actor, ev.childPath as string[]) : undefined;
+    const snap = child?.getSnapshot() as { status?: string; jobId?: string } | undefined;
+    if (!child || snap?.status !== 'active' || snap.jobId !== ev.jobId) {
+      if (entryId !== undefined) await this.step(() => undefined, { type: 'baton.agent.dropped', jobId: ev.jobId, result: ev.type }, entryId);
+      return;
+    }
+    await this.step(() => child.send(ev), ev, entryId ?? this.cursor);
+  }
+
   /** Run `change` on the actor, then commit the whole actor tree with `cursor`. */
   private async step(change: () => void, event: AnyEvent, cursor: string, force?: TaskStatus): Promise<void> {
     this.applying = true;
@@ -508,7 +535,7 @@ export class TaskHost {
    * back through the mailbox and re-activate the task.
    */
   get passivatable(): boolean {
-    if (this.gone || this.pumping || this.captured.length || this.inbox.length > this.inboxHead) return false;
+    if (this.gone || this.pumping || this.captured.length || this.agentEvents.length || this.inbox.length > this.inboxHead) return false;
     return quiescent(this.actor);
   }
 

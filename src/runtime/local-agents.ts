@@ -1,0 +1,184 @@
+import { UnrecoverableError } from 'bullmq';
+import type { AgentDispatch } from '../actors/agent-bridge.js';
+import { AGENT_ERROR, AGENT_RESULT } from '../actors/fromAgent.js';
+import type { AgentQueues, CancelNotice } from './agent-queues.js';
+import { Cancelled, outputData, runAttempt, ShuttingDown, toError, type AgentInvocation, type AgentRegistration } from './agent-run.js';
+
+/** Where agent effects go once the commit that decided them landed. */
+export interface AgentSink {
+  dispatch(taskId: string, specs: AgentDispatch[]): Promise<void>;
+  cancel(notices: CancelNotice[]): Promise<void>;
+}
+
+/** How in-process runs hand back their outcome (the runtime: in memory to the host, else the mailbox). */
+export interface LocalDelivery {
+  deliver(taskId: string, event: Record<string, unknown>, idempotencyKey: string): Promise<void>;
+  progress(taskId: string, message: string): Promise<void>;
+  log(msg: string, extra?: Record<string, unknown>): void;
+}
+
+interface Run {
+  taskId: string;
+  agent: string;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/**
+ * Agents run in the process that holds the invoking task, right after the
+ * commit that started them: no queue round trips. Retries, exponential
+ * backoff, per-attempt timeout, cancel and progress behave as on the queue.
+ * A task restored after its holder died re-dispatches the invocation through
+ * the agent's queue (it may have run already; the queue runs a job id once):
+ * an invocation cut short by the crash runs again, from attempt 1.
+ */
+export class LocalAgents {
+  private readonly runs = new Map<string, Run>();
+  private readonly active = new Map<string, number>();
+  private closing = false;
+
+  constructor(
+    private readonly agents: Map<string, AgentRegistration>,
+    private readonly delivery: LocalDelivery,
+    private readonly maxOutputBytes: number,
+  ) {}
+
+  /** True when `agent` is registered here to run in process. */
+  runsHere(agent: string): boolean {
+    const reg = this.agents.get(agent);
+    return !!reg && reg.inProcess !== false && !reg.limiter;
+  }
+
+  /**
+   * Start the invocation here; false when it must go through the queue (not
+   * registered for in-process runs here, at its concurrency, or closing).
+   * An invocation already running here is not started twice.
+   */
+  tryRun(taskId: string, spec: AgentDispatch): boolean {
+    if (this.closing || !this.runsHere(spec.agent)) return false;
+    if (this.runs.has(spec.jobId)) return true;
+    const reg = this.agents.get(spec.agent)!;
+    const n = this.active.get(spec.agent) ?? 0;
+    if (n >= (reg.concurrency ?? 8)) return false;
+    this.active.set(spec.agent, n + 1);
+    const controller = new AbortController();
+    const run: Run = { taskId, agent: spec.agent, controller, done: Promise.resolve() };
+    this.runs.set(spec.jobId, run);
+    run.done = this.execute(reg, spec, taskId, controller).finally(() => {
+      this.runs.delete(spec.jobId);
+      this.active.set(spec.agent, (this.active.get(spec.agent) ?? 1) - 1);
+    });
+    return true;
+  }
+
+  /** True while the invocation runs here. */
+  running(jobId: string): boolean {
+    return this.runs.has(jobId);
+  }
+
+  /** Abort an invocation running here; false when it is not. */
+  cancel(jobId: string): boolean {
+    const run = this.runs.get(jobId);
+    if (!run) return false;
+    run.controller.abort(new Cancelled());
+    return true;
+  }
+
+  /** True while an invocation of this task runs here (the task is not passivated meanwhile). */
+  busy(taskId: string): boolean {
+    for (const r of this.runs.values()) if (r.taskId === taskId) return true;
+    return false;
+  }
+
+  private async execute(reg: AgentRegistration, spec: AgentDispatch, taskId: string, controller: AbortController): Promise<void> {
+    await Promise.resolve(); // never run agent code inside the caller's step
+    const d: AgentInvocation = { taskId, jobId: spec.jobId, agent: spec.agent, childPath: spec.childPath, input: spec.input, timeoutMs: spec.timeoutMs };
+    const key = `agent-${spec.jobId}`;
+    for (let attempt = 1; ; attempt++) {
+      if (controller.signal.aborted) return;
+      // A timed-out attempt aborts its own signal: each attempt gets a fresh one, linked to cancel and shutdown.
+      const attemptCtl = new AbortController();
+      const forward = () => attemptCtl.abort(controller.signal.reason);
+      controller.signal.addEventListener('abort', forward, { once: true });
+      try {
+        const output = await runAttempt(reg, d, attempt, attemptCtl, (id, m) => this.delivery.progress(id, m));
+        const out = outputData(d.agent, output, this.maxOutputBytes);
+        const event = out.ok
+          ? { type: AGENT_RESULT, jobId: d.jobId, childPath: d.childPath, output: out.data }
+          : { type: AGENT_ERROR, jobId: d.jobId, childPath: d.childPath, error: out.error };
+        await this.hand(taskId, event, key, controller);
+        return;
+      } catch (thrown) {
+        const reason = controller.signal.reason;
+        if (reason instanceof Cancelled || reason instanceof ShuttingDown) return;
+        const err = toError(thrown);
+        if (err instanceof UnrecoverableError || attempt >= spec.attempts) {
+          const error = { name: err.name, message: err.message, attempts: attempt };
+          await this.hand(taskId, { type: AGENT_ERROR, jobId: d.jobId, childPath: d.childPath, error }, key, controller);
+          return;
+        }
+        this.delivery.log('agent attempt failed, retrying in process', { taskId, jobId: d.jobId, attempt, error: err.message });
+        // BullMQ's exponential backoff: delay · 2^(attempt-1).
+        await abortableDelay(spec.backoffMs * 2 ** (attempt - 1), controller.signal);
+      } finally {
+        controller.signal.removeEventListener('abort', forward);
+      }
+    }
+  }
+
+  /** Deliver the outcome; while Redis is unreachable, retry until closing (then the next holder re-runs it). */
+  private async hand(taskId: string, event: Record<string, unknown>, key: string, controller: AbortController): Promise<void> {
+    let delay = 50;
+    for (;;) {
+      try {
+        await this.delivery.deliver(taskId, event, key);
+        return;
+      } catch (err) {
+        if (controller.signal.aborted) return;
+        this.delivery.log('agent result delivery failed, retrying', { taskId, error: (err as Error).message });
+        await abortableDelay(delay, controller.signal);
+        delay = Math.min(delay * 2, 1000);
+      }
+    }
+  }
+
+  /** Abort every run (their tasks' next holders run them again) and wait for them to end. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const runs = [...this.runs.values()];
+    for (const r of runs) r.controller.abort(new ShuttingDown());
+    await Promise.all(runs.map((r) => r.done.catch(() => undefined)));
+  }
+}
+
+function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Route effects: invocations this process can run go to `local`, the rest to
+ * the agents' BullMQ queues; a cancel aborts a local run, else goes to the
+ * queue (removing a waiting job, or telling the worker that runs it).
+ */
+export function routeAgents(local: LocalAgents | undefined, queues: AgentQueues): AgentSink {
+  return {
+    async dispatch(taskId, specs) {
+      // A restored invocation may have run already: only the queue runs a job id once (unless it still runs here).
+      const rest = local ? specs.filter((s) => !(local.running(s.jobId) || (!s.restored && local.tryRun(taskId, s)))) : specs;
+      if (rest.length) await queues.dispatch(taskId, rest);
+    },
+    async cancel(notices) {
+      const rest = local ? notices.filter((c) => !local.cancel(c.jobId)) : notices;
+      if (rest.length) await queues.cancel(rest);
+    },
+  };
+}
