@@ -135,6 +135,9 @@ export class Runtime extends BatonClient {
       log: (msg, extra) => this.log(msg, extra),
       agents: routeAgents(this.localAgents, this.agentQueues),
       inspect: options.inspect,
+      onHeld: (host) => {
+        if (!host.isGone) this.hosts.set(host.id, host);
+      },
       onGone: (host) => {
         if (this.hosts.get(host.id) === host) this.hosts.delete(host.id);
       },

@@ -23,6 +23,8 @@ export interface HostContext {
   leaseMs: number;
   historyMax: number;
   log: (msg: string, extra?: Record<string, unknown>) => void;
+  /** Called once the actor is restored, before its first step: the host holds the task from now on. */
+  onHeld: (host: TaskHost) => void;
   /** Called once when the host stops holding the task (finished, dropped, released). */
   onGone: (host: TaskHost, why: 'finished' | 'fenced' | 'released' | 'quarantined' | 'lost') => void;
   /** Where agent invocations are started (in process or enqueued) and cancelled. */
@@ -88,6 +90,8 @@ export class TaskHost {
   private releasing = false;
   private stopping = false;
   private readonly outbox: Outbox;
+  /** The first thing the loop does: commit the spawn, or send the effects the restore decided. */
+  private starting: 'spawn' | 'restore' | undefined;
 
   private constructor(
     readonly id: string,
@@ -141,12 +145,11 @@ export class TaskHost {
       await host.quarantine(reason);
       return undefined;
     }
-    if (host.seq === 0) {
-      await host.step(() => undefined, { type: 'baton.spawn' }, host.cursor);
-    } else {
-      await host.flushOutbox();
-    }
-    host.pump();
+    // The first step (the spawn commit, or sending what the restore re-dispatched) runs in the loop,
+    // so a wake or an agent outcome arriving now is applied after it, never beside it.
+    host.starting = host.seq === 0 ? 'spawn' : 'restore';
+    ctx.onHeld(host);
+    void host.pump();
     return host;
   }
 
@@ -312,6 +315,13 @@ export class TaskHost {
   private async run(): Promise<void> {
     try {
       while (!this.gone) {
+        if (this.starting) {
+          const first = this.starting;
+          this.starting = undefined;
+          if (first === 'spawn') await this.step(() => undefined, { type: 'baton.spawn' }, this.cursor);
+          else await this.flushOutbox();
+          continue;
+        }
         // Captured transitions happened before anything still unapplied: they go first, in order.
         const captured = this.captured.shift();
         if (captured) {
