@@ -63,6 +63,11 @@ export class Keys {
     };
   }
 
+  /** SET: ids of the tasks a runtime with a stable owner id holds (a hint, for taking them back after a restart). */
+  owned(owner: string): string {
+    return `${this.prefix}:owned:${owner}`;
+  }
+
   /** Channel that wakes the process `owner`. */
   ownerChannel(owner: string): string {
     return this.ownerChannelPrefix + owner;

@@ -215,6 +215,21 @@ export class TaskStore {
     return runScript<string[]>(this.redis, 'batonClaimDue', [this.keys.due], [now, limit, retryMs]);
   }
 
+  /** Record that `owner` holds these tasks (the owner index; a hint, not a lease). */
+  async addOwned(owner: string, taskIds: string[]): Promise<void> {
+    if (taskIds.length) await this.redis.sadd(this.keys.owned(owner), ...taskIds);
+  }
+
+  /** Forget tasks in `owner`'s index. */
+  async removeOwned(owner: string, taskIds: string[]): Promise<void> {
+    if (taskIds.length) await this.redis.srem(this.keys.owned(owner), ...taskIds);
+  }
+
+  /** Up to `count` task ids from `owner`'s index, from `cursor` ('0' to start); the next cursor is '0' at the end. */
+  async scanOwned(owner: string, cursor: string, count: number): Promise<[string, string[]]> {
+    return this.redis.sscan(this.keys.owned(owner), cursor, 'COUNT', count);
+  }
+
   /** Add a task to the prefix's index (no-op when present). */
   async index(taskId: string, createdAt: number): Promise<void> {
     await this.redis.zadd(this.keys.tasks, 'NX', createdAt, taskId);

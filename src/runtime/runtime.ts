@@ -53,7 +53,15 @@ export interface RuntimeOptions extends ClientOptions {
    * @default 10000
    */
   historyLimit?: number;
-  /** Owner id of this process (for logs and tests). @default hostname-pid-random */
+  /**
+   * A stable owner id for this process (e.g. the pod or unit name). A runtime
+   * started with the id of a process that died takes that process's tasks back
+   * at once, instead of waiting for their leases to lapse (it keeps an index
+   * of the tasks it holds under this id). At most one live process may use an
+   * id: a second one would take the first one's tasks over (the first is then
+   * fenced, so nothing is lost, but they would fight).
+   * @default hostname-pid-random (no index; tasks of a dead process are taken over after `leaseMs`)
+   */
   owner?: string;
   /**
    * An XState inspector (e.g. `createWebSocketInspector({ url }).inspect` or
@@ -89,6 +97,8 @@ export class Runtime extends BatonClient {
   private readonly idleMs: number;
   private idler?: NodeJS.Timeout;
   private passivating = false;
+  /** True when the owner id was given: this runtime keeps the owner index and reclaims it at start. */
+  private readonly stableOwner: boolean;
 
   /** @internal */
   constructor(options: RuntimeOptions) {
@@ -122,6 +132,10 @@ export class Runtime extends BatonClient {
     this.leaseMs = options.leaseMs ?? 5000;
     if (!(this.leaseMs >= 100)) throw new InvalidOptionsError('leaseMs must be at least 100');
     this.concurrency = options.activationConcurrency ?? 32;
+    if (options.owner !== undefined && !/^[A-Za-z0-9_.@-]{1,200}$/.test(options.owner)) {
+      throw new InvalidOptionsError(`owner '${options.owner}' is invalid: use 1-200 letters, digits, '_', '.', '@' and '-'`);
+    }
+    this.stableOwner = options.owner !== undefined;
     this.self = options.owner ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.log =
       options.log ??
@@ -136,10 +150,13 @@ export class Runtime extends BatonClient {
       agents: routeAgents(this.localAgents, this.agentQueues),
       inspect: options.inspect,
       onHeld: (host) => {
-        if (!host.isGone) this.hosts.set(host.id, host);
+        if (host.isGone) return;
+        this.hosts.set(host.id, host);
+        if (this.stableOwner) this.store.addOwned(this.self, [host.id]).catch((err) => this.log('owner index write failed', { taskId: host.id, error: (err as Error).message }));
       },
       onGone: (host) => {
         if (this.hosts.get(host.id) === host) this.hosts.delete(host.id);
+        if (this.stableOwner) this.store.removeOwned(this.self, [host.id]).catch(() => undefined);
       },
     };
   }
@@ -163,6 +180,34 @@ export class Runtime extends BatonClient {
     this.heartbeat = setInterval(() => void this.renew(), beat);
     this.sweeper = setInterval(() => void this.sweep(), Math.max(50, Math.floor(this.leaseMs / 2)));
     void this.sweep();
+    if (this.stableOwner) void this.reclaimOwned();
+  }
+
+  /**
+   * Take back, at once, the tasks a previous process with this owner id held
+   * when it died (their leases still name this id, so acquiring them succeeds
+   * and fences any write of the old process). Entries for tasks that finished
+   * or moved on are dropped from the index.
+   */
+  private async reclaimOwned(): Promise<void> {
+    let cursor = '0';
+    try {
+      do {
+        const [next, ids] = await this.store.scanOwned(this.self, cursor, this.concurrency);
+        cursor = next;
+        const stale: string[] = [];
+        await Promise.all(
+          ids.map(async (id) => {
+            if (!this.hosts.has(id)) await this.activate(id);
+            if (!this.hosts.has(id)) stale.push(id);
+          }),
+        );
+        await this.store.removeOwned(this.self, stale);
+      } while (cursor !== '0' && !this.closed);
+    } catch (err) {
+      // The leases lapse and sweepers take the tasks over, as for any dead process.
+      this.log('reclaiming the owner index failed', { error: (err as Error).message });
+    }
   }
 
   /** The grace after a lease expiry before its task is looked at by a sweeper. */

@@ -11,6 +11,8 @@ export interface AgentProcOptions {
   agentLockMs?: number;
   /** Run the suite's machines (default true). */
   machines?: boolean;
+  /** Stable owner id (RuntimeOptions.owner); default `agent-proc-<pid>`. */
+  owner?: string;
   /** Agent names (from suiteAgents) this process runs. */
   agents?: string[];
   spawn?: { machine: string; id: string; input?: unknown };
@@ -39,6 +41,7 @@ export async function startAgentProc(opts: AgentProcOptions): Promise<AgentProc>
   };
   if (opts.cluster) env.BATON_CLUSTER = JSON.stringify(opts.cluster);
   else env.REDIS_URL = redisUrl();
+  if (opts.owner !== undefined) env.BATON_OWNER = opts.owner;
   if (opts.idleMs !== undefined) env.BATON_IDLE_MS = String(opts.idleMs);
   if (opts.agentLockMs !== undefined) env.BATON_AGENT_LOCK_MS = String(opts.agentLockMs);
   if (opts.spawn) {
@@ -61,7 +64,7 @@ export async function startAgentProc(opts: AgentProcOptions): Promise<AgentProc>
       }
     });
   return Object.assign(child, {
-    owner: `agent-proc-${child.pid}`,
+    owner: opts.owner ?? `agent-proc-${child.pid}`,
     held: () => json().flatMap((o) => (typeof o.held === 'string' ? [o.held] : [])),
     logs: () => json().filter((o): o is { log: string } => typeof o.log === 'string'),
   });

@@ -49,7 +49,7 @@ const agents = Object.fromEntries(
 );
 const machines = process.env.MACHINES === '0' ? undefined : { ...suiteMachines, counter };
 
-const owner = `agent-proc-${process.pid}`;
+const owner = process.env.BATON_OWNER ?? `agent-proc-${process.pid}`;
 // With no machines this is an agent-only worker process (createWorker).
 const runtime = await (machines ? createRuntime : createWorker)({
   connection,
