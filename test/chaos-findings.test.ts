@@ -90,7 +90,7 @@ describe('a reply lost after Redis ran the command (ioredis resends unfulfilled 
     expect(appliedIds(await rt.history('r2'))).toEqual(['CUT-ME-2']);
   });
 
-  // BUG (same cause, spawn-3.lua): the resent spawn script finds the task it created and answers
+  // BUG (same cause, spawn-5.lua): the resent spawn script finds the task it created and answers
   // TASK_EXISTS; BatonClient.spawn throws before indexing the task and enqueuing its activation,
   // so the caller is told its spawn failed, the task is missing from list(), and nothing runs it.
   it('a spawn whose reply was lost resolves, and its task runs', async () => {

@@ -182,9 +182,10 @@ describe('a runtime rejects the same way', () => {
     await rejects(() => rt.spawn('counter', { id: 'a:b' }), 'INVALID_ID');
   });
 
-  // BUG (src/runtime/runtime.ts, Runtime.spawn): the task is put in the due set (store.setDue)
-  // before the spawn script finds the id taken, so a TASK_EXISTS spawn writes a due-set entry
-  // (here `finished`, a done task, which a sweeper then wakes for nothing).
+  // BUG (src/runtime/runtime.ts, Runtime.spawn, fixed): the task was put in the due set (store.setDue)
+  // before the spawn script found the id taken, so a TASK_EXISTS spawn wrote a due-set entry
+  // (here `finished`, a done task, which a sweeper then woke for nothing). On one node the spawn
+  // script now writes the due entry itself, after its check; on a cluster an EXISTS check comes first.
   it('spawn with an existing id', async () => {
     await rejects(() => rt.spawn('counter', { id: 'finished' }), 'TASK_EXISTS');
     await rejects(() => rt.spawn('counter', { id: 'live' }), 'TASK_EXISTS');

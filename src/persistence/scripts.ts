@@ -18,7 +18,7 @@ export const ScriptCode = {
 } as const;
 
 const SCRIPTS = {
-  batonSpawn: { file: 'spawn-3.lua', keys: 3 },
+  batonSpawn: { file: 'spawn-5.lua', keys: 5 },
   batonSend: { file: 'send-5.lua', keys: 5 },
   batonAcquire: { file: 'acquire-3.lua', keys: 3 },
   batonCommit: { file: 'commit-5.lua', keys: 5 },

@@ -61,19 +61,41 @@ export class TaskStore {
     readonly keys: Keys,
   ) {}
 
-  /** Create a task; with `owner`, also take its lease and return the epoch. */
-  async spawn(taskId: string, a: { machine: string; version: number; input: string; now: number; owner: string; leaseMs: number }): Promise<number> {
+  /**
+   * True on a single Redis node: {@link spawn} then also writes the due set
+   * and the index in its one script. On Redis Cluster those keys live in other
+   * slots and the caller writes them.
+   */
+  get spawnFolds(): boolean {
+    return !(this.redis as { isCluster?: boolean }).isCluster;
+  }
+
+  /**
+   * Create a task; with `owner`, also take its lease and return the epoch.
+   * Where {@link spawnFolds}, `dueAt` marks it due and `index` adds it to the
+   * index in the same script (ignored otherwise).
+   */
+  async spawn(
+    taskId: string,
+    a: { machine: string; version: number; input: string; now: number; owner: string; leaseMs: number; dueAt?: number; index?: boolean },
+  ): Promise<number> {
     const k = this.keys.task(taskId);
-    const reply = await runScript<Reply>(this.redis, 'batonSpawn', [k.state, k.lease, k.epoch], [
+    const fold = this.spawnFolds;
+    const due = fold && a.dueAt !== undefined ? Math.round(a.dueAt) : undefined;
+    const reply = await runScript<Reply>(this.redis, 'batonSpawn', [k.state, k.lease, k.epoch, fold ? this.keys.due : k.state, fold ? this.keys.tasks : k.state], [
       a.machine,
       a.version,
       a.input,
       a.now,
       a.owner,
       a.leaseMs,
+      due ?? '',
+      fold && a.index ? '1' : '',
+      taskId,
     ]);
     if (reply[0] === ScriptCode.Exists) throw new TaskExistsError(taskId);
     if (reply[0] !== ScriptCode.Ok) throw unexpected('spawn', reply);
+    if (due !== undefined) this.written.set(taskId, due);
     return Number(reply[1]);
   }
 

@@ -177,13 +177,15 @@ export class BatonClient {
     this.assertOpen();
     const { id, def, input } = this.prepareSpawn(machine, options);
     const now = this.clock.now();
+    let indexed = this.store.spawnFolds;
     try {
-      await this.store.spawn(id, { machine, version: def?.version ?? 1, input, now, owner: '', leaseMs: 0 });
+      await this.store.spawn(id, { machine, version: def?.version ?? 1, input, now, owner: '', leaseMs: 0, index: true });
     } catch (err) {
       // A retry of a spawn whose reply was lost finds its own task, never started: finish the job.
       if (!(err instanceof TaskExistsError) || !(await this.isUnstartedSpawn(id, machine, input))) throw err;
+      indexed = false;
     }
-    await this.store.index(id, now);
+    if (!indexed) await this.store.index(id, now);
     await this.activations.wake(id);
     return this.handle(id);
   }

@@ -221,12 +221,19 @@ export class Runtime extends BatonClient {
     const { id, def, input } = this.prepareSpawn(machine, options);
     if (!def) throw new UnknownMachineError(machine, [...this.definitions.keys()]);
     const now = this.clock.now();
-    // A taken id writes nothing (the script checks again, atomically, below).
-    if (await this.store.exists(id)) throw new TaskExistsError(id);
-    // Due first: a crash right after the spawn leaves a sweeper a reason to look at the task.
-    await this.store.setDue([[id, this.leaseDueAt()]]);
-    const epoch = await this.store.spawn(id, { machine, version: def.version, input, now, owner: this.self, leaseMs: this.leaseMs });
-    await this.store.index(id, now);
+    const spec = { machine, version: def.version, input, now, owner: this.self, leaseMs: this.leaseMs };
+    let epoch: number;
+    if (this.store.spawnFolds) {
+      // One script: create, take the lease, mark due (so a sweeper looks should this process die) and index.
+      epoch = await this.store.spawn(id, { ...spec, dueAt: this.leaseDueAt(), index: true });
+    } else {
+      // Cluster: the due set and the index are in other slots. A taken id writes nothing (checked again, atomically, by the script).
+      if (await this.store.exists(id)) throw new TaskExistsError(id);
+      // Due first: a crash right after the spawn leaves a sweeper a reason to look at the task.
+      await this.store.setDue([[id, this.leaseDueAt()]]);
+      epoch = await this.store.spawn(id, spec);
+      await this.store.index(id, now);
+    }
     const fields = { machine, version: String(def.version), input, status: 'active', seq: '0', cursor: '0-0', createdAt: String(now) };
     const host = await TaskHost.start(this.hostCtx, id, machine, def, epoch, fields);
     if (host && !host.isGone) this.hosts.set(id, host);

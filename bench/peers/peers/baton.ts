@@ -1,7 +1,9 @@
 /**
  * Baton: a seven-step task on the `durableSteps` pattern, each step an agent
- * (`fromAgent`, run as a BullMQ job by agents registered on the same runtime)
- * or, in the `baton-promise` variant, a `fromPromise` child. Workload C is the
+ * (`fromAgent`; registered on the same runtime, so it runs in process right
+ * after the commit that started it, and as a BullMQ job after a restore)
+ * or, in the `baton-promise` variant, a `fromPromise` child. The runtime has
+ * a stable owner id, so a restarted worker takes its tasks back at once. Workload C is the
  * `parallelAgents` pattern: fan out, compare fields, reconcile by rule.
  * Only the public API (src/index.ts) is used.
  */
@@ -58,6 +60,7 @@ function options(ctx: PeerCtx, prefix: string) {
   return {
     connection: ctx.redisUrl,
     prefix,
+    owner: `${prefix}-worker`, // a stable identity, as a pod or unit name would be
     machines: machines(variant),
     ...(variant === 'agent' ? { agents: agents(ctx.concurrency) } : {}),
     leaseMs: ctx.failoverMs,
@@ -79,7 +82,7 @@ export function createPeer(ctx: PeerCtx): Peer {
   return {
     config:
       `runtime with machines and ${variant === 'fromAgent' ? `agents (concurrency ${ctx.concurrency})` : 'no agents'} in one process; durableSteps of ${STEPS} ${variant} steps; ` +
-      `leaseMs = agentLockMs = ${ctx.failoverMs}; spawn → waitFor(done)`,
+      `leaseMs = agentLockMs = ${ctx.failoverMs}; stable owner id (a restarted worker takes its tasks back at once); spawn → waitFor(done)`,
     async setup() {
       rt = await createRuntime(options(ctx, ctx.prefix));
     },
@@ -111,7 +114,7 @@ export function createCrashWorker(ctx: PeerCtx): CrashWorker {
       await rt.spawn('steps', { id, input: { taskId: id } });
     },
     async resume(id, ready) {
-      rt = await createRuntime(options(ctx, prefix)); // recovers the dead holder's task once its lease lapses
+      rt = await createRuntime(options(ctx, prefix)); // same owner id: takes the dead holder's task back at once
       ready();
       return ((await finished(rt, id, 120_000)) as StepsOutput).results;
     },
