@@ -235,7 +235,7 @@ export class Runtime extends BatonClient {
       await this.store.index(id, now);
     }
     const fields = { machine, version: String(def.version), input, status: 'active', seq: '0', cursor: '0-0', createdAt: String(now) };
-    const host = await TaskHost.start(this.hostCtx, id, machine, def, epoch, fields);
+    const host = await TaskHost.start(this.hostCtx, id, machine, def, epoch, fields, true);
     if (host && !host.isGone) this.hosts.set(id, host);
     return this.handle(id);
   }

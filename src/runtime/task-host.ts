@@ -125,6 +125,7 @@ export class TaskHost {
   /**
    * Restore (or create) the actor from committed fields and start applying the
    * mailbox. Resolves with the host, or undefined when the task was quarantined.
+   * `fresh`: the task was created by this process's spawn script just now.
    */
   static async start(
     ctx: HostContext,
@@ -133,8 +134,12 @@ export class TaskHost {
     def: TaskDefinition,
     epoch: number,
     fields: StateFields,
+    fresh = false,
   ): Promise<TaskHost | undefined> {
     const host = new TaskHost(taskId, machineName, def, epoch, fields, ctx);
+    // A task this process just created has an empty mailbox: anything sent from now on reaches the host
+    // (in memory, or as a wake notice once the host is registered, below), so there is nothing to read.
+    if (fresh) host.needsRead = false;
     let reason: string | undefined;
     try {
       host.restore();
