@@ -1,4 +1,5 @@
-import { Queue, Worker, type Job } from 'bullmq';
+import type { Job, Queue, Worker } from 'bullmq';
+import { bullmq } from './cjs.js';
 import type { RedisLike } from '../persistence/scripts.js';
 
 /** Name of the BullMQ queue that carries task activations. */
@@ -18,7 +19,7 @@ export class Activations {
   readonly queue: Queue<ActivationJob>;
 
   constructor(conn: RedisLike, prefix: string) {
-    this.queue = new Queue<ActivationJob>(ACTIVATION_QUEUE, { connection: conn, prefix });
+    this.queue = new bullmq.Queue<ActivationJob>(ACTIVATION_QUEUE, { connection: conn, prefix });
   }
 
   /** Enqueue a wake for `taskId`. */
@@ -40,7 +41,7 @@ export class Activations {
 
   /** Start a worker taking activations. */
   static worker(conn: RedisLike, prefix: string, concurrency: number, activate: (taskId: string) => Promise<void>): Worker<ActivationJob> {
-    return new Worker<ActivationJob>(ACTIVATION_QUEUE, async (job: Job<ActivationJob>) => activate(job.data.taskId), {
+    return new bullmq.Worker<ActivationJob>(ACTIVATION_QUEUE, async (job: Job<ActivationJob>) => activate(job.data.taskId), {
       connection: conn,
       prefix,
       concurrency,

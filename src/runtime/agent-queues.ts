@@ -1,4 +1,5 @@
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
+import { bullmq } from './cjs.js';
 import type { AgentDispatch } from '../actors/agent-bridge.js';
 import type { RedisLike } from '../persistence/scripts.js';
 
@@ -39,7 +40,7 @@ export class AgentQueues {
   private queue(agent: string): Queue<AgentJobData> {
     let q = this.queues.get(agent);
     if (!q) {
-      q = new Queue<AgentJobData>(agentQueueName(agent), { connection: this.conn, prefix: this.prefix });
+      q = new bullmq.Queue<AgentJobData>(agentQueueName(agent), { connection: this.conn, prefix: this.prefix });
       this.queues.set(agent, q);
     }
     return q;

@@ -1,4 +1,4 @@
-import { UnrecoverableError } from 'bullmq';
+import { bullmq } from './cjs.js';
 import { encodeJson } from '../persistence/codec.js';
 
 /** What an agent function receives. */
@@ -45,8 +45,10 @@ export interface AgentRegistration<TInput = any, TOutput = unknown> {
 /** What `agents` accepts: a function or a registration with limits. */
 export type AgentEntry = AgentFunction | AgentRegistration;
 
-/** Throw this from an agent to fail the invocation at once, without retries. */
-export { UnrecoverableError };
+/** Throw this from an agent to fail the invocation at once, without retries (BullMQ's class). */
+export const UnrecoverableError = bullmq.UnrecoverableError;
+/** Instance type of {@link UnrecoverableError}. */
+export type UnrecoverableError = InstanceType<typeof bullmq.UnrecoverableError>;
 
 /** One invocation, as the agent function sees it. */
 export interface AgentInvocation {

@@ -1,8 +1,9 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
+import { bullmq } from './cjs.js';
 import { AGENT_ERROR, AGENT_RESULT } from '../actors/fromAgent.js';
 import type { RedisLike } from '../persistence/scripts.js';
 import { agentQueueName, type AgentJobData, type CancelNotice } from './agent-queues.js';
-import { Cancelled, outputData, runAttempt, toError, type AgentRegistration } from './agent-run.js';
+import { Cancelled, outputData, runAttempt, toError, UnrecoverableError, type AgentRegistration } from './agent-run.js';
 
 /** How a worker delivers results back to tasks (the runtime's mailbox append). */
 export interface AgentDelivery {
@@ -30,7 +31,7 @@ export class AgentWorkers {
 
   start(open: () => RedisLike, prefix: string): void {
     for (const [name, reg] of this.agents) {
-      const worker = new Worker<AgentJobData>(agentQueueName(name), (job) => this.process(reg, job), {
+      const worker = new bullmq.Worker<AgentJobData>(agentQueueName(name), (job) => this.process(reg, job), {
         connection: open(),
         prefix,
         concurrency: reg.concurrency ?? 8,

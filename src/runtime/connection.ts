@@ -1,4 +1,5 @@
-import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
+import { ioredis } from './cjs.js';
 import { InvalidOptionsError } from '../errors.js';
 import { defineScripts, type RedisLike } from '../persistence/scripts.js';
 import { batchWritesPerTick } from './write-batching.js';
@@ -32,7 +33,7 @@ export class Connections {
   /** A new connection for `purpose`, owned (and closed) by this object. */
   open(purpose: 'command' | 'subscriber' | 'blocking'): RedisLike {
     const conn = this.factory(purpose);
-    if (purpose === 'command' && conn instanceof Redis) batchWritesPerTick(conn);
+    if (purpose === 'command' && conn instanceof ioredis.Redis) batchWritesPerTick(conn);
     defineScripts(conn);
     this.opened.push(conn);
     return conn;
@@ -63,25 +64,25 @@ function tune(purpose: string): RedisOptions {
 
 function makeFactory(opt: ConnectionOption): (purpose: 'command' | 'subscriber' | 'blocking') => RedisLike {
   if (typeof opt === 'string') {
-    return (p) => new Redis(opt, tune(p));
+    return (p) => new ioredis.Redis(opt, tune(p));
   }
-  if (opt instanceof Redis) {
+  if (opt instanceof ioredis.Redis) {
     return (p) => opt.duplicate(tune(p));
   }
-  if (opt instanceof Cluster) {
+  if (opt instanceof ioredis.Cluster) {
     return (p) => opt.duplicate(undefined, { redisOptions: tune(p) });
   }
   if (typeof opt === 'object' && opt !== null && 'cluster' in opt && Array.isArray(opt.cluster)) {
     const { cluster, options } = opt;
     return (p) =>
-      new Cluster(cluster, {
+      new ioredis.Cluster(cluster, {
         ...options,
         redisOptions: { ...options?.redisOptions, ...tune(p) },
       });
   }
   if (typeof opt === 'object' && opt !== null) {
     const base = opt as RedisOptions;
-    return (p) => new Redis({ ...base, ...tune(p) });
+    return (p) => new ioredis.Redis({ ...base, ...tune(p) });
   }
   throw new InvalidOptionsError('connection must be a URL, ioredis options, an ioredis instance or { cluster: nodes }');
 }

@@ -1,8 +1,7 @@
-import { UnrecoverableError } from 'bullmq';
 import type { AgentDispatch } from '../actors/agent-bridge.js';
 import { AGENT_ERROR, AGENT_RESULT } from '../actors/fromAgent.js';
 import type { AgentQueues, CancelNotice } from './agent-queues.js';
-import { Cancelled, outputData, runAttempt, ShuttingDown, toError, type AgentInvocation, type AgentRegistration } from './agent-run.js';
+import { Cancelled, outputData, runAttempt, ShuttingDown, toError, UnrecoverableError, type AgentInvocation, type AgentRegistration } from './agent-run.js';
 
 /** Where agent effects go once the commit that decided them landed. */
 export interface AgentSink {
