@@ -3,7 +3,8 @@
 // started it, with no BullMQ job. Retries, backoff, timeout, cancel, progress
 // and output checks behave as on the queue; past `concurrency` invocations go
 // to the queue; a crash or a close re-runs the invocation (through the queue)
-// and its result is applied once. The queue path is test/agents.test.ts.
+// and its result is applied once; a restored invocation whose job the queue
+// has is left to the queue. The queue path is test/agents.test.ts.
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -217,7 +218,7 @@ describe('in-process agents', () => {
     expect(results).toHaveLength(2);
   });
 
-  it('a holder SIGKILLed mid-agent: the restore re-runs the invocation through the queue, the result is applied once', async () => {
+  it('a holder SIGKILLed mid-agent: the restore re-runs the invocation (in process: the queue never had it), the result is applied once', async () => {
     const prefix = uniquePrefix('local-crash');
     const id = 'l-crash';
     const c = client(prefix);
@@ -237,8 +238,30 @@ describe('in-process agents', () => {
     expect(r.map((x) => x.pid)).toEqual([a.pid, process.pid]);
     expect(new Set(r.map((x) => x.jobId)).size).toBe(1);
     expect((await c.history(id)).filter((h) => h.event.type === AGENT_RESULT)).toHaveLength(1);
-    expect((await agentQueue(prefix, 'gated').getJobCounts('completed')).completed).toBe(1);
+    expect(await agentQueue(prefix, 'gated').getJobCounts(...ALL)).toEqual(NONE);
     await waitUntil(() => b.heldCount === 0, { timeout: 5000, message: 'the finished task to leave B' });
+  });
+
+  it('a restored invocation whose job the queue has is left to the queue, not run again here', async () => {
+    const prefix = uniquePrefix('local-restore-queued');
+    const id = 'l-rq';
+    const c = client(prefix);
+    const q = agentQueue(prefix, 'gated');
+    // A holds the task but runs no agents: the invocation is a BullMQ job, taken by W here.
+    const w = await createRuntime({ connection: redisUrl(), prefix, agents: { gated: { run: suiteAgents(redis, prefix).gated!, inProcess: false } } });
+    closers.push(() => w.close());
+    const a = await startAgentProc({ prefix, leaseMs: 500, spawn: { machine: 'gatedTask', id, input: { text: 'q' } } });
+    await waitUntil(async () => (await runs(prefix, 'gated')).length === 1, { timeout: 10_000, message: 'the job to start in W' });
+    await a.kill('SIGKILL');
+
+    // B registers the agent for in-process runs, yet the restore leaves the invocation to its job.
+    const b = await runtime(prefix, { gated: suiteAgents(redis, prefix).gated! });
+    await waitUntil(() => b.hosts.has(id), { timeout: 10_000, message: 'B to restore the task' });
+    expect((await q.getJobCounts('active')).active).toBe(1);
+    await redis.set(suiteKeys(prefix).gate, '1');
+    expect(ctx(await c.waitFor(id, (v) => v.status !== 'active', { timeout: 10_000 })).result).toEqual({ text: 'q!' });
+    expect((await runs(prefix, 'gated')).length).toBe(1);
+    expect((await c.history(id)).filter((h) => h.event.type === AGENT_RESULT)).toHaveLength(1);
   });
 
   it('close() interrupts a running agent without delivering; the next holder runs it and finishes', async () => {

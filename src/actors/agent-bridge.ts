@@ -23,7 +23,8 @@ export interface AgentDispatch {
   timeoutMs?: number;
   /**
    * Set by the host when a restore re-dispatches the invocation: it may have
-   * run already, so it goes through the agent's queue, which runs a job id once.
+   * run already, so it goes through the agent's queue if the queue has its job
+   * (the queue runs a job id once).
    */
   restored?: boolean;
 }

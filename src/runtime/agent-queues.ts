@@ -68,6 +68,12 @@ export class AgentQueues {
     );
   }
 
+  /** True when the queue holds a job with this id (waiting, active, or finished within its retention). */
+  async exists(agent: string, jobId: string): Promise<boolean> {
+    // BullMQ's job hash: <prefix>:<queue>:<jobId>.
+    return (await this.conn.exists(`${this.prefix}:${agentQueueName(agent)}:${jobId}`)) === 1;
+  }
+
   /** Cancel invocations: remove waiting jobs; tell workers to abort running ones. */
   async cancel(specs: CancelNotice[]): Promise<void> {
     await Promise.all(

@@ -27,8 +27,9 @@ interface Run {
  * Agents run in the process that holds the invoking task, right after the
  * commit that started them: no queue round trips. Retries, exponential
  * backoff, per-attempt timeout, cancel and progress behave as on the queue.
- * A task restored after its holder died re-dispatches the invocation through
- * the agent's queue (it may have run already; the queue runs a job id once):
+ * A task restored after its holder died re-dispatches its invocation: through
+ * the agent's queue when the queue has its job (the queue runs a job id once),
+ * else (it ran in process in the dead holder, or never started) here again:
  * an invocation cut short by the crash runs again, from attempt 1.
  */
 export class LocalAgents {
@@ -171,8 +172,13 @@ function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
 export function routeAgents(local: LocalAgents | undefined, queues: AgentQueues): AgentSink {
   return {
     async dispatch(taskId, specs) {
-      // A restored invocation may have run already: only the queue runs a job id once (unless it still runs here).
-      const rest = local ? specs.filter((s) => !(local.running(s.jobId) || (!s.restored && local.tryRun(taskId, s)))) : specs;
+      if (!local) return queues.dispatch(taskId, specs);
+      // A restored invocation may have run already. If the queue has its job, the queue runs it (once);
+      // if not, it ran in a process that died, or never started: run it again, here when possible.
+      const queued = await Promise.all(
+        specs.map((s) => (s.restored && local.runsHere(s.agent) && !local.running(s.jobId) ? queues.exists(s.agent, s.jobId) : false)),
+      );
+      const rest = specs.filter((s, i) => !local.running(s.jobId) && (queued[i] || !local.tryRun(taskId, s)));
       if (rest.length) await queues.dispatch(taskId, rest);
     },
     async cancel(notices) {
