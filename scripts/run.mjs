@@ -306,7 +306,12 @@ async function main() {
   }
 
   ensureDependencies();
-  if (cmd === 'bench-peers') ensurePeerDependencies();
+  if (cmd === 'bench-peers') {
+    ensurePeerDependencies();
+    // The peers are measured as installed packages, compiled: so is Baton (dist/).
+    const b = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, stdio: 'inherit' });
+    if (b.status !== 0) fail('build failed');
+  }
 
   let redis = null;
   let redisUrl = process.env.REDIS_URL;

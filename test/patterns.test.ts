@@ -32,8 +32,8 @@ describe('patterns through Redis, with a crash in the middle', () => {
     return child.pid;
   }
 
-  async function survivor(prefix: string) {
-    const rt = await createRuntime({ connection: redisUrl(), prefix, machines: patternMachines, agents: patternAgents(redis, prefix), leaseMs: 600, agentLockMs: 800 });
+  async function survivor(prefix: string, gate?: string) {
+    const rt = await createRuntime({ connection: redisUrl(), prefix, machines: patternMachines, agents: patternAgents(redis, prefix, undefined, gate), leaseMs: 600, agentLockMs: 800 });
     runtimes.push(rt);
     return rt;
   }
@@ -53,8 +53,10 @@ describe('patterns through Redis, with a crash in the middle', () => {
   it('context update: sent while a step is in flight and its process dies; decided at the checkpoint; absorbed', async () => {
     const prefix = uniquePrefix('rescope');
     await crashAfter(prefix, 'rescoped', 'r-1', { scope: 'global' }, 's1', async () => redis.get(`${prefix}:stalled:s1`));
-    const client = await survivor(prefix); // resumes s1 (re-driven) once the dead lease lapses
+    const client = await survivor(prefix, 's1'); // resumes s1 (re-driven, held at a gate) once the dead lease lapses
     await client.send('r-1', { type: 'context.update', update: { scope: 'EU' }, by: 'ana' });
+    await waitUntil(async () => (await client.history('r-1')).some((h) => h.event.type === 'context.update'), { timeout: 20_000, message: 'the update to be applied' });
+    await redis.set(`${prefix}:open:s1`, '1'); // s1 finishes only now: the update came while it was in flight
     const asking = await client.waitFor('r-1', (v) => !!v.awaiting, { timeout: 20_000 });
     expect(asking.awaiting).toMatchObject({ decision: 'context.update', question: 'Use scope EU?', options: ['absorb', 'ignore'] });
     expect(asking.status).toBe('active');

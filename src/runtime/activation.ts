@@ -16,10 +16,17 @@ export interface ActivationJob {
  * holder has it, since the holder reads new mailbox entries itself).
  */
 export class Activations {
-  readonly queue: Queue<ActivationJob>;
+  private q: Queue<ActivationJob> | undefined;
 
-  constructor(conn: RedisLike, prefix: string) {
-    this.queue = new bullmq.Queue<ActivationJob>(ACTIVATION_QUEUE, { connection: conn, prefix });
+  constructor(
+    private readonly conn: RedisLike,
+    private readonly prefix: string,
+  ) {}
+
+  /** The queue, created on first use (loading bullmq). */
+  get queue(): Queue<ActivationJob> {
+    this.q ??= new (bullmq().Queue)<ActivationJob>(ACTIVATION_QUEUE, { connection: this.conn, prefix: this.prefix });
+    return this.q;
   }
 
   /** Enqueue a wake for `taskId`. */
@@ -41,7 +48,7 @@ export class Activations {
 
   /** Start a worker taking activations. */
   static worker(conn: RedisLike, prefix: string, concurrency: number, activate: (taskId: string) => Promise<void>): Worker<ActivationJob> {
-    return new bullmq.Worker<ActivationJob>(ACTIVATION_QUEUE, async (job: Job<ActivationJob>) => activate(job.data.taskId), {
+    return new (bullmq().Worker)<ActivationJob>(ACTIVATION_QUEUE, async (job: Job<ActivationJob>) => activate(job.data.taskId), {
       connection: conn,
       prefix,
       concurrency,
@@ -49,6 +56,6 @@ export class Activations {
   }
 
   async close(): Promise<void> {
-    await this.queue.close();
+    await this.q?.close();
   }
 }

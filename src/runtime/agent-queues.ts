@@ -40,7 +40,7 @@ export class AgentQueues {
   private queue(agent: string): Queue<AgentJobData> {
     let q = this.queues.get(agent);
     if (!q) {
-      q = new bullmq.Queue<AgentJobData>(agentQueueName(agent), { connection: this.conn, prefix: this.prefix });
+      q = new (bullmq().Queue)<AgentJobData>(agentQueueName(agent), { connection: this.conn, prefix: this.prefix });
       this.queues.set(agent, q);
     }
     return q;

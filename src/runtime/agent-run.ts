@@ -1,4 +1,3 @@
-import { bullmq } from './cjs.js';
 import { encodeJson } from '../persistence/codec.js';
 
 /** What an agent function receives. */
@@ -45,10 +44,21 @@ export interface AgentRegistration<TInput = any, TOutput = unknown> {
 /** What `agents` accepts: a function or a registration with limits. */
 export type AgentEntry = AgentFunction | AgentRegistration;
 
-/** Throw this from an agent to fail the invocation at once, without retries (BullMQ's class). */
-export const UnrecoverableError = bullmq.UnrecoverableError;
-/** Instance type of {@link UnrecoverableError}. */
-export type UnrecoverableError = InstanceType<typeof bullmq.UnrecoverableError>;
+/**
+ * Throw this from an agent to fail the invocation at once, without retries.
+ * (BullMQ's own `UnrecoverableError` is honoured too.)
+ */
+export class UnrecoverableError extends Error {
+  constructor(message?: string) {
+    super(message);
+    this.name = 'UnrecoverableError';
+  }
+}
+
+/** True for Baton's or BullMQ's `UnrecoverableError`. */
+export function isUnrecoverable(err: Error): boolean {
+  return err instanceof UnrecoverableError || err.name === 'UnrecoverableError';
+}
 
 /** One invocation, as the agent function sees it. */
 export interface AgentInvocation {

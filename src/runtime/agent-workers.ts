@@ -3,7 +3,7 @@ import { bullmq } from './cjs.js';
 import { AGENT_ERROR, AGENT_RESULT } from '../actors/fromAgent.js';
 import type { RedisLike } from '../persistence/scripts.js';
 import { agentQueueName, type AgentJobData, type CancelNotice } from './agent-queues.js';
-import { Cancelled, outputData, runAttempt, toError, UnrecoverableError, type AgentRegistration } from './agent-run.js';
+import { Cancelled, isUnrecoverable, outputData, runAttempt, toError, type AgentRegistration } from './agent-run.js';
 
 /** How a worker delivers results back to tasks (the runtime's mailbox append). */
 export interface AgentDelivery {
@@ -31,7 +31,7 @@ export class AgentWorkers {
 
   start(open: () => RedisLike, prefix: string): void {
     for (const [name, reg] of this.agents) {
-      const worker = new bullmq.Worker<AgentJobData>(agentQueueName(name), (job) => this.process(reg, job), {
+      const worker = new (bullmq().Worker)<AgentJobData>(agentQueueName(name), (job) => this.process(reg, job), {
         connection: open(),
         prefix,
         concurrency: reg.concurrency ?? 8,
@@ -72,9 +72,12 @@ export class AgentWorkers {
       if (controller.signal.reason instanceof Cancelled) return; // nobody waits for it any more
       const err = toError(thrown);
       const attempts = job.opts.attempts ?? 1;
-      const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= attempts;
+      const unrecoverable = isUnrecoverable(err);
+      const final = unrecoverable || job.attemptsMade + 1 >= attempts;
       if (final) await this.fail(d, { name: err.name, message: err.message, attempts: job.attemptsMade + 1 });
-      throw err;
+      // BullMQ skips its retries only for its own class.
+      const { UnrecoverableError } = bullmq();
+      throw unrecoverable && !(err instanceof UnrecoverableError) ? Object.assign(new UnrecoverableError(err.message), { cause: err }) : err;
     } finally {
       this.running.delete(d.jobId);
     }

@@ -1,7 +1,7 @@
 import type { AgentDispatch } from '../actors/agent-bridge.js';
 import { AGENT_ERROR, AGENT_RESULT } from '../actors/fromAgent.js';
 import type { AgentQueues, CancelNotice } from './agent-queues.js';
-import { Cancelled, outputData, runAttempt, ShuttingDown, toError, UnrecoverableError, type AgentInvocation, type AgentRegistration } from './agent-run.js';
+import { Cancelled, outputData, runAttempt, ShuttingDown, toError, isUnrecoverable, type AgentInvocation, type AgentRegistration } from './agent-run.js';
 
 /** Where agent effects go once the commit that decided them landed. */
 export interface AgentSink {
@@ -112,7 +112,7 @@ export class LocalAgents {
         const reason = controller.signal.reason;
         if (reason instanceof Cancelled || reason instanceof ShuttingDown) return;
         const err = toError(thrown);
-        if (err instanceof UnrecoverableError || attempt >= spec.attempts) {
+        if (isUnrecoverable(err) || attempt >= spec.attempts) {
           const error = { name: err.name, message: err.message, attempts: attempt };
           await this.hand(taskId, { type: AGENT_ERROR, jobId: d.jobId, childPath: d.childPath, error }, key, controller);
           return;

@@ -97,6 +97,7 @@ export class Runtime extends BatonClient {
   private readonly idleMs: number;
   private idler?: NodeJS.Timeout;
   private passivating = false;
+  private queueWorkersStarted = false;
   /** True when the owner id was given: this runtime keeps the owner index and reclaims it at start. */
   private readonly stableOwner: boolean;
 
@@ -163,24 +164,36 @@ export class Runtime extends BatonClient {
 
   /** @internal Start listening for wakes, taking activations, renewing leases and sweeping. */
   async start(): Promise<void> {
-    if (this.agentWorkers) {
-      await this.subs.listen(this.keys.agentCancel, (m) => this.agentWorkers?.onCancel(m));
-      this.agentWorkers.start(() => this.connections.open('blocking'), this.keys.queuePrefix);
+    await Promise.all([
+      this.agentWorkers ? this.subs.listen(this.keys.agentCancel, (m) => this.agentWorkers?.onCancel(m)) : undefined,
+      this.definitions.size ? this.subs.listen(this.keys.ownerChannel(this.self), (taskId) => this.hosts.get(taskId)?.poke()) : undefined,
+    ]);
+    if (this.definitions.size === 0) {
+      this.startQueueWorkers(); // an agent-only worker holds no tasks
+      return;
     }
-    if (this.definitions.size === 0) return; // an agent-only worker holds no tasks
-    await this.subs.listen(this.keys.ownerChannel(this.self), (taskId) => this.hosts.get(taskId)?.poke());
     // Wakes published while the subscriber was reconnecting are lost: read every held mailbox.
     this.subs.onReconnect(() => {
       for (const h of this.hosts.values()) h.poke();
     });
     if (this.idleMs > 0) this.idler = setInterval(() => void this.passivateIdle(), Math.max(20, Math.min(1000, this.idleMs / 2)));
-    this.worker = Activations.worker(this.connections.open('blocking'), this.keys.queuePrefix, this.concurrency, (id) => this.activate(id));
-    this.worker.on('error', (err) => this.log('activation worker error', { error: err.message }));
     const beat = Math.max(50, Math.floor(this.leaseMs / 3));
     this.heartbeat = setInterval(() => void this.renew(), beat);
     this.sweeper = setInterval(() => void this.sweep(), Math.max(50, Math.floor(this.leaseMs / 2)));
+    // A restarted runtime takes its own tasks back first, then starts taking queue work (loading bullmq then).
+    if (this.stableOwner) void this.reclaimOwned(() => this.startQueueWorkers());
+    else this.startQueueWorkers();
     void this.sweep();
-    if (this.stableOwner) void this.reclaimOwned();
+  }
+
+  /** Start the BullMQ workers: agents' jobs, and activations of tasks nobody holds. */
+  private startQueueWorkers(): void {
+    if (this.closed || this.queueWorkersStarted) return;
+    this.queueWorkersStarted = true;
+    this.agentWorkers?.start(() => this.connections.open('blocking'), this.keys.queuePrefix);
+    if (this.definitions.size === 0) return;
+    this.worker = Activations.worker(this.connections.open('blocking'), this.keys.queuePrefix, this.concurrency, (id) => this.activate(id));
+    this.worker.on('error', (err) => this.log('activation worker error', { error: err.message }));
   }
 
   /**
@@ -189,7 +202,7 @@ export class Runtime extends BatonClient {
    * and fences any write of the old process). Entries for tasks that finished
    * or moved on are dropped from the index.
    */
-  private async reclaimOwned(): Promise<void> {
+  private async reclaimOwned(afterFirstBatch: () => void): Promise<void> {
     let cursor = '0';
     try {
       do {
@@ -203,10 +216,13 @@ export class Runtime extends BatonClient {
           }),
         );
         await this.store.removeOwned(this.self, stale);
+        afterFirstBatch();
       } while (cursor !== '0' && !this.closed);
     } catch (err) {
       // The leases lapse and sweepers take the tasks over, as for any dead process.
       this.log('reclaiming the owner index failed', { error: (err as Error).message });
+    } finally {
+      afterFirstBatch();
     }
   }
 

@@ -9,7 +9,7 @@
  * fast path that would need the commit only.
  */
 import { assign, setup } from 'xstate';
-import { createRuntime, type Runtime } from '../../../src/index.js';
+import { createRuntime, type Runtime } from '../../../dist/index.js';
 import type { Peer, PeerCtx } from './peer.js';
 import { STEPS, step, stepName, type Results } from './work.js';
 

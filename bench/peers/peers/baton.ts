@@ -5,10 +5,11 @@
  * or, in the `baton-promise` variant, a `fromPromise` child. The runtime has
  * a stable owner id, so a restarted worker takes its tasks back at once. Workload C is the
  * `parallelAgents` pattern: fan out, compare fields, reconcile by rule.
- * Only the public API (src/index.ts) is used.
+ * Only the public API is used, from the compiled build (dist/, `npm run build`;
+ * `npm run bench:peers` builds it first), as an installed package would be.
  */
 import { fromPromise, type AnyActorLogic } from 'xstate';
-import { createRuntime, durableSteps, fromAgent, parallelAgents, type Runtime, type StepsOutput } from '../../../src/index.js';
+import { createRuntime, durableSteps, fromAgent, parallelAgents, type Runtime, type StepsOutput } from '../../../dist/index.js';
 import type { CrashWorker, Peer, PeerCtx } from '../lib/peer.js';
 import { agentFns, COMPARED, STEPS, step, stepName, stricter, type AgentName, type Results } from '../lib/work.js';
 
