@@ -180,10 +180,25 @@ export class Runtime extends BatonClient {
     const beat = Math.max(50, Math.floor(this.leaseMs / 3));
     this.heartbeat = setInterval(() => void this.renew(), beat);
     this.sweeper = setInterval(() => void this.sweep(), Math.max(50, Math.floor(this.leaseMs / 2)));
-    // A restarted runtime takes its own tasks back first, then starts taking queue work (loading bullmq then).
-    if (this.stableOwner) void this.reclaimOwned(() => this.startQueueWorkers());
+    // A restarted runtime takes its own tasks back and runs their immediate steps first, then starts
+    // taking queue work (loading bullmq, ~0.1 s of CPU, only then).
+    if (this.stableOwner) void this.reclaimOwned((ids) => void this.settle(ids).then(() => this.startQueueWorkers()));
     else this.startQueueWorkers();
     void this.sweep();
+  }
+
+  /**
+   * Resolve once the hosts of `ids` have no step in hand and no in-process
+   * agent run, or after min(1 s, leaseMs).
+   */
+  private async settle(ids: string[]): Promise<void> {
+    const deadline = Date.now() + Math.min(1000, this.leaseMs);
+    const busy = () =>
+      ids.some((id) => {
+        const h = this.hosts.get(id);
+        return !!h && (!h.settled || !!this.localAgents?.busy(id));
+      });
+    while (busy() && Date.now() < deadline && !this.closed) await new Promise((r) => setTimeout(r, 2));
   }
 
   /** Start the BullMQ workers: agents' jobs, and activations of tasks nobody holds. */
@@ -202,8 +217,13 @@ export class Runtime extends BatonClient {
    * and fences any write of the old process). Entries for tasks that finished
    * or moved on are dropped from the index.
    */
-  private async reclaimOwned(afterFirstBatch: () => void): Promise<void> {
+  private async reclaimOwned(afterFirstBatch: (ids: string[]) => void): Promise<void> {
     let cursor = '0';
+    let first = true;
+    const once = (ids: string[]) => {
+      if (first) afterFirstBatch(ids);
+      first = false;
+    };
     try {
       do {
         const [next, ids] = await this.store.scanOwned(this.self, cursor, this.concurrency);
@@ -216,13 +236,13 @@ export class Runtime extends BatonClient {
           }),
         );
         await this.store.removeOwned(this.self, stale);
-        afterFirstBatch();
+        once(ids);
       } while (cursor !== '0' && !this.closed);
     } catch (err) {
       // The leases lapse and sweepers take the tasks over, as for any dead process.
       this.log('reclaiming the owner index failed', { error: (err as Error).message });
     } finally {
-      afterFirstBatch();
+      once([]);
     }
   }
 

@@ -554,6 +554,11 @@ export class TaskHost {
     return quiescent(this.actor);
   }
 
+  /** True when the host has no step in hand: nothing to apply and no commit in flight. */
+  get settled(): boolean {
+    return this.gone || (!this.pumping && !this.captured.length && !this.agentEvents.length && this.inbox.length <= this.inboxHead);
+  }
+
   /** Stop holding the task without committing (fenced, lease lost, runtime dying). */
   drop(why: 'fenced' | 'lost'): void {
     if (this.gone) return;
