@@ -63,6 +63,25 @@ describe('mailbox', () => {
     expect(history.at(-1)?.event.type).toBe('finish');
   });
 
+  it('a send from another process reaches the holder in its wake notice: no stream read, applied in order', async () => {
+    const prefix = uniquePrefix('mailbox-notice');
+    const rt = await runtime(prefix);
+    const sender = client(prefix);
+    const task = await rt.spawn('counter', { id: 'notice' });
+    await task.waitFor((v) => v.seq >= 1, { timeout: 5000 });
+    const store = rt.store;
+    const read = store.readMailbox.bind(store);
+    let reads = 0;
+    store.readMailbox = async (...args: Parameters<typeof read>) => {
+      reads++;
+      return read(...args);
+    };
+    for (let i = 0; i < 20; i++) await sender.send('notice', { type: 'inc', n: String(i) });
+    const v = await task.waitFor((v) => (v.context as Counter).count === 20, { timeout: 5000 });
+    expect((v.context as Counter).seen).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
+    expect(reads).toBe(0);
+  });
+
   it('a repeated idempotency key is applied once and its repeats say duplicate', async () => {
     const prefix = uniquePrefix('mailbox-idem');
     const rt = await runtime(prefix);

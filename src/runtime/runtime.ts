@@ -166,7 +166,7 @@ export class Runtime extends BatonClient {
   async start(): Promise<void> {
     await Promise.all([
       this.agentWorkers ? this.subs.listen(this.keys.agentCancel, (m) => this.agentWorkers?.onCancel(m)) : undefined,
-      this.definitions.size ? this.subs.listen(this.keys.ownerChannel(this.self), (taskId) => this.hosts.get(taskId)?.poke()) : undefined,
+      this.definitions.size ? this.subs.listen(this.keys.ownerChannel(this.self), (m) => this.onWake(m)) : undefined,
     ]);
     if (this.definitions.size === 0) {
       this.startQueueWorkers(); // an agent-only worker holds no tasks
@@ -199,6 +199,25 @@ export class Runtime extends BatonClient {
         return !!h && (!h.settled || !!this.localAgents?.busy(id));
       });
     while (busy() && Date.now() < deadline && !this.closed) await new Promise((r) => setTimeout(r, 2));
+  }
+
+  /**
+   * A wake notice from a send in another process: `taskId\nentryId\nprevId\nevent`
+   * (send-5.lua). The entry is handed to the host, which reads the stream
+   * only when it does not follow the last entry it knows.
+   */
+  private onWake(message: string): void {
+    const a = message.indexOf('\n');
+    if (a < 0) {
+      this.hosts.get(message)?.poke();
+      return;
+    }
+    const b = message.indexOf('\n', a + 1);
+    const c = message.indexOf('\n', b + 1);
+    const host = this.hosts.get(message.slice(0, a));
+    if (!host || host.isGone) return;
+    if (b < 0 || c < 0) host.poke();
+    else host.deliver(message.slice(a + 1, b), message.slice(b + 1, c), message.slice(c + 1));
   }
 
   /** Start the BullMQ workers: agents' jobs, and activations of tasks nobody holds. */

@@ -276,8 +276,9 @@ export class TaskHost {
     this.pump();
   }
 
-  /** An entry this process appended: queue it directly when it follows the last known one. */
+  /** An entry appended here or announced by a wake notice: queue it directly when it follows the last known one, else read the stream. */
   deliver(id: string, prev: string | undefined, event: string): void {
+    this.lastActivity = this.ctx.clock.now();
     if (compareStreamIds(id, this.known) <= 0) return;
     if (prev !== undefined && prev === this.known) {
       this.inbox.push({ id, event });

@@ -1,5 +1,7 @@
 --[[
-  Append an event to a task's mailbox and wake its holder.
+  Append an event to a task's mailbox and wake its holder. The wake notice
+  carries the entry (task id, entry id, previous id and event, '\n'-separated),
+  so a holder that knows the previous entry queues it without reading the stream.
 
   The lease is read in the same script as the append, so a holder that
   releases the task afterwards sees the entry (release refuses while entries
@@ -64,7 +66,7 @@ end
 local holder = redis.call('GET', KEYS[3])
 if holder then
   if holder ~= ARGV[7] then
-    redis.call('PUBLISH', ARGV[5] .. holder, ARGV[6])
+    redis.call('PUBLISH', ARGV[5] .. holder, ARGV[6] .. '\n' .. id .. '\n' .. prev .. '\n' .. ARGV[1])
   end
   return {1, id, prev, holder}
 end
