@@ -290,3 +290,36 @@ describe('corrupt state hashes', () => {
     });
   });
 });
+
+describe('connection errors', () => {
+  // BUG (src/runtime/connection.ts, Connections.open): Baton's own connections had no 'error'
+  // listener, so while Redis was down ioredis printed "[ioredis] Unhandled error event" for every
+  // failed reconnect of every connection. Commands in hand still fail to their callers.
+  it("a runtime's connections print nothing while Redis is down, and work again when it is back", async () => {
+    const own = await startRedis({ appendonly: true, appendfsync: 'always' });
+    extra.push(() => own.stop());
+    const printed: string[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => {
+      printed.push(args.map(String).join(' '));
+    };
+    try {
+      const rt = await createRuntime({ connection: own.url, prefix: uniquePrefix('conn-errors'), machines: chaosMachines, leaseMs: 500 });
+      open.push(rt);
+      const t = await rt.spawn('plainTask', { id: 'c-1' });
+      const conns = (rt as unknown as { connections: { opened: Array<{ status: string; on(e: string, f: () => void): void }> } }).connections.opened;
+      expect(conns.length).toBeGreaterThan(2);
+      // 'reconnecting' comes before each attempt: two of them mean one attempt failed (ECONNREFUSED).
+      const attempts = conns.map(() => 0);
+      conns.forEach((c, i) => c.on('reconnecting', () => attempts[i]!++));
+      await own.kill();
+      await waitUntil(() => attempts.every((n) => n >= 2), { timeout: 15_000, message: 'every connection to fail a reconnect' });
+      await own.restart();
+      await waitUntil(() => conns.every((c) => c.status === 'ready'), { timeout: 15_000, message: 'every connection to be back' });
+      expect((await t.get())?.status).toBe('active');
+    } finally {
+      console.error = original;
+    }
+    expect(printed.filter((l) => l.includes('Unhandled error event'))).toEqual([]);
+  }, 40_000);
+});

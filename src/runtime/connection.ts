@@ -33,6 +33,11 @@ export class Connections {
   /** A new connection for `purpose`, owned (and closed) by this object. */
   open(purpose: 'command' | 'subscriber' | 'blocking'): RedisLike {
     const conn = this.factory(purpose);
+    // ioredis reconnects by itself and fails the commands in hand, which reach their callers; without a
+    // listener it would also print "[ioredis] Unhandled error event" for every failed reconnect.
+    conn.on('error', (err: Error) => {
+      if (process.env.BATON_DEBUG) console.error(`[baton] redis ${purpose} connection: ${err.message}`);
+    });
     if (purpose === 'command' && conn instanceof ioredis.Redis) batchWritesPerTick(conn);
     defineScripts(conn);
     this.opened.push(conn);
