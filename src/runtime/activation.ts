@@ -19,13 +19,13 @@ export class Activations {
   private q: Queue<ActivationJob> | undefined;
 
   constructor(
-    private readonly conn: RedisLike,
+    private readonly open: () => RedisLike,
     private readonly prefix: string,
   ) {}
 
-  /** The queue, created on first use (loading bullmq). */
+  /** The queue, created (with its connection, loading bullmq) on first use. */
   get queue(): Queue<ActivationJob> {
-    this.q ??= new (bullmq().Queue)<ActivationJob>(ACTIVATION_QUEUE, { connection: this.conn, prefix: this.prefix });
+    this.q ??= new (bullmq().Queue)<ActivationJob>(ACTIVATION_QUEUE, { connection: this.open(), prefix: this.prefix });
     return this.q;
   }
 

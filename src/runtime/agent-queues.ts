@@ -31,8 +31,10 @@ export interface CancelNotice {
 export class AgentQueues {
   private readonly queues = new Map<string, Queue<AgentJobData>>();
 
+  private connection: RedisLike | undefined;
+
   constructor(
-    private readonly conn: RedisLike,
+    private readonly open: () => RedisLike,
     private readonly prefix: string,
     private readonly cancelChannel: string,
   ) {}
@@ -40,7 +42,7 @@ export class AgentQueues {
   private queue(agent: string): Queue<AgentJobData> {
     let q = this.queues.get(agent);
     if (!q) {
-      q = new (bullmq().Queue)<AgentJobData>(agentQueueName(agent), { connection: this.conn, prefix: this.prefix });
+      q = new (bullmq().Queue)<AgentJobData>(agentQueueName(agent), { connection: this.conn(), prefix: this.prefix });
       this.queues.set(agent, q);
     }
     return q;
@@ -68,10 +70,16 @@ export class AgentQueues {
     );
   }
 
+  /** The producer connection, opened on first use. */
+  private conn(): RedisLike {
+    this.connection ??= this.open();
+    return this.connection;
+  }
+
   /** True when the queue holds a job with this id (waiting, active, or finished within its retention). */
   async exists(agent: string, jobId: string): Promise<boolean> {
     // BullMQ's job hash: <prefix>:<queue>:<jobId>.
-    return (await this.conn.exists(`${this.prefix}:${agentQueueName(agent)}:${jobId}`)) === 1;
+    return (await this.conn().exists(`${this.prefix}:${agentQueueName(agent)}:${jobId}`)) === 1;
   }
 
   /** Cancel invocations: remove waiting jobs; tell workers to abort running ones. */
@@ -84,7 +92,7 @@ export class AgentQueues {
         } catch {
           // active (locked) jobs cannot be removed: the notice below aborts them
         }
-        await this.conn.publish(this.cancelChannel, JSON.stringify(c));
+        await this.conn().publish(this.cancelChannel, JSON.stringify(c));
       }),
     );
   }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createStore } from '@xstate/store';
+import type * as XStateStore from '@xstate/store';
 import { ClosedError, TaskExistsError, TaskNotFoundError, TimeoutError, UnknownMachineError } from '../errors.js';
 import { Keys } from '../persistence/keys.js';
 import { TaskStore, type AppendResult } from '../persistence/task-store.js';
@@ -106,7 +106,7 @@ export type TaskWatch = ReturnType<typeof createWatchStore> & {
   close(): void;
 };
 
-function createWatchStore() {
+function createWatchStore(createStore: typeof XStateStore.createStore) {
   return createStore({
     context: { view: undefined as TaskView | undefined },
     on: {
@@ -148,7 +148,7 @@ export class BatonClient {
     this.keys = new Keys(options.prefix ?? 'baton');
     this.connections = new Connections(options.connection);
     this.store = new TaskStore(this.connections.open('command'), this.keys);
-    this.activations = new Activations(this.connections.open('subscriber'), this.keys.queuePrefix);
+    this.activations = new Activations(() => this.connections.open('subscriber'), this.keys.queuePrefix);
     this.clock = options.clock ?? systemClock;
     this.definitions = normaliseMachines(options.machines);
     this.opts = {
@@ -397,7 +397,9 @@ export class BatonClient {
 
   /** A live @xstate/store of the task's view, current from commit notices. */
   async watch(taskId: string): Promise<TaskWatch> {
-    const store = createWatchStore();
+    // Loaded on first use: a process that never watches does not pay for it at start.
+    const { createStore } = await import('@xstate/store');
+    const store = createWatchStore(createStore);
     const off = await this.subscribeReady(taskId, (view) => store.trigger.commit({ view }));
     const first = await this.get(taskId);
     if (first) store.trigger.commit({ view: first });

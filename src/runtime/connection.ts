@@ -1,6 +1,6 @@
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import { ioredis } from './cjs.js';
-import { InvalidOptionsError } from '../errors.js';
+import { ClosedError, InvalidOptionsError } from '../errors.js';
 import { defineScripts, type RedisLike } from '../persistence/scripts.js';
 import { batchWritesPerTick } from './write-batching.js';
 
@@ -20,6 +20,7 @@ export type ConnectionOption =
 /** Opens the connections one runtime or client needs, and closes the ones it opened. */
 export class Connections {
   private readonly opened: RedisLike[] = [];
+  private closed = false;
   private readonly factory: (purpose: 'command' | 'subscriber' | 'blocking') => RedisLike;
 
   constructor(option: ConnectionOption | undefined) {
@@ -32,6 +33,8 @@ export class Connections {
 
   /** A new connection for `purpose`, owned (and closed) by this object. */
   open(purpose: 'command' | 'subscriber' | 'blocking'): RedisLike {
+    // Some connections open on first use: none may open after close (nothing would close it).
+    if (this.closed) throw new ClosedError();
     const conn = this.factory(purpose);
     // ioredis reconnects by itself and fails the commands in hand, which reach their callers; without a
     // listener it would also print "[ioredis] Unhandled error event" for every failed reconnect.
@@ -46,6 +49,7 @@ export class Connections {
 
   /** Close every connection this object opened. */
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all(
       this.opened.splice(0).map(async (c) => {
         try {

@@ -113,7 +113,7 @@ export class Runtime extends BatonClient {
       throw new InvalidOptionsError('createRuntime needs at least one machine in `machines` or one agent in `agents`');
     }
     this.idleMs = options.idleMs ?? 30_000;
-    this.agentQueues = new AgentQueues(this.connections.open('command'), this.keys.queuePrefix, this.keys.agentCancel);
+    this.agentQueues = new AgentQueues(() => this.connections.open('command'), this.keys.queuePrefix, this.keys.agentCancel);
     if (agents.size) {
       const progress = async (taskId: string, message: string): Promise<void> => {
         await this.store.redis.publish(this.keys.task(taskId).progress, message);
