@@ -119,6 +119,17 @@ export class SeqConflictError extends BatonError {
   }
 }
 
+/**
+ * @internal A commit that appends its process's own event found an entry
+ * appended since the last one its writer knew: nothing was written, and the
+ * event goes through the mailbox instead. Never reaches a caller.
+ */
+export class StaleMailboxError extends BatonError {
+  constructor(taskId: string, last: string) {
+    super(ErrorCode.SeqConflict, `task '${taskId}': an entry (${last}) was appended before this process's own event`, { details: { taskId, last } });
+  }
+}
+
 /** A wait ran past its deadline. */
 export class TimeoutError extends BatonError {
   constructor(message: string, details: Record<string, unknown> = {}) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { BatonError, ErrorCode, FencedError, SeqConflictError, TaskExistsError, TaskNotFoundError, TaskNotRunningError } from '../errors.js';
+import { BatonError, ErrorCode, FencedError, SeqConflictError, StaleMailboxError, TaskExistsError, TaskNotFoundError, TaskNotRunningError } from '../errors.js';
 import type { Keys } from './keys.js';
 import { runScript, ScriptCode, type RedisLike } from './scripts.js';
 
@@ -24,6 +24,11 @@ export interface AppendResult {
   holder: string;
   /** True when the idempotency key was seen before and nothing was written. */
   duplicate: boolean;
+}
+
+/** A token identifying one send: a command resent after a lost reply (or a fallback send) appends nothing twice. */
+export function newSendToken(): string {
+  return randomBytes(9).toString('base64url');
 }
 
 /** Committed fields returned when a lease is acquired. */
@@ -52,6 +57,8 @@ export interface CommitArgs {
   leaseMs: number;
   historyMax: number;
   version: number;
+  /** An event sent from the writer's own process, appended by this commit (its id is the cursor). */
+  append?: { event: string; expectLast: string; token: string };
 }
 
 /** Reads and writes one prefix's tasks. */
@@ -100,11 +107,14 @@ export class TaskStore {
   }
 
   /** Append an event (JSON) to a task's mailbox. */
-  async append(taskId: string, a: { event: string; idempotencyKey?: string; idemTtlSec: number; now: number; self: string }): Promise<AppendResult> {
+  async append(
+    taskId: string,
+    a: { event: string; idempotencyKey?: string; idemTtlSec: number; now: number; self: string; token?: string },
+  ): Promise<AppendResult> {
     const k = this.keys.task(taskId);
     const idem = a.idempotencyKey ?? '';
     // A token per call, unless an idempotency key already identifies it.
-    const token = idem ? '' : randomBytes(9).toString('base64url');
+    const token = idem ? '' : (a.token ?? newSendToken());
     const reply = await runScript<Reply>(this.redis, 'batonSend', [k.state, k.mailbox, k.lease, k.idemPrefix + idem, k.recent], [
       a.event,
       idem,
@@ -154,7 +164,7 @@ export class TaskStore {
   /** Commit one step. Throws {@link FencedError} when another writer took over. */
   async commit(taskId: string, c: CommitArgs): Promise<void> {
     const k = this.keys.task(taskId);
-    const reply = await runScript<Reply>(this.redis, 'batonCommit', [k.state, k.epoch, k.history, k.lease, k.mailbox], [
+    const reply = await runScript<Reply>(this.redis, 'batonCommit', [k.state, k.epoch, k.history, k.lease, k.mailbox, k.recent], [
       c.epoch,
       c.seq,
       c.cursor,
@@ -171,8 +181,13 @@ export class TaskStore {
       c.leaseMs,
       c.historyMax,
       c.version,
+      c.append ? c.cursor : '',
+      c.append?.event ?? '',
+      c.append?.expectLast ?? '',
+      c.append?.token ?? '',
     ]);
     if (reply[0] === ScriptCode.Ok || reply[0] === ScriptCode.Duplicate) return;
+    if (reply[0] === ScriptCode.Stale) throw new StaleMailboxError(taskId, String(reply[1]));
     if (reply[0] === ScriptCode.Fenced) throw new FencedError(taskId);
     if (reply[0] === ScriptCode.SeqConflict) throw new SeqConflictError(taskId, c.seq, Number(reply[1]));
     throw unexpected('commit', reply);

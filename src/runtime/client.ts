@@ -221,10 +221,11 @@ export class BatonClient {
   }
 
   /** @internal */
-  protected async append(taskId: string, json: string, idempotencyKey?: string): Promise<SendReceipt> {
+  protected async append(taskId: string, json: string, idempotencyKey?: string, token?: string): Promise<SendReceipt> {
     const result = await this.store.append(taskId, {
       event: json,
       idempotencyKey,
+      token,
       idemTtlSec: this.opts.idempotencyWindowSec,
       now: this.clock.now(),
       self: this.self,

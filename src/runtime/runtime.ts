@@ -3,13 +3,13 @@ import { randomBytes } from 'node:crypto';
 import type { Worker } from 'bullmq';
 import type { Inspector } from './inspection.js';
 import { BatonError, ErrorCode, InvalidOptionsError, TaskExistsError, UnknownMachineError } from '../errors.js';
-import type { AppendResult } from '../persistence/task-store.js';
+import { newSendToken, type AppendResult } from '../persistence/task-store.js';
 import { Activations } from './activation.js';
 import { AgentQueues } from './agent-queues.js';
 import type { AgentEntry, AgentRegistration } from './agent-run.js';
 import { AgentWorkers } from './agent-workers.js';
 import { LocalAgents, routeAgents } from './local-agents.js';
-import { BatonClient, type ClientOptions, type SpawnOptions, type TaskHandle } from './client.js';
+import { BatonClient, type ClientOptions, type SendReceipt, type SpawnOptions, type TaskHandle } from './client.js';
 import type { MachineEntry } from './definition.js';
 import { TaskHost, type HostContext } from './task-host.js';
 
@@ -155,8 +155,10 @@ export class Runtime extends BatonClient {
         this.hosts.set(host.id, host);
         if (this.stableOwner) this.store.addOwned(this.self, [host.id]).catch((err) => this.log('owner index write failed', { taskId: host.id, error: (err as Error).message }));
       },
-      onGone: (host) => {
+      onGone: (host, why) => {
         if (this.hosts.get(host.id) === host) this.hosts.delete(host.id);
+        // Our own event met one from elsewhere: the lease is still ours, so restore the task here at once.
+        if (why === 'stale') void this.activate(host.id).catch((err) => this.log('re-activation failed', { taskId: host.id, error: (err as Error).message }));
         if (this.stableOwner) this.store.removeOwned(this.self, [host.id]).catch(() => undefined);
       },
     };
@@ -293,6 +295,23 @@ export class Runtime extends BatonClient {
     const host = await TaskHost.start(this.hostCtx, id, machine, def, epoch, fields, true);
     if (host && !host.isGone) this.hosts.set(id, host);
     return this.handle(id);
+  }
+
+  /**
+   * @internal A send to a task this process holds goes to its host, which
+   * appends it with the commit that applies it (one script); with an
+   * idempotency key, or when the host cannot, through the mailbox.
+   */
+  protected override async append(taskId: string, json: string, idempotencyKey?: string, token?: string): Promise<SendReceipt> {
+    const host = idempotencyKey === undefined && token === undefined ? this.hosts.get(taskId) : undefined;
+    if (host && !host.isGone) {
+      const own = newSendToken();
+      const entryId = await host.sendLocal(json, own);
+      if (entryId !== undefined) return { entryId, duplicate: false };
+      // Not committed by the host: through the mailbox, with the same token (appended once even if it was).
+      return super.append(taskId, json, undefined, own);
+    }
+    return super.append(taskId, json, idempotencyKey, token);
   }
 
   /** @internal */

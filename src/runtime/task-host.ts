@@ -1,8 +1,8 @@
 import { createActor, type AnyActor, type InspectionEvent } from 'xstate';
-import { BatonError, ErrorCode, FencedError } from '../errors.js';
+import { BatonError, ErrorCode, FencedError, StaleMailboxError } from '../errors.js';
 import { encodeJson } from '../persistence/codec.js';
 import { decodeCommitted, describeError } from './committed-state.js';
-import { compareStreamIds } from '../persistence/stream-id.js';
+import { compareStreamIds, nextStreamId } from '../persistence/stream-id.js';
 import type { CommitArgs, StateFields, TaskStore } from '../persistence/task-store.js';
 import { encodeNotice, noticeHead, type TaskStatus } from '../persistence/view.js';
 import type { Clock } from './clock.js';
@@ -26,7 +26,7 @@ export interface HostContext {
   /** Called once the actor is restored, before its first step: the host holds the task from now on. */
   onHeld: (host: TaskHost) => void;
   /** Called once when the host stops holding the task (finished, dropped, released). */
-  onGone: (host: TaskHost, why: 'finished' | 'fenced' | 'released' | 'quarantined' | 'lost') => void;
+  onGone: (host: TaskHost, why: 'finished' | 'fenced' | 'released' | 'quarantined' | 'lost' | 'stale') => void;
   /** Where agent invocations are started (in process or enqueued) and cancelled. */
   agents: AgentSink;
   /** The user's XState inspector; events reach it with stable ids (see inspection.ts). */
@@ -36,6 +36,14 @@ export interface HostContext {
 interface Entry {
   id: string;
   event: string;
+}
+
+/** An event sent from this process to the task it holds, not yet in the mailbox. */
+interface LocalSend {
+  event: string;
+  token: string;
+  /** The entry id once committed; undefined when it must go through the mailbox instead. */
+  resolve: (id: string | undefined) => void;
 }
 
 /** A step ready to commit: the actor's state when it was taken and the effects it decided. */
@@ -73,6 +81,12 @@ export class TaskHost {
   private inboxHead = 0;
   /** Outcomes of agents run in this process, handed over in memory (not mailbox entries). */
   private readonly agentEvents: AnyEvent[] = [];
+  /** Events sent from this process, applied after every entry already in the mailbox. */
+  private locals: LocalSend[] = [];
+  /** Local sends applied, their commits (which append them) in flight. */
+  private readonly localsInFlight: Array<{ local: LocalSend; id: string }> = [];
+  /** Set while a local send is applied: the next commit appends it. */
+  private appendNext: { local: LocalSend; id: string; expectLast: string } | undefined;
   /** Commits sent and not yet confirmed, oldest first (pipelined on one connection, so they land in order). */
   private readonly inflight: Promise<void>[] = [];
   private needsRead = true;
@@ -301,6 +315,47 @@ export class TaskHost {
     this.pump();
   }
 
+  /**
+   * An event sent from this process (no idempotency key): applied after every
+   * entry already in the mailbox, and appended to the mailbox by the commit
+   * that records it, under an id chosen here, provided no entry came in
+   * meanwhile (one script instead of send + commit). Resolves with the entry
+   * id once committed, or undefined when the caller must send it through the
+   * mailbox instead (the host let the task go, or an entry came in between:
+   * the commit wrote nothing, and the send's token makes the fallback append
+   * once even if it did).
+   */
+  sendLocal(event: string, token: string): Promise<string | undefined> {
+    if (this.gone || this.releasing) return Promise.resolve(undefined);
+    this.lastActivity = this.ctx.clock.now();
+    return new Promise((resolve) => {
+      this.locals.push({ event, token, resolve });
+      this.pump();
+    });
+  }
+
+  private async applyLocal(local: LocalSend): Promise<void> {
+    const expectLast = this.known;
+    const id = nextStreamId(expectLast, Date.now());
+    this.known = id;
+    this.appendNext = { local, id, expectLast };
+    try {
+      await this.apply({ id, event: local.event });
+    } finally {
+      this.appendNext = undefined;
+    }
+  }
+
+  /** Local sends not committed: send them through the mailbox, in order, once the commits in flight have settled. */
+  private failLocals(): void {
+    const queued = this.locals.splice(0);
+    if (!queued.length && !this.localsInFlight.length) return;
+    void Promise.allSettled([...this.inflight]).then(() => {
+      for (const f of this.localsInFlight.splice(0)) f.local.resolve(undefined);
+      for (const l of queued) l.resolve(undefined);
+    });
+  }
+
   /** Run the apply/commit loop if it is not running; resolves when it is idle. */
   pump(): Promise<void> {
     if (this.pumping) {
@@ -357,6 +412,12 @@ export class TaskHost {
           continue;
         }
 
+        // Events sent from this process come after everything already in the mailbox.
+        const local = this.locals.shift();
+        if (local) {
+          await this.applyLocal(local);
+          continue;
+        }
         if (this.inflight.length) {
           await this.settle();
           continue;
@@ -387,6 +448,12 @@ export class TaskHost {
   }
 
   private onFailure(err: unknown): void {
+    if (err instanceof StaleMailboxError) {
+      // Our own event's commit met an entry it did not know: nothing was written. Start again from the last commit.
+      this.ctx.log('an event came in before this process\'s own; restoring the task', { taskId: this.id });
+      this.drop('stale');
+      return;
+    }
     if (err instanceof FencedError) {
       this.ctx.log('fenced: another process took the task over; dropping it', { taskId: this.id });
       this.drop('fenced');
@@ -498,6 +565,9 @@ export class TaskHost {
       historyMax: this.ctx.historyMax,
       version: this.def.version,
     };
+    const appended = this.appendNext;
+    this.appendNext = undefined;
+    if (appended) args.append = { event: appended.local.event, expectLast: appended.expectLast, token: appended.local.token };
     // Commits land in order (one connection, seq-checked); a refused one drops the host before anything depends on it.
     this.seq = seq;
     this.cursor = cursor;
@@ -505,6 +575,15 @@ export class TaskHost {
     this.lastActivity = now;
     const sent = this.commitWithRetry(args);
     sent.catch(() => undefined); // observed through settle()
+    if (appended) {
+      const f = { local: appended.local, id: appended.id };
+      this.localsInFlight.push(f);
+      sent.then(() => {
+        const i = this.localsInFlight.indexOf(f);
+        if (i >= 0) this.localsInFlight.splice(i, 1);
+        f.local.resolve(f.id);
+      }, () => undefined);
+    }
     this.inflight.push(sent);
     const effects = c.effects.dispatch.length > 0 || c.effects.cancel.length > 0;
     if (effects || c.status !== 'active' || this.inflight.length >= MAX_INFLIGHT) await this.settle();
@@ -520,6 +599,7 @@ export class TaskHost {
         await this.ctx.store.commit(this.id, args);
         return;
       } catch (err) {
+        if (err instanceof StaleMailboxError) throw err;
         if (err instanceof BatonError && (err.code === ErrorCode.Fenced || err.code === ErrorCode.SeqConflict)) {
           throw err.code === ErrorCode.Fenced ? err : new FencedError(this.id);
         }
@@ -534,6 +614,7 @@ export class TaskHost {
 
   private finish(status: TaskStatus): void {
     this.gone = true;
+    this.failLocals();
     // A task stopped by the user cancels the agent work it still has in flight; other endings already stopped their children.
     this.stopping = status !== 'stopped';
     this.actor.stop();
@@ -551,19 +632,20 @@ export class TaskHost {
    * back through the mailbox and re-activate the task.
    */
   get passivatable(): boolean {
-    if (this.gone || this.pumping || this.captured.length || this.agentEvents.length || this.inbox.length > this.inboxHead) return false;
+    if (this.gone || this.pumping || this.captured.length || this.agentEvents.length || this.locals.length || this.inbox.length > this.inboxHead) return false;
     return quiescent(this.actor);
   }
 
   /** True when the host has no step in hand: nothing to apply and no commit in flight. */
   get settled(): boolean {
-    return this.gone || (!this.pumping && !this.captured.length && !this.agentEvents.length && this.inbox.length <= this.inboxHead);
+    return this.gone || (!this.pumping && !this.captured.length && !this.agentEvents.length && !this.locals.length && this.inbox.length <= this.inboxHead);
   }
 
   /** Stop holding the task without committing (fenced, lease lost, runtime dying). */
-  drop(why: 'fenced' | 'lost'): void {
+  drop(why: 'fenced' | 'lost' | 'stale'): void {
     if (this.gone) return;
     this.gone = true;
+    this.failLocals();
     this.stopping = true;
     this.actor?.stop();
     this.ctx.onGone(this, why);
@@ -622,6 +704,7 @@ export class TaskHost {
       }
       if (released) {
         this.gone = true;
+        this.failLocals();
         this.stopping = true;
         this.actor.stop();
         // Leave the registry before any await: a wake arriving now must activate afresh, not poke this host.
