@@ -8,7 +8,8 @@ export function compareStreamIds(a: string, b: string): number {
 
 /** The smallest stream id after `after`, using `nowMs` when it is later (as Redis's own `*` ids do). */
 export function nextStreamId(after: string, nowMs: number): string {
-  const [ms = '0', seq = '0'] = after.split('-');
-  const last = Number(ms);
-  return nowMs > last ? `${nowMs}-0` : `${last}-${Number(seq) + 1}`;
+  const dash = after.indexOf('-');
+  const last = Number(dash < 0 ? after : after.slice(0, dash));
+  if (nowMs > last) return `${nowMs}-0`;
+  return `${last}-${dash < 0 ? 1 : Number(after.slice(dash + 1)) + 1}`;
 }

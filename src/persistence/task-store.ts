@@ -26,9 +26,16 @@ export interface AppendResult {
   duplicate: boolean;
 }
 
-/** A token identifying one send: a command resent after a lost reply (or a fallback send) appends nothing twice. */
+const TOKEN_PREFIX = randomBytes(9).toString('base64url');
+let tokenCount = 0;
+
+/**
+ * A token identifying one send: a command resent after a lost reply (or a
+ * fallback send) appends nothing twice. Unique per process (random prefix)
+ * and per call (counter); cheaper than random bytes per call.
+ */
 export function newSendToken(): string {
-  return randomBytes(9).toString('base64url');
+  return TOKEN_PREFIX + (tokenCount++).toString(36);
 }
 
 /** Committed fields returned when a lease is acquired. */
