@@ -164,35 +164,77 @@ export function encodeNotice(
   return noticeHead(id, f, timersJson) + snapshotJson + '}';
 }
 
+/** Width of the head length written at the start of every notice (`{"h":       123,...`; JSON allows the spaces, not leading zeros). */
+const HEAD_DIGITS = 10;
+const HEAD_PREFIX = '{"h":';
+
 /**
  * The change notice without its snapshot: the commit script appends the
  * snapshot it already received (and the closing brace), so the snapshot
- * travels to Redis once.
+ * travels to Redis once. The notice starts with the head's own length, so a
+ * reader can parse the fields without the snapshot and the snapshot only
+ * when a caller looks at it.
  */
 export function noticeHead(
   id: string,
   f: { machine: string; version: number; status: string; seq: number; updatedAt: number; createdAt: number; reason?: string },
   timersJson: string,
 ): string {
-  const head = JSON.stringify({ id, ...f });
-  return `${head.slice(0, -1)},"timers":${timersJson},"snapshot":`;
+  const fields = JSON.stringify({ id, ...f });
+  const rest = `,${fields.slice(1, -1)},"timers":${timersJson},"snapshot":`;
+  const length = HEAD_PREFIX.length + HEAD_DIGITS + rest.length;
+  return `${HEAD_PREFIX}${String(length).padStart(HEAD_DIGITS, ' ')}${rest}`;
 }
 
-/** Parse a change notice into a view. */
+type Head = Obj & { id: string; timers?: PersistedTimer[]; snapshot?: Obj };
+
+/**
+ * Parse a change notice into a view. The snapshot is parsed on first access
+ * to a field that needs it (value, context, children, output, error,
+ * awaiting): a `waitFor` on status reads only the head.
+ */
 export function viewFromNotice(message: string): TaskView {
-  const n = JSON.parse(message) as Obj & { id: string; snapshot?: Obj; timers?: PersistedTimer[] };
-  return buildView(
-    n.id,
-    {
-      machine: String(n.machine),
-      version: Number(n.version),
-      status: String(n.status),
-      seq: Number(n.seq),
-      updatedAt: Number(n.updatedAt),
-      createdAt: Number(n.createdAt),
-      reason: typeof n.reason === 'string' ? n.reason : undefined,
-      timers: n.timers,
-    },
-    n.snapshot ?? undefined,
-  );
+  let head: Head;
+  let snapshotJson: string | undefined;
+  const h = message.startsWith(HEAD_PREFIX) ? Number(message.slice(HEAD_PREFIX.length, HEAD_PREFIX.length + HEAD_DIGITS)) : NaN;
+  if (h > 0 && h < message.length) {
+    head = JSON.parse(`${message.slice(0, h)}null}`) as Head;
+    snapshotJson = message.slice(h, -1);
+  } else {
+    head = JSON.parse(message) as Head; // a notice without the length (written by an older version)
+  }
+  const fields = {
+    machine: String(head.machine),
+    version: Number(head.version),
+    status: String(head.status),
+    seq: Number(head.seq),
+    updatedAt: Number(head.updatedAt),
+    createdAt: Number(head.createdAt),
+    reason: typeof head.reason === 'string' ? head.reason : undefined,
+    timers: head.timers,
+  };
+  if (snapshotJson === undefined) return buildView(head.id, fields, head.snapshot ?? undefined);
+  const view: TaskView = {
+    id: head.id,
+    machine: fields.machine,
+    version: fields.version,
+    status: fields.status as TaskStatus,
+    seq: fields.seq,
+    updatedAt: fields.updatedAt,
+    createdAt: fields.createdAt,
+    timers: fields.timers ?? [],
+  } as TaskView;
+  if (fields.reason) view.reason = fields.reason;
+  let full: TaskView | undefined;
+  const built = (): TaskView => (full ??= buildView(head.id, fields, (JSON.parse(snapshotJson) as Obj | null) ?? undefined));
+  // Fields that need the snapshot: computed once, on first read; enumerable, so spreads and JSON see them.
+  for (const key of ['value', 'context', 'children', 'output', 'error', 'awaiting'] as const) {
+    Object.defineProperty(view, key, {
+      enumerable: true,
+      configurable: true,
+      get: () => built()[key],
+      set: (v: unknown) => Object.defineProperty(view, key, { value: v, writable: true, enumerable: true, configurable: true }),
+    });
+  }
+  return view;
 }

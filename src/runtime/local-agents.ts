@@ -96,10 +96,11 @@ export class LocalAgents {
     const key = `agent-${spec.jobId}`;
     for (let attempt = 1; ; attempt++) {
       if (controller.signal.aborted) return;
-      // A timed-out attempt aborts its own signal: each attempt gets a fresh one, linked to cancel and shutdown.
-      const attemptCtl = new AbortController();
+      // A timed-out attempt aborts its own signal: with a timeout each attempt gets a fresh one, linked to cancel
+      // and shutdown; without one, the invocation's own signal serves (AbortControllers are not cheap).
+      const attemptCtl = d.timeoutMs ? new AbortController() : controller;
       const forward = () => attemptCtl.abort(controller.signal.reason);
-      controller.signal.addEventListener('abort', forward, { once: true });
+      if (attemptCtl !== controller) controller.signal.addEventListener('abort', forward, { once: true });
       try {
         const output = await runAttempt(reg, d, attempt, attemptCtl, (id, m) => this.delivery.progress(id, m));
         const out = outputData(d.agent, output, this.maxOutputBytes);
@@ -121,7 +122,7 @@ export class LocalAgents {
         // BullMQ's exponential backoff: delay · 2^(attempt-1).
         await abortableDelay(spec.backoffMs * 2 ** (attempt - 1), controller.signal);
       } finally {
-        controller.signal.removeEventListener('abort', forward);
+        if (attemptCtl !== controller) controller.signal.removeEventListener('abort', forward);
       }
     }
   }
