@@ -26,4 +26,14 @@ describe('smoke', () => {
     expect(pv2.seq).toBe(3);
     expect(pv2.value).toBe('running');
   });
+  it('waitFor rejects at once with the error its predicate throws', async () => {
+    const t = await rt.spawn('counter', { id: 'c-throw' });
+    const started = Date.now();
+    await expect(
+      t.waitFor(() => {
+        throw new RangeError('predicate failed');
+      }, { timeout: 20_000 }),
+    ).rejects.toThrow(RangeError);
+    expect(Date.now() - started).toBeLessThan(10_000); // not the timeout
+  });
 });

@@ -318,7 +318,11 @@ export class BatonClient {
           if (!v) return;
           if (last && last.seq > v.seq) return;
           last = v;
-          if (predicate(v)) resolve(v);
+          try {
+            if (predicate(v)) resolve(v);
+          } catch (err) {
+            reject(err); // the caller's predicate failed: say so now, not at the timeout
+          }
         };
         timer = setTimeout(
           () => reject(new TimeoutError(`task '${taskId}': condition not met within ${timeout} ms`, { taskId, last: last?.value, seq: last?.seq })),
