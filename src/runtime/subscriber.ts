@@ -15,8 +15,9 @@ export class Subscriber {
       for (const fn of [...set]) {
         try {
           fn(message);
-        } catch {
-          // a listener's error is its own; the others still hear the message
+        } catch (err) {
+          // A listener's error is its own; the others still hear the message.
+          if (process.env.BATON_DEBUG) console.error(`[baton] listener of ${channel} threw: ${(err as Error)?.message ?? String(err)}`);
         }
       }
     });
