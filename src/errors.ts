@@ -19,6 +19,8 @@ export const ErrorCode = {
   Closed: 'CLOSED',
   InvalidOptions: 'INVALID_OPTIONS',
   Redis: 'REDIS',
+  RedisNoPerm: 'REDIS_NOPERM',
+  RedisAuth: 'REDIS_AUTH',
 } as const;
 
 /** One of the {@link ErrorCode} values. */
@@ -127,6 +129,20 @@ export class SeqConflictError extends BatonError {
 export class StaleMailboxError extends BatonError {
   constructor(taskId: string, last: string) {
     super(ErrorCode.SeqConflict, `task '${taskId}': an entry (${last}) was appended before this process's own event`, { details: { taskId, last } });
+  }
+}
+
+/** Redis refused a command: the connection's ACL user may not run it or touch its keys (NOPERM). */
+export class RedisNoPermError extends BatonError {
+  constructor(message: string, cause: unknown) {
+    super(ErrorCode.RedisNoPerm, `Redis refused the command: ${message} (the ACL user needs Baton's keys, channels and commands; see docs/operate.md)`, { cause });
+  }
+}
+
+/** Redis refused the connection's credentials (WRONGPASS, NOAUTH). */
+export class RedisAuthError extends BatonError {
+  constructor(message: string, cause: unknown) {
+    super(ErrorCode.RedisAuth, `Redis refused the credentials: ${message}`, { cause });
   }
 }
 

@@ -50,4 +50,6 @@ export {
   TimeoutError,
   ClosedError,
   InvalidOptionsError,
+  RedisNoPermError,
+  RedisAuthError,
 } from './errors.js';

@@ -1,6 +1,6 @@
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import { ioredis } from './cjs.js';
-import { ClosedError, InvalidOptionsError } from '../errors.js';
+import { ClosedError, InvalidOptionsError, RedisAuthError, RedisNoPermError } from '../errors.js';
 import { defineScripts, type RedisLike } from '../persistence/scripts.js';
 import { batchWritesPerTick } from './write-batching.js';
 
@@ -41,6 +41,7 @@ export class Connections {
     conn.on('error', (err: Error) => {
       if (process.env.BATON_DEBUG) console.error(`[baton] redis ${purpose} connection: ${err.message}`);
     });
+    typedRefusals(conn);
     if (purpose === 'command' && conn instanceof ioredis.Redis) batchWritesPerTick(conn);
     defineScripts(conn);
     this.opened.push(conn);
@@ -60,6 +61,31 @@ export class Connections {
       }),
     );
   }
+}
+
+/** Redis's permission and credential refusals, as typed errors; other errors pass through. */
+function refusal(err: unknown): Error | undefined {
+  const message = (err as Error | undefined)?.message;
+  if (typeof message !== 'string') return undefined;
+  if (message.startsWith('NOPERM')) return new RedisNoPermError(message, err);
+  if (message.startsWith('WRONGPASS') || message.startsWith('NOAUTH')) return new RedisAuthError(message, err);
+  return undefined;
+}
+
+/**
+ * Every command sent on `conn` fails with {@link RedisNoPermError} or
+ * {@link RedisAuthError} instead of ioredis's ReplyError for those refusals
+ * (ioredis has no error hook: the command's reject is wrapped as it is sent).
+ */
+function typedRefusals(conn: RedisLike): void {
+  type Cmd = { reject: (err: unknown) => void };
+  const target = conn as unknown as { sendCommand: (command: Cmd, ...rest: unknown[]) => unknown };
+  const send = target.sendCommand.bind(conn);
+  target.sendCommand = (command: Cmd, ...rest: unknown[]) => {
+    const reject = command.reject;
+    if (typeof reject === 'function') command.reject = (err: unknown) => reject(refusal(err) ?? err);
+    return send(command, ...rest);
+  };
 }
 
 function tune(purpose: string): RedisOptions {
