@@ -163,9 +163,9 @@ describe('baton CLI', () => {
 
   it('worker <module> runs tasks and agents in its own process', async () => {
     const wprefix = uniquePrefix('cli-worker');
-    const worker = runChild('bin/baton.mjs', { args: ['--prefix', wprefix, 'worker', 'test/fixtures/ui-machines.ts'], env: { REDIS_URL: redisUrl() } });
+    const worker = runChild('bin/baton.mjs', { args: ['--prefix', wprefix, 'worker', 'test/fixtures/ui-machines.ts', '--owner', 'pod-7'], env: { REDIS_URL: redisUrl() } });
     try {
-      await worker.waitForLine(/baton worker .* machines \[launch, counter, shout\] .*agents \[tech, legal, shout\]/, 30_000);
+      await worker.waitForLine(/baton worker pod-7 .* machines \[launch, counter, shout\] .*agents \[tech, legal, shout\]/, 30_000);
       const { id } = await json<{ id: string }>(wprefix, ['spawn', 'shout', '--input', '{"text":"hey"}']);
       const done = await json<TaskView>(wprefix, ['wait', id, '--timeout', '30000']);
       expect(done).toMatchObject({ status: 'done', value: 'done', output: { text: 'HEY', pid: worker.pid } });

@@ -9,8 +9,10 @@ export function registerWorker(program: Command): void {
     .command('worker <module>')
     .description('run tasks and agents from a module exporting `machines` and/or `agents`')
     .option('--concurrency <n>', 'activations at once', '32')
-    .action(async (modulePath: string, o: { concurrency: string }, cmd: Command) => {
+    .option('--owner <id>', 'stable worker id (e.g. the pod name): a restart takes its tasks back at once (default: $BATON_OWNER, else random)')
+    .action(async (modulePath: string, o: { concurrency: string; owner?: string }, cmd: Command) => {
       const concurrency = parseCount('--concurrency', o.concurrency);
+      const owner = o.owner ?? (process.env.BATON_OWNER || undefined);
       const mod = await loadWorkerModule(modulePath);
       const runtime = await createRuntime({
         connection: connectionOf(cmd),
@@ -18,6 +20,7 @@ export function registerWorker(program: Command): void {
         machines: mod.machines,
         agents: mod.agents,
         activationConcurrency: concurrency,
+        ...(owner !== undefined ? { owner } : {}),
       });
       const c = colors();
       const names = (o: object | undefined) => Object.keys(o ?? {}).join(', ') || '-';
