@@ -103,3 +103,33 @@ describe('child actors', () => {
     expect(history.map((h) => h.seq)).toEqual(Array.from({ length: history.length }, (_, i) => i + 1));
   });
 });
+
+describe('promise children', () => {
+  it('start only after the commit that invoked them: steps that finish at once are still committed one by one', async () => {
+    const { sevenSteps } = await import('./fixtures/durable.js');
+    const started: Array<{ step: number; committedSeq: number }> = [];
+    const prefix = uniquePrefix('promise-after-commit');
+    let rt!: Runtime;
+    // Each step records, as it starts, the seq committed in Redis: the commit that invoked it must be there.
+    const record = async (n: number) => {
+      const v = await rt.get('quick');
+      started.push({ step: n, committedSeq: v?.seq ?? 0 });
+    };
+    rt = await createRuntime({ connection: redisUrl(), prefix, machines: { quick: sevenSteps(record) }, leaseMs: 1000 });
+    const t = await rt.spawn('quick', { id: 'quick' });
+    const v = await t.waitFor((x) => x.status === 'done', { timeout: 10_000 });
+    await rt.close();
+    expect(v.output).toEqual({ results: ['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7'] });
+    const h = await (async () => {
+      const c = createClient({ connection: redisUrl(), prefix });
+      try {
+        return await c.history('quick');
+      } finally {
+        await c.close();
+      }
+    })();
+    expect(h.map((e) => String(e.to))).toEqual(['s1', 's2', 's3', 's4', 's5', 's6', 's7', 'done']);
+    // Step n starts after commit n (spawn = 1, then one per finished step) has landed.
+    expect(started).toEqual(Array.from({ length: 7 }, (_, i) => ({ step: i + 1, committedSeq: i + 1 })));
+  });
+});

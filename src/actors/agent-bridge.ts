@@ -37,6 +37,8 @@ export interface AgentBridge {
   nextSeq(): number;
   /** Dispatch after the commit that decided it (outbox). Idempotent by job id. */
   dispatch(spec: AgentDispatch): void;
+  /** Run `start` once the commit the current change will be part of has landed (in-process children's work). */
+  afterCommit(start: () => void): void;
   /** Cancel a dispatched invocation (the child left its state). */
   cancel(jobId: string, agent: string): void;
   /** True while the host itself is stopping the actor (passivation, shutdown): children stopping then are not cancelled. */

@@ -6,6 +6,8 @@ import type { AgentSink } from './local-agents.js';
 export interface Effects {
   dispatch: AgentDispatch[];
   cancel: CancelNotice[];
+  /** In-process children (promise logic) to start once the commit landed. */
+  starts: Array<() => void>;
 }
 
 /**
@@ -17,6 +19,7 @@ export interface Effects {
 export class Outbox {
   private dispatches: AgentDispatch[] = [];
   private cancels: CancelNotice[] = [];
+  private starts: Array<() => void> = [];
 
   constructor(
     private readonly taskId: string,
@@ -34,6 +37,11 @@ export class Outbox {
     this.cancels.push(notice);
   }
 
+  /** Record an in-process child to start after the commit. */
+  start(fn: () => void): void {
+    this.starts.push(fn);
+  }
+
   /** Mark the invocations recorded so far as re-dispatched by a restore (see AgentDispatch.restored). */
   markRestored(): void {
     for (const d of this.dispatches) d.restored = true;
@@ -41,14 +49,15 @@ export class Outbox {
 
   /** True when effects wait to be sent. */
   get pending(): boolean {
-    return this.dispatches.length > 0 || this.cancels.length > 0;
+    return this.dispatches.length > 0 || this.cancels.length > 0 || this.starts.length > 0;
   }
 
   /** Hand over the effects recorded so far (they belong to the step being captured). */
   take(): Effects {
-    const e = { dispatch: this.dispatches, cancel: this.cancels };
+    const e = { dispatch: this.dispatches, cancel: this.cancels, starts: this.starts };
     this.dispatches = [];
     this.cancels = [];
+    this.starts = [];
     return e;
   }
 
@@ -63,6 +72,13 @@ export class Outbox {
       try {
         if (effects.dispatch.length) await this.agents.dispatch(this.taskId, effects.dispatch);
         if (effects.cancel.length) await this.agents.cancel(effects.cancel);
+        for (const start of effects.starts.splice(0)) {
+          try {
+            start();
+          } catch (err) {
+            this.log('starting a child after its commit failed', { taskId: this.taskId, error: (err as Error).message });
+          }
+        }
         return;
       } catch (err) {
         if (abandoned()) return; // a restore re-dispatches active agent children

@@ -14,6 +14,7 @@ import { quiescent } from './quiescence.js';
 import type { TaskDefinition } from './definition.js';
 import { stableInspector, type Inspector } from './inspection.js';
 import { captureTimers, instrumentScheduler, rearmTimers, resolvePath } from './timers.js';
+import { withDeferredPromises } from './deferred-starts.js';
 
 /** What a host needs from its runtime. */
 export interface HostContext {
@@ -177,7 +178,7 @@ export class TaskHost {
     const { snapshot, timers, input } = decodeCommitted(fields, def, this.machineName);
     const extra = ctx.inspect ? stableInspector(this.id, ctx.inspect) : undefined;
     const bridge = this.bridge();
-    const actor = withBridge(bridge, () => createActor(def.machine, {
+    const actor = withBridge(bridge, () => createActor(withDeferredPromises(def.machine), {
       ...(snapshot ? { snapshot: snapshot as never } : { input }),
       id: this.id,
       clock: ctx.clock,
@@ -232,6 +233,7 @@ export class TaskHost {
       nextSeq: () => host.seq + host.captured.length + (host.capturing && host.captured.length > 0 ? 0 : 1),
       dispatch: (spec) => host.outbox.dispatch(spec),
       cancel: (jobId, agent) => host.outbox.cancel({ jobId, agent }),
+      afterCommit: (start) => host.outbox.start(start),
       get stopping() {
         return host.stopping;
       },
@@ -272,6 +274,7 @@ export class TaskHost {
     if (this.capturing && last) {
       last.effects.dispatch.push(...c.effects.dispatch);
       last.effects.cancel.push(...c.effects.cancel);
+      last.effects.starts.push(...c.effects.starts);
       this.captured[this.captured.length - 1] = { ...c, effects: last.effects, event: last.event };
     } else {
       this.captured.push(c);
@@ -280,7 +283,9 @@ export class TaskHost {
     }
     this.lastEvent = undefined;
     this.lastEventToRoot = false;
-    void this.pump();
+    // After the rest of this synchronous cascade (a child's own snapshot follows its parent's): the loop
+    // must not take this capture before a later snapshot of the same cascade could supersede it.
+    queueMicrotask(() => void this.pump());
   }
 
   /** New entries may be in the mailbox (a wake notice from another process). */
@@ -585,7 +590,7 @@ export class TaskHost {
       }, () => undefined);
     }
     this.inflight.push(sent);
-    const effects = c.effects.dispatch.length > 0 || c.effects.cancel.length > 0;
+    const effects = c.effects.dispatch.length > 0 || c.effects.cancel.length > 0 || c.effects.starts.length > 0;
     if (effects || c.status !== 'active' || this.inflight.length >= MAX_INFLIGHT) await this.settle();
     // Effects only after the commit that decided them.
     if (effects) await this.outbox.send(c.effects, () => this.gone);
