@@ -218,6 +218,17 @@ describe('in-process agents', () => {
     expect(results).toHaveLength(2);
   });
 
+  it('an agent with a limiter (or inProcess: false) always runs from its queue, here too', async () => {
+    const prefix = uniquePrefix('local-limited');
+    await redis.set(suiteKeys(prefix).gate, '1');
+    const rt = await runtime(prefix, { gated: { run: suiteAgents(redis, prefix).gated!, limiter: { max: 100, duration: 1000 } } });
+    const q = agentQueue(prefix, 'gated');
+    const v = await (await rt.spawn('gatedTask', { id: 'l-limited', input: { text: 'q' } })).waitFor((x) => x.status !== 'active', { timeout: 10_000 });
+    expect(ctx(v).result).toEqual({ text: 'q!' });
+    await waitUntil(async () => (await q.getJobCounts('completed')).completed === 1, { timeout: 5000, message: 'the job to complete on the queue' });
+    expect((await runs(prefix, 'gated')).map((r) => r.pid)).toEqual([process.pid]);
+  });
+
   it('a holder SIGKILLed mid-agent: the restore re-runs the invocation (in process: the queue never had it), the result is applied once', async () => {
     const prefix = uniquePrefix('local-crash');
     const id = 'l-crash';
