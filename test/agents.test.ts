@@ -3,7 +3,7 @@
 // the task's process dying, invocations run once across restores, retries and
 // onError, cancellation, cross-process progress, and input validation before
 // anything is enqueued. The in-process path is test/local-agents.test.ts.
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_RESULT } from '../src/actors/fromAgent.js';
@@ -12,7 +12,7 @@ import { Keys } from '../src/persistence/keys.js';
 import { suiteAgents, suiteKeys, suiteMachines, type CallerContext } from './fixtures/agent-suite.js';
 import { counter } from './fixtures/machines.js';
 import { killAgentProcs, startAgentProc } from './helpers/agent-procs.js';
-import { redisUrl, uniquePrefix, waitUntil } from './helpers/index.js';
+import { openAgentQueue, redisUrl, uniquePrefix, waitUntil } from './helpers/index.js';
 
 const LEASE_MS = 500;
 let redis: Redis;
@@ -50,13 +50,9 @@ function client(prefix: string): BatonClient {
 }
 
 function agentQueue(prefix: string, agent: string): Queue {
-  const conn = new Redis(redisUrl(), { maxRetriesPerRequest: null });
-  const q = new Queue(`agent-${agent}`, { connection: conn, prefix: `{${prefix}}` });
-  closers.push(async () => {
-    await q.close();
-    conn.disconnect();
-  });
-  return q;
+  const { queue, close } = openAgentQueue(prefix, agent);
+  closers.push(close);
+  return queue;
 }
 
 async function runs(prefix: string, agent: string): Promise<string[]> {

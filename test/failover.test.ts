@@ -4,7 +4,7 @@
 // (in the holder's process or from the queue) except one in flight on the victim.
 // Then: an agent worker killed mid-job (BullMQ re-runs the job once its lock
 // lapses; the result is applied once).
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_RESULT } from '../src/actors/fromAgent.js';
@@ -12,7 +12,7 @@ import { createClient, createRuntime, type BatonClient, type TaskView } from '..
 import { Keys } from '../src/persistence/keys.js';
 import { suiteKeys, suiteMachines, type CallerContext } from './fixtures/agent-suite.js';
 import { killAgentProcs, startAgentProc, type AgentProc } from './helpers/agent-procs.js';
-import { redisUrl, uniquePrefix, waitUntil } from './helpers/index.js';
+import { openAgentQueue, redisUrl, uniquePrefix, waitUntil } from './helpers/index.js';
 
 const TASKS = 200;
 const EVENTS = 6;
@@ -35,13 +35,9 @@ function client(prefix: string): BatonClient {
   return c;
 }
 
-function queue(prefix: string, name: string): Queue {
-  const conn = new Redis(redisUrl(), { maxRetriesPerRequest: null });
-  const q = new Queue(name, { connection: conn, prefix: `{${prefix}}` });
-  closers.push(async () => {
-    await q.close();
-    conn.disconnect();
-  });
+function queue(prefix: string, agent: string): Queue {
+  const { queue: q, close } = openAgentQueue(prefix, agent);
+  closers.push(close);
   return q;
 }
 
@@ -53,7 +49,7 @@ describe('failover across three worker processes', () => {
     const keys = new Keys(prefix);
     const workers = await Promise.all([0, 1, 2].map(() => startAgentProc({ prefix, leaseMs: 1000, agents: ['tick'], agentLockMs: AGENT_LOCK_MS })));
     const c = client(prefix);
-    const ticks = queue(prefix, 'agent-tick');
+    const ticks = queue(prefix, 'tick');
     const ids = Array.from({ length: TASKS }, (_, i) => `f-${i}`);
 
     // A plain client spawns: activations spread over the three workers; each task calls its agent
@@ -160,7 +156,7 @@ describe('agent worker killed mid-job', () => {
     const id = 'mid-job';
     const k = suiteKeys(prefix);
     const c = client(prefix);
-    const gated = queue(prefix, 'agent-gated');
+    const gated = queue(prefix, 'gated');
     // The task lives in the test process; the agent runs in a worker process that dies mid-job.
     const rt = await createRuntime({ connection: redisUrl(), prefix, leaseMs: 1000, machines: suiteMachines });
     closers.push(() => rt.close());

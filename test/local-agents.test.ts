@@ -5,7 +5,7 @@
 // to the queue; a crash or a close re-runs the invocation (through the queue)
 // and its result is applied once; a restored invocation whose job the queue
 // has is left to the queue. The queue path is test/agents.test.ts.
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { assign, setup } from 'xstate';
@@ -16,7 +16,7 @@ import { Keys } from '../src/persistence/keys.js';
 import { suiteAgents, suiteKeys, suiteMachines, type CallerContext } from './fixtures/agent-suite.js';
 import { counter } from './fixtures/machines.js';
 import { killAgentProcs, startAgentProc } from './helpers/agent-procs.js';
-import { redisUrl, uniquePrefix, waitUntil } from './helpers/index.js';
+import { openAgentQueue, redisUrl, startRedis, uniquePrefix, waitUntil } from './helpers/index.js';
 
 let redis: Redis;
 const closers: Array<() => Promise<unknown>> = [];
@@ -57,6 +57,16 @@ const pairTask = setup({ actors: { gated: gated2 } }).createMachine({
     b: { initial: 'calling', states: { calling: { invoke: { src: 'gated', input: { text: 'b' }, onDone: 'done' } }, done: { type: 'final' } } },
   },
 });
+/** `idle` until `go`, then one `gated` call. */
+const goTask = setup({ actors: { gated: gated2 } }).createMachine({
+  id: 'goTask',
+  initial: 'idle',
+  states: {
+    idle: { on: { go: 'calling' } },
+    calling: { invoke: { src: 'gated', input: { text: 'a' }, onDone: 'done' } },
+    done: { type: 'final' },
+  },
+});
 const machines = { ...suiteMachines, counter, slowTask, pairTask };
 
 async function runtime(prefix: string, agents: Record<string, AgentEntry>, opts: Partial<RuntimeOptions> = {}): Promise<Runtime> {
@@ -72,13 +82,9 @@ function client(prefix: string): BatonClient {
 }
 
 function agentQueue(prefix: string, agent: string): Queue {
-  const conn = new Redis(redisUrl(), { maxRetriesPerRequest: null });
-  const q = new Queue(`agent-${agent}`, { connection: conn, prefix: `{${prefix}}` });
-  closers.push(async () => {
-    await q.close();
-    conn.disconnect();
-  });
-  return q;
+  const { queue, close } = openAgentQueue(prefix, agent);
+  closers.push(close);
+  return queue;
 }
 
 const ALL = ['waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized', 'waiting-children'] as const;
@@ -112,6 +118,38 @@ describe('in-process agents', () => {
     const h = await t.history();
     expect(h.map((e) => e.event.type)).toEqual(['baton.spawn', AGENT_RESULT]);
     expect(await redis.xlen(new Keys(prefix).task('l-1').mailbox)).toBe(0);
+  });
+
+  it('start only once the commit that invoked them has landed (effects after commit)', async () => {
+    // A private Redis whose writes are paused while the invoking commit is on its way: reads still answer.
+    const own = await startRedis();
+    closers.push(() => own.stop());
+    const admin = new Redis(own.url);
+    closers.push(async () => admin.disconnect());
+    const prefix = uniquePrefix('local-after-commit');
+    const reader = createClient({ connection: own.url, prefix });
+    closers.push(() => reader.close());
+    const seenAtStart: Array<{ seq: number; value: unknown }> = [];
+    const rt = await createRuntime({
+      connection: own.url,
+      prefix,
+      machines: { goTask },
+      agents: {
+        gated: async ({ taskId, input }) => {
+          const v = await reader.get(taskId);
+          seenAtStart.push({ seq: v?.seq ?? 0, value: v?.value });
+          return { text: `${(input as { text: string }).text}!` };
+        },
+      },
+    });
+    closers.push(() => rt.close());
+    const t = await rt.spawn('goTask', { id: 'l-after' });
+    await t.waitFor((x) => x.seq === 1, { timeout: 5000 });
+    await admin.call('CLIENT', 'PAUSE', '300', 'WRITE');
+    await t.send({ type: 'go' }); // its commit (seq 2) invokes the agent, and waits out the pause
+    const v = await t.waitFor((x) => x.status !== 'active', { timeout: 10_000 });
+    expect(v.value).toBe('done');
+    expect(seenAtStart).toEqual([{ seq: 2, value: 'calling' }]);
   });
 
   it('retries with exponential backoff in process, then onError with the message and attempts', async () => {

@@ -214,20 +214,10 @@ export function viewFromNotice(message: string): TaskView {
     timers: head.timers,
   };
   if (snapshotJson === undefined) return buildView(head.id, fields, head.snapshot ?? undefined);
-  const view: TaskView = {
-    id: head.id,
-    machine: fields.machine,
-    version: fields.version,
-    status: fields.status as TaskStatus,
-    seq: fields.seq,
-    updatedAt: fields.updatedAt,
-    createdAt: fields.createdAt,
-    timers: fields.timers ?? [],
-  } as TaskView;
-  if (fields.reason) view.reason = fields.reason;
+  // The head's fields now; those that need the snapshot built once, on first read (enumerable, so spreads and JSON see them).
+  const view = buildView(head.id, fields, undefined);
   let full: TaskView | undefined;
   const built = (): TaskView => (full ??= buildView(head.id, fields, (JSON.parse(snapshotJson) as Obj | null) ?? undefined));
-  // Fields that need the snapshot: computed once, on first read; enumerable, so spreads and JSON see them.
   for (const key of ['value', 'context', 'children', 'output', 'error', 'awaiting'] as const) {
     Object.defineProperty(view, key, {
       enumerable: true,

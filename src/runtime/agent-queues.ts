@@ -8,7 +8,7 @@ export function agentQueueName(agent: string): string {
   return `agent-${agent}`;
 }
 
-/** Payload of an agent job. */
+/** One invocation as the agent function sees it: the payload of an agent job, and of an in-process run. */
 export interface AgentJobData {
   taskId: string;
   jobId: string;
@@ -16,6 +16,11 @@ export interface AgentJobData {
   childPath: string[];
   input: unknown;
   timeoutMs?: number;
+}
+
+/** The invocation a task's dispatch describes. */
+export function invocationOf(taskId: string, s: AgentDispatch): AgentJobData {
+  return { taskId, jobId: s.jobId, agent: s.agent, childPath: s.childPath, input: s.input, timeoutMs: s.timeoutMs };
 }
 
 /** Pub/sub message that cancels a running agent job. */
@@ -57,7 +62,7 @@ export class AgentQueues {
       specs.map((s) =>
         this.queue(s.agent).add(
           s.agent,
-          { taskId, jobId: s.jobId, agent: s.agent, childPath: s.childPath, input: s.input, timeoutMs: s.timeoutMs },
+          invocationOf(taskId, s),
           {
             jobId: s.jobId,
             attempts: s.attempts,

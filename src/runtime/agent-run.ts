@@ -1,4 +1,6 @@
+import { AGENT_ERROR, AGENT_RESULT } from '../actors/fromAgent.js';
 import { encodeJson } from '../persistence/codec.js';
+import type { AgentJobData } from './agent-queues.js';
 
 /** What an agent function receives. */
 export interface AgentContext<TInput = unknown> {
@@ -60,14 +62,24 @@ export function isUnrecoverable(err: Error): boolean {
   return err instanceof UnrecoverableError || err.name === 'UnrecoverableError';
 }
 
-/** One invocation, as the agent function sees it. */
-export interface AgentInvocation {
-  taskId: string;
-  jobId: string;
-  agent: string;
-  childPath: string[];
-  input: unknown;
-  timeoutMs?: number;
+/** The mailbox (or in-memory) event carrying an invocation's output. */
+export function resultEvent(d: AgentJobData, output: unknown): Record<string, unknown> {
+  return { type: AGENT_RESULT, jobId: d.jobId, childPath: d.childPath, output };
+}
+
+/** Idempotency key of an invocation's outcome in its task's mailbox: delivered once however often it runs. */
+export function outcomeKey(d: AgentJobData): string {
+  return `agent-${d.jobId}`;
+}
+
+/** The error record when attempt `attempt` of `attempts` failed for good, else undefined (retry). */
+export function finalError(err: Error, attempt: number, attempts: number): Record<string, unknown> | undefined {
+  return isUnrecoverable(err) || attempt >= attempts ? { name: err.name, message: err.message, attempts: attempt } : undefined;
+}
+
+/** The event carrying an invocation's final error. */
+export function errorEvent(d: AgentJobData, error: Record<string, unknown>): Record<string, unknown> {
+  return { type: AGENT_ERROR, jobId: d.jobId, childPath: d.childPath, error };
 }
 
 /** Abort reason: the invoking state was left. Nothing is delivered. */
@@ -93,7 +105,7 @@ export class ShuttingDown extends Error {
  */
 export async function runAttempt(
   reg: AgentRegistration,
-  d: AgentInvocation,
+  d: AgentJobData,
   attempt: number,
   controller: AbortController,
   publish: (taskId: string, message: string) => Promise<void>,

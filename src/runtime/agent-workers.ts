@@ -1,9 +1,8 @@
 import type { Job, Worker } from 'bullmq';
 import { bullmq } from './cjs.js';
-import { AGENT_ERROR, AGENT_RESULT } from '../actors/fromAgent.js';
 import type { RedisLike } from '../persistence/scripts.js';
 import { agentQueueName, type AgentJobData, type CancelNotice } from './agent-queues.js';
-import { Cancelled, isUnrecoverable, outputData, runAttempt, toError, type AgentRegistration } from './agent-run.js';
+import { Cancelled, errorEvent, finalError, isUnrecoverable, outcomeKey, outputData, resultEvent, runAttempt, toError, type AgentRegistration } from './agent-run.js';
 
 /** How a worker delivers results back to tasks (the runtime's mailbox append). */
 export interface AgentDelivery {
@@ -67,24 +66,22 @@ export class AgentWorkers {
         await this.fail(d, out.error);
         return;
       }
-      await this.delivery.deliver(d.taskId, { type: AGENT_RESULT, jobId: d.jobId, childPath: d.childPath, output: out.data }, `agent-${d.jobId}`);
+      await this.delivery.deliver(d.taskId, resultEvent(d, out.data), outcomeKey(d));
     } catch (thrown) {
       if (controller.signal.reason instanceof Cancelled) return; // nobody waits for it any more
       const err = toError(thrown);
-      const attempts = job.opts.attempts ?? 1;
-      const unrecoverable = isUnrecoverable(err);
-      const final = unrecoverable || job.attemptsMade + 1 >= attempts;
-      if (final) await this.fail(d, { name: err.name, message: err.message, attempts: job.attemptsMade + 1 });
+      const final = finalError(err, job.attemptsMade + 1, job.opts.attempts ?? 1);
+      if (final) await this.fail(d, final);
       // BullMQ skips its retries only for its own class.
       const { UnrecoverableError } = bullmq();
-      throw unrecoverable && !(err instanceof UnrecoverableError) ? Object.assign(new UnrecoverableError(err.message), { cause: err }) : err;
+      throw isUnrecoverable(err) && !(err instanceof UnrecoverableError) ? Object.assign(new UnrecoverableError(err.message), { cause: err }) : err;
     } finally {
       this.running.delete(d.jobId);
     }
   }
 
   private async fail(d: AgentJobData, error: Record<string, unknown>): Promise<void> {
-    await this.delivery.deliver(d.taskId, { type: AGENT_ERROR, jobId: d.jobId, childPath: d.childPath, error }, `agent-${d.jobId}`);
+    await this.delivery.deliver(d.taskId, errorEvent(d, error), outcomeKey(d));
   }
 
   async close(): Promise<void> {

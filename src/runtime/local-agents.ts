@@ -1,7 +1,6 @@
 import type { AgentDispatch } from '../actors/agent-bridge.js';
-import { AGENT_ERROR, AGENT_RESULT } from '../actors/fromAgent.js';
-import type { AgentQueues, CancelNotice } from './agent-queues.js';
-import { Cancelled, outputData, runAttempt, ShuttingDown, toError, isUnrecoverable, type AgentInvocation, type AgentRegistration } from './agent-run.js';
+import { invocationOf, type AgentQueues, type CancelNotice } from './agent-queues.js';
+import { Cancelled, errorEvent, finalError, outcomeKey, outputData, resultEvent, runAttempt, ShuttingDown, toError, type AgentRegistration } from './agent-run.js';
 
 /** Where agent effects go once the commit that decided them landed. */
 export interface AgentSink {
@@ -34,7 +33,9 @@ interface Run {
  */
 export class LocalAgents {
   private readonly runs = new Map<string, Run>();
-  private readonly active = new Map<string, number>();
+  /** Runs in flight, by agent (its concurrency) and by task (busy). */
+  private readonly perAgent = new Map<string, number>();
+  private readonly perTask = new Map<string, number>();
   private closing = false;
 
   constructor(
@@ -58,15 +59,16 @@ export class LocalAgents {
     if (this.closing || !this.runsHere(spec.agent)) return false;
     if (this.runs.has(spec.jobId)) return true;
     const reg = this.agents.get(spec.agent)!;
-    const n = this.active.get(spec.agent) ?? 0;
-    if (n >= (reg.concurrency ?? 8)) return false;
-    this.active.set(spec.agent, n + 1);
+    if ((this.perAgent.get(spec.agent) ?? 0) >= (reg.concurrency ?? 8)) return false;
+    count(this.perAgent, spec.agent, 1);
+    count(this.perTask, taskId, 1);
     const controller = new AbortController();
     const run: Run = { taskId, agent: spec.agent, controller, done: Promise.resolve() };
     this.runs.set(spec.jobId, run);
     run.done = this.execute(reg, spec, taskId, controller).finally(() => {
       this.runs.delete(spec.jobId);
-      this.active.set(spec.agent, (this.active.get(spec.agent) ?? 1) - 1);
+      count(this.perAgent, spec.agent, -1);
+      count(this.perTask, taskId, -1);
     });
     return true;
   }
@@ -86,14 +88,13 @@ export class LocalAgents {
 
   /** True while an invocation of this task runs here (the task is not passivated meanwhile). */
   busy(taskId: string): boolean {
-    for (const r of this.runs.values()) if (r.taskId === taskId) return true;
-    return false;
+    return this.perTask.has(taskId);
   }
 
   private async execute(reg: AgentRegistration, spec: AgentDispatch, taskId: string, controller: AbortController): Promise<void> {
     await Promise.resolve(); // never run agent code inside the caller's step
-    const d: AgentInvocation = { taskId, jobId: spec.jobId, agent: spec.agent, childPath: spec.childPath, input: spec.input, timeoutMs: spec.timeoutMs };
-    const key = `agent-${spec.jobId}`;
+    const d = invocationOf(taskId, spec);
+    const key = outcomeKey(d);
     for (let attempt = 1; ; attempt++) {
       if (controller.signal.aborted) return;
       // A timed-out attempt aborts its own signal: with a timeout each attempt gets a fresh one, linked to cancel
@@ -104,18 +105,15 @@ export class LocalAgents {
       try {
         const output = await runAttempt(reg, d, attempt, attemptCtl, (id, m) => this.delivery.progress(id, m));
         const out = outputData(d.agent, output, this.maxOutputBytes);
-        const event = out.ok
-          ? { type: AGENT_RESULT, jobId: d.jobId, childPath: d.childPath, output: out.data }
-          : { type: AGENT_ERROR, jobId: d.jobId, childPath: d.childPath, error: out.error };
-        await this.hand(taskId, event, key, controller);
+        await this.hand(taskId, out.ok ? resultEvent(d, out.data) : errorEvent(d, out.error), key, controller);
         return;
       } catch (thrown) {
         const reason = controller.signal.reason;
         if (reason instanceof Cancelled || reason instanceof ShuttingDown) return;
         const err = toError(thrown);
-        if (isUnrecoverable(err) || attempt >= spec.attempts) {
-          const error = { name: err.name, message: err.message, attempts: attempt };
-          await this.hand(taskId, { type: AGENT_ERROR, jobId: d.jobId, childPath: d.childPath, error }, key, controller);
+        const final = finalError(err, attempt, spec.attempts);
+        if (final) {
+          await this.hand(taskId, errorEvent(d, final), key, controller);
           return;
         }
         this.delivery.log('agent attempt failed, retrying in process', { taskId, jobId: d.jobId, attempt, error: err.message });
@@ -150,6 +148,12 @@ export class LocalAgents {
     for (const r of runs) r.controller.abort(new ShuttingDown());
     await Promise.all(runs.map((r) => r.done.catch(() => undefined)));
   }
+}
+
+function count(m: Map<string, number>, key: string, by: number): void {
+  const n = (m.get(key) ?? 0) + by;
+  if (n > 0) m.set(key, n);
+  else m.delete(key);
 }
 
 function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {

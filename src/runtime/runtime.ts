@@ -150,6 +150,7 @@ export class Runtime extends BatonClient {
       log: (msg, extra) => this.log(msg, extra),
       agents: routeAgents(this.localAgents, this.agentQueues),
       inspect: options.inspect,
+      agentsRunning: (taskId) => !!this.localAgents?.busy(taskId),
       onHeld: (host) => {
         if (host.isGone) return;
         this.hosts.set(host.id, host);
@@ -183,8 +184,10 @@ export class Runtime extends BatonClient {
     this.heartbeat = setInterval(() => void this.renew(), beat);
     this.sweeper = setInterval(() => void this.sweep(), Math.max(50, Math.floor(this.leaseMs / 2)));
     // A restarted runtime takes its own tasks back and runs their immediate steps first, then starts
-    // taking queue work (loading bullmq, ~0.1 s of CPU, only then).
-    if (this.stableOwner) void this.reclaimOwned((ids) => void this.settle(ids).then(() => this.startQueueWorkers()));
+    // taking queue work (loading bullmq, ~0.1 s of CPU, only then). With nothing to take back, the
+    // queue workers start before this resolves, as for any runtime.
+    const first = this.stableOwner ? await this.store.scanOwned(this.self, '0', this.concurrency).catch(() => undefined) : undefined;
+    if (first && (first[1].length > 0 || first[0] !== '0')) void this.reclaimOwned(first, (ids) => void this.settle(ids).then(() => this.startQueueWorkers()));
     else this.startQueueWorkers();
     void this.sweep();
   }
@@ -198,7 +201,7 @@ export class Runtime extends BatonClient {
     const busy = () =>
       ids.some((id) => {
         const h = this.hosts.get(id);
-        return !!h && (!h.settled || !!this.localAgents?.busy(id));
+        return !!h && !h.settled;
       });
     while (busy() && Date.now() < deadline && !this.closed) await new Promise((r) => setTimeout(r, 2));
   }
@@ -238,7 +241,8 @@ export class Runtime extends BatonClient {
    * and fences any write of the old process). Entries for tasks that finished
    * or moved on are dropped from the index.
    */
-  private async reclaimOwned(afterFirstBatch: (ids: string[]) => void): Promise<void> {
+  private async reclaimOwned(firstBatch: [cursor: string, ids: string[]], afterFirstBatch: (ids: string[]) => void): Promise<void> {
+    let batch: [string, string[]] | undefined = firstBatch;
     let cursor = '0';
     let first = true;
     const once = (ids: string[]) => {
@@ -247,7 +251,8 @@ export class Runtime extends BatonClient {
     };
     try {
       do {
-        const [next, ids] = await this.store.scanOwned(this.self, cursor, this.concurrency);
+        const [next, ids] = batch ?? (await this.store.scanOwned(this.self, cursor, this.concurrency));
+        batch = undefined;
         cursor = next;
         const stale: string[] = [];
         await Promise.all(
@@ -292,8 +297,7 @@ export class Runtime extends BatonClient {
       await this.store.index(id, now);
     }
     const fields = { machine, version: String(def.version), input, status: 'active', seq: '0', cursor: '0-0', createdAt: String(now) };
-    const host = await TaskHost.start(this.hostCtx, id, machine, def, epoch, fields, true);
-    if (host && !host.isGone) this.hosts.set(id, host);
+    await TaskHost.start(this.hostCtx, id, machine, def, epoch, fields, true); // registers itself (onHeld)
     return this.handle(id);
   }
 
@@ -360,8 +364,7 @@ export class Runtime extends BatonClient {
       await this.store.release(taskId, r.epoch, this.self).catch(() => undefined);
       return;
     }
-    const host = await TaskHost.start(this.hostCtx, taskId, name, def, r.epoch, r.fields);
-    if (host && !host.isGone) this.hosts.set(taskId, host);
+    await TaskHost.start(this.hostCtx, taskId, name, def, r.epoch, r.fields); // registers itself (onHeld)
   }
 
   /** An in-process agent's outcome: in memory to the task's host here, else through the mailbox (it moved or passivated). */
@@ -402,7 +405,7 @@ export class Runtime extends BatonClient {
     const cutoff = this.clock.now() - this.idleMs;
     await Promise.all(
       [...this.hosts.values()]
-        .filter((h) => h.lastActivity <= cutoff && h.passivatable && !this.localAgents?.busy(h.id))
+        .filter((h) => h.lastActivity <= cutoff && h.passivatable)
         .map(async (h) => {
           try {
             const r = await h.release(1);

@@ -24,6 +24,8 @@ export interface HostContext {
   leaseMs: number;
   historyMax: number;
   log: (msg: string, extra?: Record<string, unknown>) => void;
+  /** True while an agent invoked by the task runs in this process (its outcome comes back to the host in memory). */
+  agentsRunning: (taskId: string) => boolean;
   /** Called once the actor is restored, before its first step: the host holds the task from now on. */
   onHeld: (host: TaskHost) => void;
   /** Called once when the host stops holding the task (finished, dropped, released). */
@@ -631,19 +633,20 @@ export class TaskHost {
   }
 
   /**
-   * True when the actor can leave memory without losing work: no step in
-   * hand and no in-process child (promise, callback, observable) in flight.
-   * Machine children and agent children persist fully; agent results come
-   * back through the mailbox and re-activate the task.
+   * True when the actor can leave memory without losing work: settled, and
+   * no in-process child (promise, callback, observable) in flight. Machine
+   * children and agent children persist fully; results of agents running
+   * elsewhere come back through the mailbox and re-activate the task.
    */
   get passivatable(): boolean {
-    if (this.gone || this.pumping || this.captured.length || this.agentEvents.length || this.locals.length || this.inbox.length > this.inboxHead) return false;
-    return quiescent(this.actor);
+    return !this.gone && this.settled && quiescent(this.actor);
   }
 
-  /** True when the host has no step in hand: nothing to apply and no commit in flight. */
+  /** True when the host has no step in hand: nothing to apply, no commit in flight, no agent running here for it. */
   get settled(): boolean {
-    return this.gone || (!this.pumping && !this.captured.length && !this.agentEvents.length && !this.locals.length && this.inbox.length <= this.inboxHead);
+    if (this.gone) return true;
+    const idle = !this.pumping && !this.captured.length && !this.agentEvents.length && !this.locals.length && this.inbox.length <= this.inboxHead;
+    return idle && !this.ctx.agentsRunning(this.id);
   }
 
   /** Stop holding the task without committing (fenced, lease lost, runtime dying). */
