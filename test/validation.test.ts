@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, createRuntime, type BatonClient, type Runtime } from '../src/index.js';
 import { strictCounter } from './fixtures/durable.js';
 import { counter } from './fixtures/machines.js';
-import { redisUrl, uniquePrefix } from './helpers/index.js';
+import { redisUrl, rejectsWritingNothing, uniquePrefix } from './helpers/index.js';
 
 const machines = { counter, strict: strictCounter };
 const prefix = uniquePrefix('validation');
@@ -13,43 +13,8 @@ let redis: Redis;
 let client: BatonClient;
 const closers: Array<{ close(): Promise<void> }> = [];
 
-/** Every key of the prefix (task keys, and BullMQ's under `{prefix}`) with its type and full content. */
-async function dump(): Promise<Record<string, unknown>> {
-  const out: Record<string, unknown> = {};
-  for (const pattern of [`${prefix}*`, `{${prefix}}*`]) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      for (const key of keys) {
-        const type = await redis.type(key);
-        let content: unknown;
-        if (type === 'string') content = await redis.get(key);
-        else if (type === 'hash') content = await redis.hgetall(key);
-        else if (type === 'stream') content = await redis.xrange(key, '-', '+');
-        else if (type === 'zset') content = await redis.zrange(key, '0', '-1', 'WITHSCORES');
-        else if (type === 'list') content = await redis.lrange(key, 0, -1);
-        else if (type === 'set') content = (await redis.smembers(key)).sort();
-        out[key] = { type, content };
-      }
-    } while (cursor !== '0');
-  }
-  return out;
-}
-
 /** The call must reject with `code` and leave every key of the prefix exactly as it was. */
-async function rejects(call: () => Promise<unknown>, code: string): Promise<void> {
-  const before = await dump();
-  let error: unknown;
-  try {
-    await call();
-  } catch (err) {
-    error = err;
-  }
-  expect(error, `expected ${code}`).toBeInstanceOf(Error);
-  expect((error as { code?: string }).code, (error as Error).message).toBe(code);
-  expect(await dump()).toEqual(before);
-}
+const rejects = (call: () => Promise<unknown>, code: string) => rejectsWritingNothing(redis, prefix, call, code).then(() => undefined);
 
 type Counter = { count: number; seen: string[] };
 
@@ -202,11 +167,10 @@ describe('an event that bypassed the boundary check', () => {
     const plain = await rt.spawn('counter', { id: 'plain' });
     await plain.send({ type: 'inc', n: 'not-a-number' });
     await plain.waitFor((x) => (x.context as Counter).count === 1);
-    // A client that does not know the machine cannot check its schema.
-    const blind = createClient({ connection: redisUrl(), prefix: p });
-    closers.push(blind);
-    await blind.send(task.id, { type: 'inc', n: 'not-a-number' });
-    await blind.send(task.id, { type: 'inc', n: '7' });
+    // An entry written past every client's check (straight into the mailbox, as a buggy or older sender might).
+    const raw = (event: object) => rt.store.append(task.id, { event: JSON.stringify(event), idemTtlSec: 60, now: Date.now(), self: '' });
+    await raw({ type: 'inc', n: 'not-a-number' });
+    await raw({ type: 'inc', n: '7' });
     const v = await task.waitFor((x) => (x.context as Counter).seen.length > 0, { timeout: 10_000 });
     expect(v.context).toEqual({ count: 1, seen: ['7'] });
     const history = await task.history();

@@ -38,6 +38,12 @@ export class Keys {
   readonly queuePrefix: string;
   /** Pub/sub channel telling agent workers to abort a job. */
   readonly agentCancel: string;
+  /** HASH: `name@version` -> machine record (JSON): schemas and statechart of every machine a process runs. */
+  readonly registryMachines: string;
+  /** HASH: owner id -> process record (JSON): the machines it runs and when it was last seen. */
+  readonly registryProcs: string;
+  /** Pub/sub channel: the registry changed (a machine version or a process came or went). */
+  readonly registryChanged: string;
 
   constructor(readonly prefix: string) {
     this.tasks = `${prefix}:tasks`;
@@ -45,6 +51,10 @@ export class Keys {
     this.ownerChannelPrefix = `${prefix}:owner:`;
     this.queuePrefix = `{${prefix}}`;
     this.agentCancel = `${prefix}:agent-cancel`;
+    // One hash tag for both registry hashes, so one script writes them on Redis Cluster too.
+    this.registryMachines = `${prefix}:{registry}:machines`;
+    this.registryProcs = `${prefix}:{registry}:procs`;
+    this.registryChanged = `${prefix}:registry-changed`;
   }
 
   /** Keys of one task. */

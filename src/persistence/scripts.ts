@@ -28,6 +28,7 @@ const SCRIPTS = {
   batonRenew: { file: 'renew-1.lua', keys: 1 },
   batonClaimDue: { file: 'claim-due-1.lua', keys: 1 },
   batonClearDue: { file: 'clear-due-1.lua', keys: 1 },
+  batonRegister: { file: 'register-2.lua', keys: 2 },
 } as const;
 
 /** Name of one of Baton's scripts. */

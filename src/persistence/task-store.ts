@@ -66,6 +66,10 @@ export interface CommitArgs {
   version: number;
   /** An event sent from the writer's own process, appended by this commit (its id is the cursor). */
   append?: { event: string; expectLast: string; token: string };
+  /** Sets the task's `reason` (why it ended in error without running). */
+  reason?: string;
+  /** Replaces the task's list of refused events (JSON), when this step refused one. */
+  rejections?: string;
 }
 
 /** Reads and writes one prefix's tasks. */
@@ -192,6 +196,8 @@ export class TaskStore {
       c.append?.event ?? '',
       c.append?.expectLast ?? '',
       c.append?.token ?? '',
+      c.reason ?? '',
+      c.rejections ?? '',
     ]);
     if (reply[0] === ScriptCode.Ok || reply[0] === ScriptCode.Duplicate) return;
     if (reply[0] === ScriptCode.Stale) throw new StaleMailboxError(taskId, String(reply[1]));

@@ -68,8 +68,43 @@ export interface SchemaLike<T = unknown> {
   safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ path: PropertyKey[]; message: string }> } };
 }
 
-function describeIssues(error: { issues: Array<{ path: PropertyKey[]; message: string }> }): string {
-  return error.issues
+/** One reason a value failed its schema. */
+export interface Issue {
+  path: PropertyKey[];
+  message: string;
+}
+
+/** A check of one value against a schema (zod, or a compiled JSON Schema): its issues, or undefined when it passes. */
+export type Check = (value: unknown) => Issue[] | undefined;
+
+/** The check of a zod schema. */
+export function zodCheck(schema: SchemaLike): Check {
+  return (value) => {
+    const r = schema.safeParse(value);
+    return r.success ? undefined : r.error.issues;
+  };
+}
+
+/**
+ * What a machine accepts as events: a check per event type with a schema
+ * (null: a type known to have a schema that cannot be checked here), and
+ * whether other types are refused.
+ */
+export interface EventRules {
+  closed: boolean;
+  types: ReadonlyMap<string, Check | null>;
+}
+
+/** The event rules of a machine definition's zod schemas. */
+export function zodRules(events: Record<string, SchemaLike> | undefined, closed = false): EventRules {
+  const types = new Map<string, Check | null>();
+  for (const [type, schema] of Object.entries(events ?? {})) types.set(type, zodCheck(schema));
+  return { closed, types };
+}
+
+/** Readable form of the first few issues: `path: message; …`. */
+export function describeIssues(issues: Issue[]): string {
+  return issues
     .slice(0, 5)
     .map((i) => `${i.path.length ? i.path.map(String).join('.') : '(root)'}: ${i.message}`)
     .join('; ');
@@ -78,9 +113,10 @@ function describeIssues(error: { issues: Array<{ path: PropertyKey[]; message: s
 /**
  * Validate an event for a task's mailbox and return its JSON text.
  * Checks: a plain object with a non-empty string `type`, not reserved, plain
- * JSON data, within `maxBytes`, and the machine's zod schema for that type.
+ * JSON data, within `maxBytes`, and the machine's rules: the schema of that
+ * type, and a closed machine refuses types it has no schema for.
  */
-export function encodeEvent(event: unknown, maxBytes: number, schemas?: Record<string, SchemaLike>, allowReserved = false): string {
+export function encodeEvent(event: unknown, maxBytes: number, rules?: EventRules, allowReserved = false): string {
   if (event === null || typeof event !== 'object' || Array.isArray(event)) {
     throw new InvalidEventError('an event must be an object with a string `type`');
   }
@@ -101,33 +137,46 @@ export function encodeEvent(event: unknown, maxBytes: number, schemas?: Record<s
   }
   const bytes = Buffer.byteLength(json);
   if (bytes > maxBytes) throw new PayloadTooLargeError(`event '${type}'`, bytes, maxBytes);
-  const schema = schemas && Object.hasOwn(schemas, type) ? schemas[type] : undefined; // never Object.prototype's members
-  if (schema) {
-    const result = schema.safeParse(event);
-    if (!result.success) {
-      throw new InvalidEventError(`event '${type}' does not match its schema: ${describeIssues(result.error)}`, {
-        details: { type, issues: result.error.issues },
-      });
-    }
+  if (rules) {
+    const reason = eventRefusal(rules, type, event);
+    if (reason) throw new InvalidEventError(`event '${type}' ${reason.text}`, { details: { type, issues: reason.issues } });
   }
   return json;
 }
 
-/** Validate spawn input against the machine's schema and size limit; return its JSON text. */
-export function encodeInput(input: unknown, maxBytes: number, schema?: SchemaLike): string {
-  let value = input;
-  if (schema) {
-    const result = schema.safeParse(input);
-    if (!result.success) {
-      throw new InvalidInputError(`input does not match the machine's schema: ${describeIssues(result.error)}`, {
-        details: { issues: result.error.issues },
+/**
+ * Why `rules` refuse an event of `type` (undefined when they accept it): an
+ * unknown type of a closed machine, or the issues of the type's schema.
+ */
+export function eventRefusal(rules: EventRules, type: string, event: unknown): { text: string; issues: Issue[] } | undefined {
+  const check = rules.types.get(type); // a Map: never Object.prototype's members
+  if (check === undefined) {
+    if (!rules.closed) return undefined;
+    const known = [...rules.types.keys()];
+    return { text: `is not an event this machine accepts (closed; accepted: ${known.join(', ') || 'none'})`, issues: [] };
+  }
+  const issues = check?.(event);
+  return issues ? { text: `does not match its schema: ${describeIssues(issues)}`, issues } : undefined;
+}
+
+/**
+ * Validate spawn input against the machine's check and size limit; return
+ * its JSON text. The input is stored as given: the process that runs the
+ * task parses it with the machine's own schema (defaults, transforms) when
+ * the task first starts, and also checks what a JSON Schema could not.
+ */
+export function encodeInput(input: unknown, maxBytes: number, check?: Check): string {
+  if (check) {
+    const issues = check(input);
+    if (issues) {
+      throw new InvalidInputError(`input does not match the machine's schema: ${describeIssues(issues)}`, {
+        details: { issues },
       });
     }
-    value = result.data;
   }
   let json: string;
   try {
-    json = value === undefined ? 'null' : toJson(value);
+    json = input === undefined ? 'null' : toJson(input);
   } catch (err) {
     throw new InvalidInputError(`input is not JSON data: ${(err as Error).message}`);
   }

@@ -45,8 +45,21 @@ export interface TaskView {
   output?: unknown;
   /** Error of a task in status `error` (`{ name, message }`). */
   error?: unknown;
-  /** Why a task was quarantined. */
+  /**
+   * Why the task is not running as it should: why it was quarantined, why its
+   * spawn input was refused (status `error`), or (with `unserved`) that no
+   * live process runs its machine.
+   */
   reason?: string;
+  /** True when no live process has run the task's machine for a while (see `reason`); it waits, nothing is lost. */
+  unserved?: boolean;
+  /** Id of the last mailbox entry the task applied (or refused). */
+  cursor?: string;
+  /**
+   * The last events the task's process refused when it came to apply them
+   * (checks only it can make, such as zod refinements), newest last.
+   */
+  rejections?: Rejection[];
   /** Sequence number of the last commit (0 before the first). */
   seq: number;
   /** Time of the last commit, ms since the epoch. */
@@ -62,7 +75,49 @@ export interface TaskView {
   awaiting?: { decision: string; question?: string; options: string[]; since: number; deadline?: number; [k: string]: unknown };
 }
 
+/** An event the task's process refused to apply. */
+export interface Rejection {
+  /** Mailbox entry id of the event. */
+  entry: string;
+  /** Its type, when it had one. */
+  type?: string;
+  /** Why it was refused. */
+  reason: string;
+  /** Commit seq that recorded the refusal. */
+  seq: number;
+  /** When, ms since the epoch. */
+  at: number;
+}
+
+/** How many refusals a task's view keeps. */
+export const REJECTIONS_KEPT = 10;
+
+/** Committed fields a view is built from (besides the snapshot). */
+export interface ViewFields {
+  machine: string;
+  version: number;
+  status: string;
+  seq: number;
+  updatedAt: number;
+  createdAt: number;
+  reason?: string;
+  timers?: PersistedTimer[];
+  cursor?: string;
+  rejections?: Rejection[];
+}
+
 type Obj = Record<string, unknown>;
+
+/** The refusals list from its stored JSON; [] when absent or unreadable. */
+export function decodeRejections(json: string | undefined): Rejection[] {
+  if (!json) return [];
+  try {
+    const v = JSON.parse(json) as unknown;
+    return Array.isArray(v) ? (v.filter((r) => r && typeof r === 'object' && typeof r.entry === 'string') as Rejection[]) : [];
+  } catch {
+    return [];
+  }
+}
 
 function childViews(children: unknown): Record<string, ChildView> {
   const out: Record<string, ChildView> = {};
@@ -97,11 +152,7 @@ function findAwaiting(snap: Obj | undefined, depth = 0): unknown {
 }
 
 /** Build a view from a parsed snapshot and the task's committed fields. */
-export function buildView(
-  id: string,
-  fields: { machine: string; version: number; status: string; seq: number; updatedAt: number; createdAt: number; reason?: string; timers?: PersistedTimer[] },
-  snapshot: Obj | undefined,
-): TaskView {
+export function buildView(id: string, fields: ViewFields, snapshot: Obj | undefined): TaskView {
   const view: TaskView = {
     id,
     machine: fields.machine,
@@ -120,6 +171,8 @@ export function buildView(
   if (snapshot?.output !== undefined) view.output = snapshot.output;
   if (snapshot?.error !== undefined) view.error = snapshot.error;
   if (fields.reason) view.reason = fields.reason;
+  if (fields.cursor !== undefined) view.cursor = fields.cursor;
+  if (fields.rejections?.length) view.rejections = fields.rejections;
   return view;
 }
 
@@ -149,6 +202,8 @@ export function viewFromHash(id: string, h: Record<string, string>): TaskView | 
       createdAt: Number(h.createdAt ?? 0),
       reason: h.reason,
       timers,
+      cursor: h.cursor,
+      rejections: decodeRejections(h.rejections),
     },
     snapshot,
   );
@@ -157,12 +212,15 @@ export function viewFromHash(id: string, h: Record<string, string>): TaskView | 
 /** The change notice published with every commit: the committed fields and the raw snapshot JSON. */
 export function encodeNotice(
   id: string,
-  f: { machine: string; version: number; status: string; seq: number; updatedAt: number; createdAt: number; reason?: string },
+  f: NoticeFields,
   snapshotJson: string,
   timersJson: string,
 ): string {
   return noticeHead(id, f, timersJson) + snapshotJson + '}';
 }
+
+/** The fields a change notice carries in its head (the refusals only when there are some). */
+export type NoticeFields = Omit<ViewFields, 'timers'>;
 
 /** Width of the head length written at the start of every notice (`{"h":       123,...`; JSON allows the spaces, not leading zeros). */
 const HEAD_DIGITS = 10;
@@ -175,11 +233,7 @@ const HEAD_PREFIX = '{"h":';
  * reader can parse the fields without the snapshot and the snapshot only
  * when a caller looks at it.
  */
-export function noticeHead(
-  id: string,
-  f: { machine: string; version: number; status: string; seq: number; updatedAt: number; createdAt: number; reason?: string },
-  timersJson: string,
-): string {
+export function noticeHead(id: string, f: NoticeFields, timersJson: string): string {
   const fields = JSON.stringify({ id, ...f });
   const rest = `,${fields.slice(1, -1)},"timers":${timersJson},"snapshot":`;
   const length = HEAD_PREFIX.length + HEAD_DIGITS + rest.length;
@@ -212,6 +266,8 @@ export function viewFromNotice(message: string): TaskView {
     createdAt: Number(head.createdAt),
     reason: typeof head.reason === 'string' ? head.reason : undefined,
     timers: head.timers,
+    cursor: typeof head.cursor === 'string' ? head.cursor : undefined,
+    rejections: Array.isArray(head.rejections) ? (head.rejections as Rejection[]) : undefined,
   };
   if (snapshotJson === undefined) return buildView(head.id, fields, head.snapshot ?? undefined);
   // The head's fields now; those that need the snapshot built once, on first read (enumerable, so spreads and JSON see them).

@@ -1,14 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import type * as XStateStore from '@xstate/store';
-import { ClosedError, TaskExistsError, TaskNotFoundError, TimeoutError, UnknownMachineError } from '../errors.js';
+import {
+  ClosedError,
+  InvalidEventError,
+  TaskExistsError,
+  TaskNotFoundError,
+  TaskNotRunningError,
+  TimeoutError,
+  UnknownMachineError,
+} from '../errors.js';
 import { Keys } from '../persistence/keys.js';
+import { RegistryStore } from '../persistence/registry-store.js';
+import { compareStreamIds } from '../persistence/stream-id.js';
 import { TaskStore, type AppendResult } from '../persistence/task-store.js';
-import { assertIdempotencyKey, assertTaskId, encodeEvent, encodeInput } from '../persistence/validate.js';
+import { assertIdempotencyKey, assertTaskId, encodeEvent, encodeInput, zodCheck, type EventRules } from '../persistence/validate.js';
 import { viewFromHash, viewFromNotice, type TaskStatus, type TaskView } from '../persistence/view.js';
 import { Activations } from './activation.js';
 import { systemClock, type Clock } from './clock.js';
 import { Connections, type ConnectionOption } from './connection.js';
-import { normaliseMachines, type MachineEntry, type TaskDefinition } from './definition.js';
+import { definitionRules, normaliseMachines, type MachineEntry, type TaskDefinition } from './definition.js';
+import { MachineRegistry } from './registry.js';
 import { Subscriber } from './subscriber.js';
 
 /** Options shared by {@link createClient} and `createRuntime`. */
@@ -20,8 +31,19 @@ export interface ClientOptions {
    * @default 'baton'
    */
   prefix?: string;
-  /** Machines by name. A client needs them only to validate spawn input and events before writing. */
+  /**
+   * Machines by name, to validate spawn input and events with their zod
+   * schemas before writing. Without them (or for a machine not among them)
+   * the client validates against the machine registry that every runtime
+   * publishes in Redis: the JSON Schema of each machine's input and events.
+   */
   machines?: Record<string, MachineEntry>;
+  /**
+   * A task whose machine no live process has run for this long (ms) is shown
+   * as such in its view (`unserved: true` and a `reason`).
+   * @default 10000 (a few heartbeats: a restarting worker is not flagged)
+   */
+  unservedAfterMs?: number;
   /**
    * Largest accepted event, in bytes of JSON.
    * @default 262144 (256 KiB): keep large payloads out of events, by reference
@@ -45,6 +67,16 @@ export interface ClientOptions {
 export interface SendOptions {
   /** A repeated key within the idempotency window is accepted once: the repeat writes nothing. */
   idempotencyKey?: string;
+  /**
+   * When `send` resolves: `'durable'` once the event is in the mailbox;
+   * `'applied'` once the task's process applied it (rejects with
+   * `INVALID_EVENT` if that process refused it, for a check only it can make,
+   * such as a zod refinement; `TASK_NOT_RUNNING` if the task ended first).
+   * @default 'durable'
+   */
+  wait?: 'durable' | 'applied';
+  /** With `wait: 'applied'`: ms before a `TIMEOUT` error (the event stays in the mailbox). @default 30000 */
+  timeout?: number;
 }
 
 /** What `send` returns once the event is durable. */
@@ -137,7 +169,8 @@ export class BatonClient {
   /** @internal */ readonly definitions: Map<string, TaskDefinition>;
   /** @internal */ protected readonly connections: Connections;
   /** @internal */ protected readonly activations: Activations;
-  /** @internal */ protected readonly opts: Required<Pick<ClientOptions, 'maxEventBytes' | 'maxInputBytes' | 'idempotencyWindowSec'>>;
+  /** @internal */ protected readonly opts: Required<Pick<ClientOptions, 'maxEventBytes' | 'maxInputBytes' | 'idempotencyWindowSec' | 'unservedAfterMs'>>;
+  /** @internal The machine registry, as this process last read it. */ readonly registry: MachineRegistry;
   /** @internal */ protected closed = false;
   /** Owner id of this process for wake notices ('' for a plain client). */
   /** @internal */ readonly self: string = '';
@@ -155,7 +188,12 @@ export class BatonClient {
       maxEventBytes: options.maxEventBytes ?? 256 * 1024,
       maxInputBytes: options.maxInputBytes ?? 1024 * 1024,
       idempotencyWindowSec: options.idempotencyWindowSec ?? 86_400,
+      unservedAfterMs: options.unservedAfterMs ?? 10_000,
     };
+    // Wall-clock time: liveness is about real processes, whatever clock the tasks' timers use.
+    this.registry = new MachineRegistry(new RegistryStore(this.store.redis, this.keys), systemClock, (onChange) =>
+      this.subs.listen(this.keys.registryChanged, onChange),
+    );
   }
 
   /** @internal */
@@ -175,11 +213,11 @@ export class BatonClient {
    */
   async spawn<TInput = unknown>(machine: string, options: SpawnOptions<TInput> = {}): Promise<TaskHandle> {
     this.assertOpen();
-    const { id, def, input } = this.prepareSpawn(machine, options);
+    const { id, version, input } = await this.prepareSpawn(machine, options);
     const now = this.clock.now();
     let indexed = this.store.spawnFolds;
     try {
-      await this.store.spawn(id, { machine, version: def?.version ?? 1, input, now, owner: '', leaseMs: 0, index: true });
+      await this.store.spawn(id, { machine, version, input, now, owner: '', leaseMs: 0, index: true });
     } catch (err) {
       // A retry of a spawn whose reply was lost finds its own task, never started: finish the job.
       if (!(err instanceof TaskExistsError) || !(await this.isUnstartedSpawn(id, machine, input))) throw err;
@@ -196,14 +234,21 @@ export class BatonClient {
     return h.machine === machine && h.input === input && h.seq === '0';
   }
 
-  /** @internal */
-  protected prepareSpawn(machine: string, options: SpawnOptions): { id: string; def: TaskDefinition | undefined; input: string } {
-    const id = options.id ?? randomUUID();
+  /**
+   * @internal Check a spawn: the id, then the input against the machine's zod
+   * schema when this process has the machine, else against the registry's
+   * JSON Schema of its newest live version (which it is stamped with).
+   */
+  protected async prepareSpawn(machine: string, options: SpawnOptions): Promise<{ id: string; version: number; input: string; def?: TaskDefinition }> {
+    // Only an absent id picks one: null, '' or a number is a caller's mistake.
+    const id = options.id === undefined ? randomUUID() : options.id;
     assertTaskId(id);
+    if (typeof machine !== 'string' || machine.length === 0) throw new UnknownMachineError(String(machine), [...this.definitions.keys()]);
     const def = this.definitions.get(machine);
-    if (!def && (this.definitions.size > 0 || this.self)) throw new UnknownMachineError(machine, [...this.definitions.keys()]);
-    const input = encodeInput(options.input, this.opts.maxInputBytes, def?.input);
-    return { id, def, input };
+    if (def) return { id, def, version: def.version, input: encodeInput(options.input, this.opts.maxInputBytes, def.input && zodCheck(def.input)) };
+    const rules = await this.registry.rules(machine);
+    if (!rules) throw new UnknownMachineError(machine, [...new Set([...this.definitions.keys(), ...(await this.registry.names())])].sort());
+    return { id, version: rules.record.version, input: encodeInput(options.input, this.opts.maxInputBytes, rules.input) };
   }
 
   /**
@@ -215,9 +260,27 @@ export class BatonClient {
     this.assertOpen();
     assertTaskId(taskId);
     if (options.idempotencyKey !== undefined) assertIdempotencyKey(options.idempotencyKey);
-    const schemas = this.schemasFor(taskId);
-    const json = encodeEvent(event, this.opts.maxEventBytes, await schemas);
-    return this.append(taskId, json, options.idempotencyKey);
+    const json = encodeEvent(event, this.opts.maxEventBytes, await this.rulesFor(taskId));
+    const receipt = await this.append(taskId, json, options.idempotencyKey);
+    if (options.wait === 'applied') await this.waitApplied(taskId, receipt.entryId, (event as { type: string }).type, options.timeout);
+    return receipt;
+  }
+
+  /**
+   * Resolve once the task's cursor passed `entryId`; reject with
+   * `INVALID_EVENT` when the task's process refused that entry (its view
+   * keeps the last refusals) or `TASK_NOT_RUNNING` when it ended first.
+   */
+  private async waitApplied(taskId: string, entryId: string, type: string, timeout?: number): Promise<void> {
+    const applied = (v: TaskView) => v.cursor !== undefined && compareStreamIds(v.cursor, entryId) >= 0;
+    const v = await this.waitFor(taskId, (v) => applied(v) || v.status !== 'active', { timeout: timeout ?? 30_000 });
+    if (!applied(v)) throw new TaskNotRunningError(taskId, v.status);
+    const refused = v.rejections?.find((r) => r.entry === entryId);
+    if (refused) {
+      throw new InvalidEventError(`event '${type}' was refused by the task's process: ${refused.reason}`, {
+        details: { type, taskId, entryId, reason: refused.reason },
+      });
+    }
   }
 
   /** @internal */
@@ -258,30 +321,61 @@ export class BatonClient {
     }
   }
 
-  /** @internal The event schemas of the task's machine, when this process knows it. */
-  protected async schemasFor(taskId: string) {
-    if (!this.anySchemas) return undefined;
-    // A task's machine never changes: read it once per task, not once per send (the send path's budget is one script).
-    let machine = this.machineOf.get(taskId);
-    if (machine === undefined) {
-      machine = (await this.store.redis.hget(this.keys.task(taskId).state, 'machine')) ?? undefined;
-      if (machine === undefined) return undefined; // unknown task: the send script says so
+  /**
+   * @internal What the task's machine accepts: its zod schemas when this
+   * process has the machine, else the registry's record of the task's version.
+   * Undefined for an unknown task (the send script says so) or a machine that
+   * no process registered (nothing to check against; its view says no process runs it).
+   */
+  protected async rulesFor(taskId: string): Promise<EventRules | undefined> {
+    // A task's machine and version never change: read them once per task, not once per send.
+    let m = this.machineOf.get(taskId);
+    if (m === undefined) {
+      const [machine, version] = await this.store.redis.hmget(this.keys.task(taskId).state, 'machine', 'version');
+      if (!machine) return undefined;
+      m = { machine, version: Number(version ?? 1) };
       if (this.machineOf.size >= 10_000) this.machineOf.clear();
-      this.machineOf.set(taskId, machine);
+      this.machineOf.set(taskId, m);
     }
-    return this.definitions.get(machine)?.events;
+    const def = this.definitions.get(m.machine);
+    if (def) return definitionRules(def);
+    return (await this.registry.rules(m.machine, m.version))?.events;
   }
 
-  private readonly machineOf = new Map<string, string>();
-  private get anySchemas(): boolean {
-    for (const d of this.definitions.values()) if (d.events) return true;
-    return false;
-  }
+  private readonly machineOf = new Map<string, { machine: string; version: number }>();
 
   /** The committed view of a task, or undefined when it does not exist. */
   async get(taskId: string): Promise<TaskView | undefined> {
     assertTaskId(taskId);
-    return viewFromHash(taskId, await this.store.read(taskId));
+    const view = viewFromHash(taskId, await this.store.read(taskId));
+    if (view) await this.markUnserved([view]);
+    return view;
+  }
+
+  /**
+   * Flag active tasks whose machine no live process has run for
+   * `unservedAfterMs`: `unserved: true` and a `reason` saying so. A registry
+   * that cannot be read flags nothing.
+   */
+  private async markUnserved(views: TaskView[]): Promise<void> {
+    const now = Date.now();
+    for (const v of views) {
+      if (v.status !== 'active') continue;
+      let serving;
+      try {
+        serving = await this.registry.serving(v.machine, v.version);
+      } catch {
+        return;
+      }
+      if (serving.live.length) continue;
+      const since = Math.max(serving.lastSeen ?? 0, v.updatedAt || v.createdAt);
+      if (now - since < this.opts.unservedAfterMs) continue;
+      v.unserved = true;
+      v.reason =
+        serving.lastSeen === undefined
+          ? `no process runs machine '${v.machine}' (version ${v.version} or newer): none has registered it`
+          : `no live process runs machine '${v.machine}' (version ${v.version} or newer) since ${new Date(serving.lastSeen).toISOString()}`;
+    }
   }
 
   /** Call `listener` with the view of every commit of the task, from any process. */
@@ -385,6 +479,7 @@ export class BatonClient {
         if (out.length < limit) out.push(v);
       });
     }
+    await this.markUnserved(out);
     return out;
   }
 

@@ -1,5 +1,6 @@
 import { decodeSnapshot, decodeTimers, type PersistedTimer } from '../persistence/codec.js';
 import type { StateFields } from '../persistence/task-store.js';
+import { describeIssues } from '../persistence/validate.js';
 import type { TaskDefinition } from './definition.js';
 
 /** What a restore starts from: the committed snapshot (migrated to the current version), its timers and the spawn input. */
@@ -46,7 +47,25 @@ export function decodeCommitted(fields: StateFields, def: TaskDefinition, machin
   } catch {
     throw new Error('stored spawn input is not valid JSON');
   }
+  // A task's first start parses its input with the machine's own schema: defaults and transforms apply
+  // here, and what the sender could not check (refinements, from a client that knew only the JSON Schema).
+  if (!snapshot && def.input) input = parseInput(def, input);
   return { snapshot, timers, input };
+}
+
+/** The spawn input failed the machine's schema where the task runs: the task ends in `error` and never runs. */
+export class InputRefusedError extends Error {}
+
+function parseInput(def: TaskDefinition, stored: unknown): unknown {
+  const schema = def.input!;
+  let r = schema.safeParse(stored);
+  // No input is stored as null: a schema that takes undefined but not null meant "optional".
+  if (!r.success && stored === null) {
+    const absent = schema.safeParse(undefined);
+    if (absent.success) r = absent;
+  }
+  if (r.success) return r.data;
+  throw new InputRefusedError(`spawn input does not match the machine's schema: ${describeIssues(r.error.issues)}`);
 }
 
 /** A readable message from whatever an actor failed with. */

@@ -1,5 +1,5 @@
 import type { AnyActorLogic } from 'xstate';
-import type { SchemaLike } from '../persistence/validate.js';
+import { zodRules, type EventRules, type SchemaLike } from '../persistence/validate.js';
 
 /**
  * A machine registered with Baton, with what the runtime needs around it.
@@ -26,6 +26,12 @@ export interface TaskDefinition<TMachine extends AnyActorLogic = AnyActorLogic> 
   input?: SchemaLike;
   /** Schemas per event type, checked at `send` and again before the event is applied. */
   events?: Record<string, SchemaLike>;
+  /**
+   * Refuse event types that have no schema in `events`: `send` throws
+   * `INVALID_EVENT` instead of the task committing a step that changes nothing.
+   * @default false (any event type is accepted; those without a schema are not checked)
+   */
+  closed?: boolean;
 }
 
 /** Options of {@link defineTask}. */
@@ -53,4 +59,16 @@ export function normaliseMachines(machines: Record<string, MachineEntry> | undef
     out.set(name, isDefinition(entry) ? { ...entry, version: entry.version ?? 1 } : { machine: entry, version: 1 });
   }
   return out;
+}
+
+const rulesCache = new WeakMap<TaskDefinition, EventRules>();
+
+/** The event rules of a definition (its zod schemas and `closed`), built once per definition. */
+export function definitionRules(def: TaskDefinition): EventRules {
+  let rules = rulesCache.get(def);
+  if (!rules) {
+    rules = zodRules(def.events, def.closed === true);
+    rulesCache.set(def, rules);
+  }
+  return rules;
 }

@@ -2,7 +2,8 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Worker } from 'bullmq';
 import type { Inspector } from './inspection.js';
-import { BatonError, ErrorCode, InvalidOptionsError, TaskExistsError, UnknownMachineError } from '../errors.js';
+import { BatonError, ErrorCode, InvalidOptionsError, TaskExistsError } from '../errors.js';
+import { RegistryStore } from '../persistence/registry-store.js';
 import { newSendToken, type AppendResult } from '../persistence/task-store.js';
 import { Activations } from './activation.js';
 import { AgentQueues } from './agent-queues.js';
@@ -11,6 +12,8 @@ import { AgentWorkers } from './agent-workers.js';
 import { LocalAgents, routeAgents } from './local-agents.js';
 import { BatonClient, type ClientOptions, type SendReceipt, type SpawnOptions, type TaskHandle } from './client.js';
 import type { MachineEntry } from './definition.js';
+import { systemClock } from './clock.js';
+import { RegistryPublisher } from './registry-publisher.js';
 import { TaskHost, type HostContext } from './task-host.js';
 
 /** Options of {@link createRuntime}. */
@@ -70,6 +73,13 @@ export interface RuntimeOptions extends ClientOptions {
    * `<taskId>/<child path>` for children) that survive restores and workers.
    */
   inspect?: Inspector;
+  /**
+   * How often this process refreshes its entry in the machine registry, in ms.
+   * It counts as live for three beats after the last one: a task whose machine
+   * no live process runs is flagged in its view.
+   * @default 5000
+   */
+  registryHeartbeatMs?: number;
   /** Log sink. @default silent unless BATON_DEBUG is set */
   log?: (msg: string, extra?: Record<string, unknown>) => void;
 }
@@ -100,6 +110,7 @@ export class Runtime extends BatonClient {
   private queueWorkersStarted = false;
   /** True when the owner id was given: this runtime keeps the owner index and reclaims it at start. */
   private readonly stableOwner: boolean;
+  private readonly publisher?: RegistryPublisher;
 
   /** @internal */
   constructor(options: RuntimeOptions) {
@@ -141,6 +152,11 @@ export class Runtime extends BatonClient {
     this.log =
       options.log ??
       (process.env.BATON_DEBUG ? (msg, extra) => console.error(`[baton ${this.self}] ${msg}`, extra ?? '') : () => undefined);
+    const beatMs = options.registryHeartbeatMs ?? 5000;
+    if (!(beatMs >= 10)) throw new InvalidOptionsError('registryHeartbeatMs must be at least 10');
+    if (this.definitions.size) {
+      this.publisher = new RegistryPublisher(new RegistryStore(this.store.redis, this.keys), this.self, this.definitions, systemClock, beatMs, (m, e) => this.log(m, e));
+    }
     this.hostCtx = {
       store: this.store,
       clock: this.clock,
@@ -168,6 +184,8 @@ export class Runtime extends BatonClient {
   /** @internal Start listening for wakes, taking activations, renewing leases and sweeping. */
   async start(): Promise<void> {
     await Promise.all([
+      // Before anything is spawned: a client validates against what this process published.
+      this.publisher?.start(),
       this.agentWorkers ? this.subs.listen(this.keys.agentCancel, (m) => this.agentWorkers?.onCancel(m)) : undefined,
       this.definitions.size ? this.subs.listen(this.keys.ownerChannel(this.self), (m) => this.onWake(m)) : undefined,
     ]);
@@ -280,8 +298,9 @@ export class Runtime extends BatonClient {
   /** Create a task and run it in this process. */
   override async spawn<TInput = unknown>(machine: string, options: SpawnOptions<TInput> = {}): Promise<TaskHandle> {
     this.assertOpen();
-    const { id, def, input } = this.prepareSpawn(machine, options);
-    if (!def) throw new UnknownMachineError(machine, [...this.definitions.keys()]);
+    const { id, def, input } = await this.prepareSpawn(machine, options);
+    // A machine another process runs (known from the registry): spawned as a client would, for it to take.
+    if (!def) return super.spawn(machine, options);
     const now = this.clock.now();
     const spec = { machine, version: def.version, input, now, owner: this.self, leaseMs: this.leaseMs };
     let epoch: number;
@@ -359,8 +378,11 @@ export class Runtime extends BatonClient {
     }
     const name = r.fields.machine ?? '';
     const def = this.definitions.get(name);
-    if (!def) {
-      this.log('activation for a machine this process does not run; releasing', { taskId, machine: name });
+    // A task spawned for a newer version than this process runs (its input was checked against that
+    // version's schema) is not ours to start. (A committed snapshot of a newer version quarantines, on restore.)
+    const fresh = (r.fields.seq ?? '0') === '0';
+    if (!def || (fresh && Number(r.fields.version ?? 1) > def.version)) {
+      this.log('activation for a machine (or version) this process does not run; releasing', { taskId, machine: name, version: r.fields.version });
       await this.store.release(taskId, r.epoch, this.self).catch(() => undefined);
       return;
     }
@@ -480,6 +502,7 @@ export class Runtime extends BatonClient {
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.sweeper) clearInterval(this.sweeper);
     if (this.idler) clearInterval(this.idler);
+    await this.publisher?.stop();
     await this.agentWorkers?.close();
     // In-process agent runs are interrupted, not awaited: the tasks' next holders run them again.
     await this.localAgents?.close();

@@ -1,17 +1,18 @@
 import { createActor, type AnyActor, type InspectionEvent } from 'xstate';
 import { BatonError, ErrorCode, FencedError, StaleMailboxError } from '../errors.js';
 import { encodeJson } from '../persistence/codec.js';
-import { decodeCommitted, describeError } from './committed-state.js';
+import { decodeCommitted, describeError, InputRefusedError } from './committed-state.js';
 import { compareStreamIds, nextStreamId } from '../persistence/stream-id.js';
 import type { CommitArgs, StateFields, TaskStore } from '../persistence/task-store.js';
-import { encodeNotice, noticeHead, type TaskStatus } from '../persistence/view.js';
+import { decodeRejections, encodeNotice, noticeHead, REJECTIONS_KEPT, type Rejection, type TaskStatus } from '../persistence/view.js';
+import { eventRefusal } from '../persistence/validate.js';
 import type { Clock } from './clock.js';
 import { registerBridge, withBridge, type AgentBridge } from '../actors/agent-bridge.js';
 import { AGENT_ERROR, AGENT_RESULT } from '../actors/fromAgent.js';
 import type { AgentSink } from './local-agents.js';
 import { Outbox, type Effects } from './outbox.js';
 import { quiescent } from './quiescence.js';
-import type { TaskDefinition } from './definition.js';
+import { definitionRules, type TaskDefinition } from './definition.js';
 import { stableInspector, type Inspector } from './inspection.js';
 import { captureTimers, instrumentScheduler, rearmTimers, resolvePath } from './timers.js';
 import { withDeferredPromises } from './deferred-starts.js';
@@ -57,9 +58,13 @@ interface Capture {
   timers: string;
   value: string;
   effects: Effects;
+  /** The refusals list (JSON) when this step added one, else undefined (left as stored). */
+  rejections?: string;
 }
 
 const MAILBOX_BATCH = 256;
+/** Event types of the runtime's own (agent outcomes, stop): not subject to the machine's event rules. */
+const INTERNAL = /^(baton|xstate)\./;
 /** Commits in flight per task before the loop waits for them. */
 const MAX_INFLIGHT = 32;
 type AnyEvent = { type: string; [k: string]: unknown };
@@ -109,6 +114,9 @@ export class TaskHost {
   private readonly outbox: Outbox;
   /** The first thing the loop does: commit the spawn, or send the effects the restore decided. */
   private starting: 'spawn' | 'restore' | undefined;
+  /** The last events refused at apply (kept in the view); `rejectionsChanged` until a capture takes them. */
+  private rejections: Rejection[];
+  private rejectionsChanged = false;
 
   private constructor(
     readonly id: string,
@@ -124,6 +132,7 @@ export class TaskHost {
     this.createdAt = Number(fields.createdAt ?? ctx.clock.now());
     this.lastActivity = ctx.clock.now();
     this.outbox = new Outbox(id, ctx.agents, ctx.log);
+    this.rejections = decodeRejections(fields.rejections);
   }
 
   /** Clock time of the last step or wake: idle hosts are passivated. */
@@ -161,6 +170,10 @@ export class TaskHost {
     try {
       host.restore();
     } catch (err) {
+      if (err instanceof InputRefusedError) {
+        await host.refuseInput(err.message);
+        return undefined;
+      }
       reason = err instanceof Error ? err.message : String(err);
     }
     if (reason !== undefined) {
@@ -482,14 +495,14 @@ export class TaskHost {
     } catch {
       rejected = 'not valid JSON';
     }
-    if (!rejected && event) {
-      const schemas = this.def.events;
-      const schema = schemas && Object.hasOwn(schemas, event.type) ? schemas[event.type] : undefined;
-      const result = schema?.safeParse(event);
-      if (result && !result.success) rejected = `does not match its schema: ${result.error.issues.map((i) => i.message).join('; ')}`;
-    }
+    // The machine's own rules, again: a client may have checked only what JSON Schema can say (or nothing).
+    if (!rejected && event && !INTERNAL.test(event.type)) rejected = eventRefusal(definitionRules(this.def), event.type, event)?.text;
     if (rejected || !event) {
-      await this.step(() => undefined, { type: 'baton.rejected', entry: entry.id, reason: rejected ?? 'invalid' }, entry.id);
+      const reason = rejected ?? 'invalid';
+      const type = typeof event?.type === 'string' ? event.type : undefined;
+      this.rejections = [...this.rejections, { entry: entry.id, ...(type ? { type } : {}), reason, seq: this.seq + 1, at: this.ctx.clock.now() }].slice(-REJECTIONS_KEPT);
+      this.rejectionsChanged = true;
+      await this.step(() => undefined, { type: 'baton.rejected', entry: entry.id, ...(type ? { rejectedType: type } : {}), reason }, entry.id);
       return;
     }
     if (event.type === AGENT_RESULT || event.type === AGENT_ERROR) {
@@ -544,7 +557,51 @@ export class TaskHost {
       timers: JSON.stringify(timers),
       value: encodeJson(snap.value ?? null),
       effects: this.outbox.take(),
+      rejections: this.takeRejections(),
     };
+  }
+
+  private takeRejections(): string | undefined {
+    if (!this.rejectionsChanged) return undefined;
+    this.rejectionsChanged = false;
+    return JSON.stringify(this.rejections);
+  }
+
+  /**
+   * The spawn input fails the machine's own schema (a check the sender could
+   * not make, such as a refinement): the task ends in status `error` with the
+   * reason and never runs. One fenced commit, like any step's.
+   */
+  private async refuseInput(reason: string): Promise<void> {
+    this.gone = true;
+    const now = this.ctx.clock.now();
+    const seq = this.seq + 1;
+    const fields = { machine: this.machineName, version: this.def.version, status: 'error', seq, updatedAt: now, createdAt: this.createdAt, reason, cursor: this.cursor };
+    this.ctx.log('spawn input refused; the task ends in error', { taskId: this.id, reason });
+    try {
+      await this.ctx.store.commit(this.id, {
+        epoch: this.epoch,
+        seq,
+        cursor: this.cursor,
+        snapshot: 'null',
+        timers: '[]',
+        status: 'error',
+        now,
+        event: encodeJson({ type: 'baton.rejected', input: true, reason }),
+        from: 'null',
+        to: 'null',
+        notice: noticeHead(this.id, fields, '[]'),
+        owner: this.ctx.owner,
+        leaseMs: this.ctx.leaseMs,
+        historyMax: this.ctx.historyMax,
+        version: this.def.version,
+        reason,
+      });
+      await this.ctx.store.clearDue(this.id);
+    } catch (err) {
+      if (!(err instanceof FencedError)) throw err;
+    }
+    this.ctx.onGone(this, 'finished');
   }
 
   /** Commit a capture. Pipelined: the next step is applied while this commit travels. */
@@ -564,13 +621,23 @@ export class TaskHost {
       to: c.value,
       notice: noticeHead(
         this.id,
-        { machine: this.machineName, version: this.def.version, status: c.status, seq, updatedAt: now, createdAt: this.createdAt },
+        {
+          machine: this.machineName,
+          version: this.def.version,
+          status: c.status,
+          seq,
+          updatedAt: now,
+          createdAt: this.createdAt,
+          cursor,
+          ...(this.rejections.length ? { rejections: this.rejections } : {}),
+        },
         c.timers,
       ),
       owner: this.ctx.owner,
       leaseMs: this.ctx.leaseMs,
       historyMax: this.ctx.historyMax,
       version: this.def.version,
+      ...(c.rejections !== undefined ? { rejections: c.rejections } : {}),
     };
     const appended = this.appendNext;
     this.appendNext = undefined;

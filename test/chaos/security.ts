@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
+import { createMachine } from 'xstate';
 import { BatonError, createClient, createRuntime, createWorker, type BatonClient, type Runtime } from '../../src/index.js';
 import { freePort, startRedis, type RedisServerHandle } from '../helpers/redis-server.ts';
 import { chaosAgents, chaosMachines } from './machines.js';
@@ -316,8 +317,10 @@ export async function checkPayloadLimits(): Promise<CheckResult> {
   const prefix = 'limits';
   const opened: BatonClient[] = [];
   try {
-    const c = createClient({ connection: server.url, prefix }); // defaults: 256 KiB events, 1 MiB input
-    const small = createClient({ connection: server.url, prefix, maxEventBytes: 1000, maxInputBytes: 500 });
+    // A machine with no schemas: only the size limits are in play. (No process runs it, so nothing else writes.)
+    const machines = { any: createMachine({}) };
+    const c = createClient({ connection: server.url, prefix, machines }); // defaults: 256 KiB events, 1 MiB input
+    const small = createClient({ connection: server.url, prefix, machines, maxEventBytes: 1000, maxInputBytes: 500 });
     opened.push(c, small);
     await c.spawn('any', { id: 'lim' });
     const mailbox = `${prefix}:task:{lim}:mailbox`;

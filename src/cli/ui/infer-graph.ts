@@ -1,5 +1,5 @@
 import type { HistoryEntry } from '../../index.js';
-import { describeEvent, type GraphEdge, type GraphNode, type MachineGraph } from './machine-graph.js';
+import { describeEvent, type GraphEdge, type GraphNode, type MachineGraph } from '../../runtime/machine-graph.js';
 
 /** The key paths a state value names, leaves last: `{ a: { b: 'c' } }` → ['a', 'a.b', 'a.b.c']. */
 export function statePaths(value: unknown, prefix = ''): string[] {
@@ -22,14 +22,14 @@ export function leafPaths(value: unknown): string[] {
  * (from leaf, to leaf, event) seen in its commits.
  */
 export function inferGraph(machine: string, history: HistoryEntry[], current: unknown): MachineGraph {
-  const root: GraphNode = { path: '', key: machine, type: 'compound', invoke: [], internal: [], children: [] };
+  const root: GraphNode = { path: '', key: machine, type: 'compound', invoke: [], internal: [], events: [], children: [] };
   const byPath = new Map<string, GraphNode>([['', root]]);
   const ensure = (path: string): GraphNode => {
     const found = byPath.get(path);
     if (found) return found;
     const dot = path.lastIndexOf('.');
     const parent = ensure(dot < 0 ? '' : path.slice(0, dot));
-    const node: GraphNode = { path, key: dot < 0 ? path : path.slice(dot + 1), type: 'atomic', invoke: [], internal: [], children: [] };
+    const node: GraphNode = { path, key: dot < 0 ? path : path.slice(dot + 1), type: 'atomic', invoke: [], internal: [], events: [], children: [] };
     if (parent.type === 'atomic') parent.type = 'compound';
     parent.children.push(node);
     byPath.set(path, node);

@@ -8,7 +8,7 @@ import { streamSSE } from 'hono/streaming';
 import { BatonError, type BatonClient, type MachineEntry, type TaskStatus } from '../../index.js';
 import { readDetail } from '../task-detail.js';
 import { inferGraph } from './infer-graph.js';
-import { machineGraph, type MachineGraph } from './machine-graph.js';
+import { machineGraph, type MachineGraph } from '../../runtime/machine-graph.js';
 
 /** Options of {@link createUiApp} and {@link startUiServer}. */
 export interface UiServerOptions {

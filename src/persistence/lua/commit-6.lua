@@ -34,6 +34,8 @@
     ARGV[18] event (JSON) to append
     ARGV[19] the mailbox's last id the holder knows: the append requires it to still be the last
     ARGV[20] the send's token (a fallback send with the same token then appends nothing)
+    ARGV[21] reason to set ('' leaves it): why the task ended without running
+    ARGV[22] refused-events list (JSON) to set ('' leaves it): this step refused an event
 
   Output:
     {1}         committed
@@ -70,6 +72,12 @@ if ARGV[17] ~= '' then
 end
 redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'cursor', ARGV[3], 'snapshot', ARGV[4],
   'timers', ARGV[5], 'status', ARGV[6], 'updatedAt', ARGV[7], 'version', ARGV[16])
+if ARGV[21] ~= '' then
+  redis.call('HSET', KEYS[1], 'reason', ARGV[21])
+end
+if ARGV[22] ~= '' then
+  redis.call('HSET', KEYS[1], 'rejections', ARGV[22])
+end
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[15], '*',
   'seq', ARGV[2], 'e', ARGV[8], 'from', ARGV[9], 'to', ARGV[10], 'at', ARGV[7])
 if ARGV[3] ~= '0-0' then

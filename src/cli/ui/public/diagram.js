@@ -1,4 +1,4 @@
-// Statechart drawing: the server's state tree (src/cli/ui/machine-graph.ts)
+// Statechart drawing: the server's state tree (src/runtime/machine-graph.ts)
 // laid out by ELK (elkjs, compound nodes for nested and parallel states) and
 // drawn as SVG. Each state is <g class="node" data-path="a.b">; highlight()
 // marks the active ones with the class "active" (and data-active="true").

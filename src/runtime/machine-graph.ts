@@ -19,6 +19,12 @@ export interface GraphNode {
   invoke: Array<{ id: string; src: string }>;
   /** Events handled here without leaving the state (targetless transitions). */
   internal: string[];
+  /**
+   * Event types a caller can send that this node handles (transitions of its
+   * own, not `xstate.*` or delays; `*` for a wildcard). A state accepts the
+   * events of its node and of every ancestor.
+   */
+  events: string[];
   /** Child states. */
   children: GraphNode[];
 }
@@ -86,9 +92,11 @@ export function describeEvent(eventType: string, delay?: unknown): { label: stri
 function toNode(n: AnyNode, edges: GraphEdge[]): GraphNode {
   const path = n.path.join('.');
   const internal: string[] = [];
+  const events: string[] = [];
   const invoke = (n.invoke ?? []).map((i) => ({ id: String(i.id), src: typeof i.src === 'string' ? i.src : 'inline' }));
   const add = (t: AnyTransition) => {
     const d = describeEvent(t.eventType, t.delay);
+    if (d.kind === 'event' && t.eventType !== '' && !t.eventType.startsWith('xstate.') && !events.includes(t.eventType)) events.push(t.eventType);
     // Generated invoke ids ('0.machine.state') read better as the invoked src.
     const inv = d.kind === 'done' || d.kind === 'error' ? invoke.find((i) => d.label.endsWith(`: ${i.id}`)) : undefined;
     const label = (inv ? `${d.kind}: ${inv.src}` : d.label) + guardName(t.guard);
@@ -108,6 +116,7 @@ function toNode(n: AnyNode, edges: GraphEdge[]): GraphNode {
     ...(initial ? { initial: initial.path.join('.') } : {}),
     invoke,
     internal,
+    events,
     children: Object.values(n.states ?? {}).map((s) => toNode(s, edges)),
   };
 }
