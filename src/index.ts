@@ -27,11 +27,13 @@ export {
   type TaskHandle,
   type TaskWatch,
   type AgentProgress,
+  type MachineInfo,
 } from './runtime/client.js';
 export { defineTask, type TaskDefinition, type TaskDefinitionOptions, type MachineEntry } from './runtime/definition.js';
 export { ManualClock, systemClock, type Clock } from './runtime/clock.js';
 export type { ConnectionOption } from './runtime/connection.js';
-export type { TaskView, TaskStatus, ChildView } from './persistence/view.js';
+export type { TaskView, TaskStatus, ChildView, Rejection } from './persistence/view.js';
+export type { MachineGraph, GraphNode, GraphEdge } from './runtime/machine-graph.js';
 export type { PersistedTimer } from './persistence/codec.js';
 export type { SchemaLike } from './persistence/validate.js';
 export {

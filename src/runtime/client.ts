@@ -19,6 +19,7 @@ import { Activations } from './activation.js';
 import { systemClock, type Clock } from './clock.js';
 import { Connections, type ConnectionOption } from './connection.js';
 import { definitionRules, normaliseMachines, type MachineEntry, type TaskDefinition } from './definition.js';
+import type { MachineGraph } from './machine-graph.js';
 import { MachineRegistry } from './registry.js';
 import { Subscriber } from './subscriber.js';
 
@@ -122,6 +123,24 @@ export interface AgentProgress {
   childPath: string[];
   data: unknown;
   at: number;
+}
+
+/** One machine version in the registry, as {@link BatonClient.machines} returns it. */
+export interface MachineInfo {
+  name: string;
+  version: number;
+  /** JSON Schema of the spawn input (the input side of the zod schema); null: any JSON. */
+  input: Record<string, unknown> | null;
+  /** A spawn without input is accepted. */
+  inputOptional: boolean;
+  /** JSON Schema per event type; null for a type whose schema JSON Schema cannot express (checked where the task runs). */
+  events: Record<string, Record<string, unknown> | null>;
+  /** Event types without a schema are refused. */
+  closed: boolean;
+  /** The statechart (state tree, transitions, and per state node the event types it handles), for drawing. */
+  graph?: MachineGraph;
+  /** Processes that published this version: `live` while they beat. */
+  processes: Array<{ owner: string; host: string; pid: number; lastSeen: number; live: boolean }>;
 }
 
 /** Filter of `list`. */
@@ -461,6 +480,31 @@ export class BatonClient {
         at: Number(m.at),
       };
     });
+  }
+
+  /**
+   * The machine registry: every machine version a runtime of this prefix has
+   * published, with the JSON Schemas of its input and events, its statechart
+   * and the processes that run it (live or last seen). Read fresh.
+   */
+  async machines(): Promise<MachineInfo[]> {
+    this.registry.invalidate();
+    const [records, procs] = await Promise.all([this.registry.machines(), this.registry.processes()]);
+    const now = Date.now();
+    return records
+      .map((r) => ({
+        name: r.name,
+        version: r.version,
+        input: r.input,
+        inputOptional: r.inputOptional,
+        events: r.events,
+        closed: r.closed,
+        graph: r.graph as MachineGraph | undefined,
+        processes: procs
+          .filter((p) => p.machines.includes(`${r.name}@${r.version}`))
+          .map((p) => ({ owner: p.owner, host: p.host, pid: p.pid, lastSeen: p.lastSeen, live: p.expiresAt > now })),
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name) || a.version - b.version);
   }
 
   /** Tasks of this prefix, newest first, filtered by machine and status. */
