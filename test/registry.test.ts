@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { assign, setup } from 'xstate';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, createRuntime, defineTask, type BatonClient, type Runtime } from '../src/index.js';
+import { createClient, createRuntime, defineTask, ManualClock, type BatonClient, type Runtime } from '../src/index.js';
 import { dumpKeys, REPO_ROOT, redisUrl, rejectsWritingNothing, uniquePrefix, waitUntil } from './helpers/index.js';
 
 const counter = setup({
@@ -55,9 +55,9 @@ const dump = () => dumpKeys(redis, prefix, { skip: HEARTBEAT });
 /** The call rejects with `code` and every key (or those `only` matches) is as it was. */
 const rejects = (call: () => Promise<unknown>, code: string, only?: RegExp) => rejectsWritingNothing(redis, prefix, call, code, { skip: HEARTBEAT, only });
 
-function baton(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function baton(args: string[], p = prefix): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/baton.mjs', '--prefix', prefix, ...args], { cwd: REPO_ROOT, env: { ...process.env, REDIS_URL: redisUrl() }, timeout: 60_000 }, (err, stdout, stderr) =>
+    execFile(process.execPath, ['bin/baton.mjs', '--prefix', p, ...args], { cwd: REPO_ROOT, env: { ...process.env, REDIS_URL: redisUrl() }, timeout: 60_000 }, (err, stdout, stderr) =>
       resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -90,8 +90,17 @@ describe('a client without machines checks against the registry', () => {
       await rejects(() => c.send('t1', { type: 'inc', by: 'x' }), 'INVALID_EVENT');
       await rejects(() => c.send('t1', { type: 'inc', by: 1.5 }), 'INVALID_EVENT');
     }
-    // What the schema accepts goes through (extra keys too: zod's objects strip them, they do not refuse them).
+    // What the schema accepts goes through (extra keys too: zod's objects strip them, they do not refuse them),
+    // and a worker started now applies it: nothing before it was queued.
     expect((await blind.send('t1', { type: 'inc', by: 2, extra: true })).duplicate).toBe(false);
+    const rt = await createRuntime({ connection: redisUrl(), prefix, machines, leaseMs: 1000 });
+    try {
+      const v = await rt.waitFor('t1', (x) => (x.context as { log: unknown[] }).log.length > 0, { timeout: 10_000 });
+      expect(v.context).toEqual({ n: 3, log: [2] });
+      expect((await rt.history('t1')).map((h) => h.event.type)).toEqual(['baton.spawn', 'inc']);
+    } finally {
+      await rt.close();
+    }
   });
 
   it('unknown machines, including names that are members of Object.prototype: UNKNOWN_MACHINE', async () => {
@@ -257,5 +266,27 @@ describe('a task whose machine no live process runs', () => {
     closers.push(k);
     await k.spawn('other', { id: 'never' });
     expect((await k.get('never'))?.reason).toMatch(/none has registered it/);
+    // `baton ps` flags them (its client waits the default grace: this task was spawned a minute "ago").
+    const old = createClient({ connection: redisUrl(), prefix: p, machines: { other: counter }, clock: new ManualClock(Date.now() - 60_000) });
+    closers.push(old);
+    await old.spawn('other', { id: 'old-orphan' });
+    const ps = await baton(['ps', '--json'], p);
+    const rows = JSON.parse(ps.stdout) as Array<{ id: string; unserved?: boolean; reason?: string }>;
+    expect(rows.find((r) => r.id === 'old-orphan')).toMatchObject({ unserved: true, reason: expect.stringMatching(/none has registered/) });
+    const text = await baton(['ps', '--no-color'], p);
+    expect(text.stdout).toMatch(/wait for a process that runs other@1: none is live/);
+  });
+
+  it('a client hears registry changes: a machine registered after its first read is known without a retry', async () => {
+    const p = uniquePrefix('registry-notice');
+    const first = await createRuntime({ connection: redisUrl(), prefix: p, machines: { typed: machines.typed } });
+    const c = createClient({ connection: redisUrl(), prefix: p });
+    closers.push(c);
+    expect(await c.registry.names()).toEqual(['typed']);
+    const second = await createRuntime({ connection: redisUrl(), prefix: p, machines: { closed: machines.closed } });
+    // No invalidate(): the registry-changed notice marks the cached copy stale.
+    await waitUntil(async () => (await c.registry.names()).includes('closed'), { timeout: 5000 });
+    await second.close();
+    await first.close();
   });
 });

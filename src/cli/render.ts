@@ -5,18 +5,24 @@ import type { TaskDetail } from './task-detail.js';
 /** `baton ps`: one row per task. */
 export function renderTasks(views: TaskView[], now = Date.now()): string {
   if (views.length === 0) return colors().dim('(no tasks)');
-  return table(
+  const c = colors();
+  const out = table(
     ['ID', 'MACHINE', 'STATUS', 'SEQ', 'UPDATED', 'STATE'],
     views.map((v) => [
       v.id,
       v.machine,
-      statusText(v.status) + (v.awaiting ? colors().magenta(' ?') : ''),
+      statusText(v.status) + (v.awaiting ? c.magenta(' ?') : '') + (v.unserved ? c.red(' !') : ''),
       String(v.seq),
       relativeTime(v.updatedAt, now),
       stateLabel(v.value),
     ]),
     { align: ['left', 'left', 'left', 'right', 'left', 'left'] },
   );
+  const unserved = views.filter((v) => v.unserved);
+  if (!unserved.length) return out;
+  // Said once per machine: a task that waits for a worker that is not there is not stuck by its own fault.
+  const machines = [...new Set(unserved.map((v) => `${v.machine}@${v.version}`))];
+  return `${out}\n${c.red('!')} ${unserved.length} active task(s) wait for a process that runs ${machines.join(', ')}: none is live (start a worker with that machine)`;
 }
 
 function section(title: string): string {
