@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runChild } from './helpers/index.js';
 
@@ -9,6 +10,16 @@ describe('examples', () => {
     expect(exit.code, child.lines.join('\n')).toBe(0);
     expect(child.lines).toContain("approved { notes: 1 }");
     expect(child.lines).toContain("[ '1 baton.spawn', '2 note', '3 approve' ]");
+  });
+
+  it('checked-client prints what the README says, and the README shows the file as it is', async () => {
+    const file = readFileSync('examples/checked-client.ts', 'utf8');
+    expect(readFileSync('README.md', 'utf8')).toContain('```ts\n' + file + '```');
+    const child = runChild('examples/checked-client.ts');
+    const exit = await child.exited;
+    expect(exit.code, child.lines.join('\n')).toBe(0);
+    expect(child.lines.slice(0, 5)).toEqual(['UNKNOWN_MACHINE', 'INVALID_EVENT', 'INVALID_EVENT', 'INVALID_EVENT', 'accepted']);
+    expect(child.lines).toContain("{ notes: [ 'ship it' ] } [ 'does not match its schema: text: blank' ]");
   });
 
   it('demo: the research task survives a SIGKILL, a conflict and a scope change', async () => {
