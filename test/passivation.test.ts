@@ -158,7 +158,7 @@ describe('no stranding', () => {
     const rt = await runtime(prefix, { idleMs: 50 });
     const c = client(prefix);
     const qconn = new Redis(redisUrl(), { maxRetriesPerRequest: null });
-    const activations = new Queue('activate', { connection: qconn, prefix: `{${prefix}}` });
+    const activations = new Queue('activate-counter', { connection: qconn, prefix: `{${prefix}}` });
     closers.push(async () => {
       await activations.close();
       qconn.disconnect();

@@ -83,3 +83,12 @@ export class Keys {
     return this.ownerChannelPrefix + owner;
   }
 }
+
+/**
+ * BullMQ queue name of a machine's activations (under the hash-tagged queue
+ * prefix): `activate-<name>` for names of letters, digits, `_ . -`; others
+ * are hex-encoded (`activate~<hex>`), since queue names may not hold `:`.
+ */
+export function activationQueueName(machine: string): string {
+  return /^[A-Za-z0-9_.-]{1,100}$/.test(machine) ? `activate-${machine}` : `activate~${Buffer.from(machine, 'utf8').toString('hex')}`;
+}

@@ -243,7 +243,8 @@ export class BatonClient {
       indexed = false;
     }
     if (!indexed) await this.store.index(id, now);
-    await this.activations.wake(id);
+    this.rememberMachine(id, machine, version);
+    await this.wake(id);
     return this.handle(id);
   }
 
@@ -330,7 +331,9 @@ export class BatonClient {
    */
   protected async wake(taskId: string): Promise<void> {
     try {
-      await this.activations.wake(taskId);
+      const machine = await this.machineOfTask(taskId);
+      if (machine === undefined) return; // gone: nothing to wake
+      await this.activations.wake(taskId, machine);
     } catch (err) {
       try {
         await this.store.setDue([[taskId, this.clock.now()]]);
@@ -348,20 +351,36 @@ export class BatonClient {
    */
   protected async rulesFor(taskId: string): Promise<EventRules | undefined> {
     // A task's machine and version never change: read them once per task, not once per send.
-    let m = this.machineOf.get(taskId);
-    if (m === undefined) {
-      const [machine, version] = await this.store.redis.hmget(this.keys.task(taskId).state, 'machine', 'version');
-      if (!machine) return undefined;
-      m = { machine, version: Number(version ?? 1) };
-      if (this.machineOf.size >= 10_000) this.machineOf.clear();
-      this.machineOf.set(taskId, m);
-    }
+    const m = await this.taskMachine(taskId);
+    if (!m) return undefined;
     const def = this.definitions.get(m.machine);
     if (def) return definitionRules(def);
     return (await this.registry.rules(m.machine, m.version))?.events;
   }
 
   private readonly machineOf = new Map<string, { machine: string; version: number }>();
+
+  /** @internal The machine and version of a task (read once per task: they never change), undefined when it does not exist. */
+  protected async taskMachine(taskId: string): Promise<{ machine: string; version: number } | undefined> {
+    let m = this.machineOf.get(taskId);
+    if (m === undefined) {
+      const [machine, version] = await this.store.redis.hmget(this.keys.task(taskId).state, 'machine', 'version');
+      if (!machine) return undefined;
+      m = { machine, version: Number(version ?? 1) };
+      this.rememberMachine(taskId, m.machine, m.version);
+    }
+    return m;
+  }
+
+  /** @internal The machine of a task, undefined when it does not exist. */
+  protected async machineOfTask(taskId: string): Promise<string | undefined> {
+    return (await this.taskMachine(taskId))?.machine;
+  }
+
+  private rememberMachine(taskId: string, machine: string, version: number): void {
+    if (this.machineOf.size >= 10_000) this.machineOf.clear();
+    this.machineOf.set(taskId, { machine, version });
+  }
 
   /** The committed view of a task, or undefined when it does not exist. */
   async get(taskId: string): Promise<TaskView | undefined> {

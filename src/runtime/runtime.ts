@@ -95,7 +95,7 @@ export class Runtime extends BatonClient {
   private readonly activating = new Map<string, Promise<void>>();
   private readonly leaseMs: number;
   private readonly hostCtx: HostContext;
-  private worker?: Worker;
+  private readonly workers: Worker[] = [];
   private heartbeat?: NodeJS.Timeout;
   private sweeper?: NodeJS.Timeout;
   private readonly concurrency: number;
@@ -248,9 +248,12 @@ export class Runtime extends BatonClient {
     if (this.closed || this.queueWorkersStarted) return;
     this.queueWorkersStarted = true;
     this.agentWorkers?.start(() => this.connections.open('blocking'), this.keys.queuePrefix);
-    if (this.definitions.size === 0) return;
-    this.worker = Activations.worker(this.connections.open('blocking'), this.keys.queuePrefix, this.concurrency, (id) => this.activate(id));
-    this.worker.on('error', (err) => this.log('activation worker error', { error: err.message }));
+    // One worker per machine this process runs: a task's activation reaches only processes that run its machine.
+    for (const machine of this.definitions.keys()) {
+      const worker = Activations.worker(this.connections.open('blocking'), this.keys.queuePrefix, machine, this.concurrency, (id) => this.activate(id));
+      worker.on('error', (err) => this.log('activation worker error', { machine, error: err.message }));
+      this.workers.push(worker);
+    }
   }
 
   /**
@@ -470,7 +473,9 @@ export class Runtime extends BatonClient {
       // A task held here (perhaps mid-passivation) is woken in place; the claim pushed its due time,
       // so dropping it could leave a timer a whole lease late.
       for (const id of ids) if (this.hosts.has(id)) void this.activate(id).catch(() => undefined);
-      await this.activations.wakeMany(remote);
+      // Woken on its machine's queue: a sweeper wakes any task, whichever machines it runs itself.
+      const machines = await Promise.all(remote.map((id) => this.machineOfTask(id)));
+      await this.activations.wakeMany(remote.flatMap((taskId, i) => (machines[i] === undefined ? [] : [{ taskId, machine: machines[i]! }])));
       if (ids.length === 100) setImmediate(() => void this.sweep());
     } catch (err) {
       this.log('sweep failed', { error: (err as Error).message });
@@ -507,7 +512,7 @@ export class Runtime extends BatonClient {
     // In-process agent runs are interrupted, not awaited: the tasks' next holders run them again.
     await this.localAgents?.close();
     for (const h of this.wakeTimers) this.clock.clearTimeout(h);
-    await this.worker?.close();
+    await Promise.all(this.workers.map((w) => w.close()));
     await Promise.all([...this.activating.values()].map((p) => p.catch(() => undefined)));
     await Promise.all(
       [...this.hosts.values()].map(async (h) => {
