@@ -21,6 +21,7 @@ export const ErrorCode = {
   Redis: 'REDIS',
   RedisNoPerm: 'REDIS_NOPERM',
   RedisAuth: 'REDIS_AUTH',
+  RedisUnreachable: 'REDIS_UNREACHABLE',
 } as const;
 
 /** One of the {@link ErrorCode} values. */
@@ -143,6 +144,15 @@ export class RedisNoPermError extends BatonError {
 export class RedisAuthError extends BatonError {
   constructor(message: string, cause: unknown) {
     super(ErrorCode.RedisAuth, `Redis refused the credentials: ${message}`, { cause });
+  }
+}
+
+/** Redis could not be reached within `connectTimeoutMs`. Nothing was sent. */
+export class RedisUnreachableError extends BatonError {
+  constructor(address: string, timeoutMs: number, cause: string | undefined) {
+    super(ErrorCode.RedisUnreachable, `Redis at ${address} is unreachable: ${cause ?? 'no answer'} (waited ${timeoutMs} ms; connectTimeoutMs)`, {
+      details: { address, timeoutMs, cause },
+    });
   }
 }
 

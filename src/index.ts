@@ -54,4 +54,5 @@ export {
   InvalidOptionsError,
   RedisNoPermError,
   RedisAuthError,
+  RedisUnreachableError,
 } from './errors.js';

@@ -62,6 +62,18 @@ export interface ClientOptions {
   idempotencyWindowSec?: number;
   /** Time source. @default the system clock */
   clock?: Clock;
+  /**
+   * How long a call waits for Redis to answer before it fails with
+   * `REDIS_UNREACHABLE` (naming the address and the cause), writing nothing.
+   * @default 5000
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Log sink. Losing Redis and getting it back are told here once each (by
+   * default on stderr); a runtime's debug messages too.
+   * @default silent but for those two, unless BATON_DEBUG is set
+   */
+  log?: (msg: string, extra?: Record<string, unknown>) => void;
 }
 
 /** Options of `send`. */
@@ -198,7 +210,10 @@ export class BatonClient {
   /** @internal */
   constructor(options: ClientOptions) {
     this.keys = new Keys(options.prefix ?? 'baton');
-    this.connections = new Connections(options.connection);
+    this.connections = new Connections(options.connection, {
+      connectTimeoutMs: options.connectTimeoutMs ?? 5000,
+      notify: (m) => (options.log ? options.log(m) : console.error(`[baton] ${m}`)),
+    });
     this.store = new TaskStore(this.connections.open('command'), this.keys);
     this.activations = new Activations(() => this.connections.open('subscriber'), this.keys.queuePrefix);
     this.clock = options.clock ?? systemClock;
@@ -226,12 +241,18 @@ export class BatonClient {
     if (this.closed) throw new ClosedError();
   }
 
+  /** @internal Resolve once Redis answers; `REDIS_UNREACHABLE` after `connectTimeoutMs`, nothing sent. */
+  protected reach(): Promise<void> {
+    return this.connections.ready(this.store.redis);
+  }
+
   /**
    * Create a task. Resolves once it is durable; a runtime then runs it.
    * Throws `UNKNOWN_MACHINE`, `INVALID_INPUT`, `INVALID_ID`, `PAYLOAD_TOO_LARGE` or `TASK_EXISTS`, writing nothing.
    */
   async spawn<TInput = unknown>(machine: string, options: SpawnOptions<TInput> = {}): Promise<TaskHandle> {
     this.assertOpen();
+    await this.reach();
     const { id, version, input } = await this.prepareSpawn(machine, options);
     const now = this.clock.now();
     let indexed = this.store.spawnFolds;
@@ -280,6 +301,7 @@ export class BatonClient {
     this.assertOpen();
     assertTaskId(taskId);
     if (options.idempotencyKey !== undefined) assertIdempotencyKey(options.idempotencyKey);
+    await this.reach();
     const json = encodeEvent(event, this.opts.maxEventBytes, await this.rulesFor(taskId));
     const receipt = await this.append(taskId, json, options.idempotencyKey);
     if (options.wait === 'applied') await this.waitApplied(taskId, receipt.entryId, (event as { type: string }).type, options.timeout);
@@ -385,6 +407,7 @@ export class BatonClient {
   /** The committed view of a task, or undefined when it does not exist. */
   async get(taskId: string): Promise<TaskView | undefined> {
     assertTaskId(taskId);
+    await this.reach();
     const view = viewFromHash(taskId, await this.store.read(taskId));
     if (view) await this.markUnserved([view]);
     return view;
@@ -434,6 +457,7 @@ export class BatonClient {
   /** Like {@link subscribe}, resolving once the subscription is live. */
   async subscribeReady(taskId: string, listener: (view: TaskView) => void): Promise<() => void> {
     assertTaskId(taskId);
+    await this.reach();
     return this.subs.listen(this.keys.task(taskId).changes, (message) => listener(viewFromNotice(message)));
   }
 
@@ -481,12 +505,14 @@ export class BatonClient {
     listener: (progress: AgentProgress) => void,
   ): Promise<() => void> {
     assertTaskId(taskId);
+    await this.reach();
     return this.subs.listen(this.keys.task(taskId).progress, (m) => listener(JSON.parse(m) as AgentProgress));
   }
 
   /** The last `limit` committed transitions of a task, oldest first. */
   async history(taskId: string, options: { limit?: number } = {}): Promise<HistoryEntry[]> {
     assertTaskId(taskId);
+    await this.reach();
     const rows = await this.store.redis.xrevrange(this.keys.task(taskId).history, '+', '-', 'COUNT', options.limit ?? 100);
     return rows.reverse().map(([, f]) => {
       const m: Record<string, string> = {};
@@ -507,6 +533,7 @@ export class BatonClient {
    * and the processes that run it (live or last seen). Read fresh.
    */
   async machines(): Promise<MachineInfo[]> {
+    await this.reach();
     this.registry.invalidate();
     const [records, procs] = await Promise.all([this.registry.machines(), this.registry.processes()]);
     const now = Date.now();
@@ -528,6 +555,7 @@ export class BatonClient {
 
   /** Tasks of this prefix, newest first, filtered by machine and status. */
   async list(options: ListOptions = {}): Promise<TaskView[]> {
+    await this.reach();
     const ids = await this.store.redis.zrevrange(this.keys.tasks, 0, -1);
     const out: TaskView[] = [];
     const limit = options.limit ?? 1000;
@@ -554,6 +582,7 @@ export class BatonClient {
   async stop(taskId: string, options: WaitOptions = {}): Promise<TaskView> {
     this.assertOpen();
     assertTaskId(taskId);
+    await this.reach();
     await this.append(taskId, JSON.stringify({ type: 'baton.stop' }));
     return this.waitFor(taskId, (v) => v.status !== 'active', options);
   }

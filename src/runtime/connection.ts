@@ -1,6 +1,6 @@
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import { ioredis } from './cjs.js';
-import { ClosedError, InvalidOptionsError, RedisAuthError, RedisNoPermError } from '../errors.js';
+import { ClosedError, InvalidOptionsError, RedisAuthError, RedisNoPermError, RedisUnreachableError } from '../errors.js';
 import { defineScripts, type RedisLike } from '../persistence/scripts.js';
 import { batchWritesPerTick } from './write-batching.js';
 
@@ -17,18 +17,72 @@ export type ConnectionOption =
   | Cluster
   | { cluster: ClusterNode[]; options?: ClusterOptions };
 
+/** What {@link Connections} reports about the health of its Redis. */
+export interface ConnectionEvents {
+  /** How long a call waits for Redis before `REDIS_UNREACHABLE`, in ms. */
+  connectTimeoutMs: number;
+  /** Told once when Redis is lost after it was reached, and once when it is back. */
+  notify: (message: string) => void;
+}
+
 /** Opens the connections one runtime or client needs, and closes the ones it opened. */
 export class Connections {
   private readonly opened: RedisLike[] = [];
   private closed = false;
   private readonly factory: (purpose: 'command' | 'subscriber' | 'blocking') => RedisLike;
+  private readonly lastError = new WeakMap<RedisLike, string>();
+  private watched = false;
 
-  constructor(option: ConnectionOption | undefined) {
+  constructor(
+    option: ConnectionOption | undefined,
+    private readonly events: ConnectionEvents = { connectTimeoutMs: 5000, notify: () => undefined },
+  ) {
     const opt = option ?? process.env.REDIS_URL;
     if (opt === undefined) {
       throw new InvalidOptionsError('no Redis connection: pass `connection` or set REDIS_URL');
     }
+    if (typeof opt === 'string') checkUrl(opt, option === undefined ? 'REDIS_URL' : 'connection');
+    if (!(events.connectTimeoutMs > 0)) throw new InvalidOptionsError('connectTimeoutMs must be a positive number of ms');
     this.factory = makeFactory(opt);
+  }
+
+  /**
+   * Resolve once `conn` is connected; reject with `REDIS_UNREACHABLE` (naming
+   * the address and the last connection error) when it is not within
+   * `connectTimeoutMs`. Nothing is sent before it resolves, so a refused call
+   * leaves nothing queued to run later.
+   */
+  ready(conn: RedisLike): Promise<void> {
+    if ((conn as { status?: string }).status === 'ready') return Promise.resolve();
+    if (this.closed) return Promise.reject(new ClosedError());
+    const ms = this.events.connectTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        conn.off('ready', onReady);
+        reject(new RedisUnreachableError(addressOf(conn), ms, this.lastError.get(conn)));
+      }, ms);
+      conn.once('ready', onReady);
+    });
+  }
+
+  /** Tell once when the first command connection loses Redis after reaching it, and once when it is back. */
+  private watch(conn: RedisLike): void {
+    let reached = false;
+    let lostAt: number | undefined;
+    conn.on('ready', () => {
+      if (lostAt !== undefined) this.events.notify(`Redis at ${addressOf(conn)} is back after ${((Date.now() - lostAt) / 1000).toFixed(1)} s`);
+      reached = true;
+      lostAt = undefined;
+    });
+    conn.on('error', (err: Error) => {
+      if (!reached || lostAt !== undefined || this.closed) return;
+      lostAt = Date.now();
+      this.events.notify(`lost Redis at ${addressOf(conn)} (${err.message}); retrying with backoff, calls wait or fail with REDIS_UNREACHABLE`);
+    });
   }
 
   /** A new connection for `purpose`, owned (and closed) by this object. */
@@ -39,8 +93,13 @@ export class Connections {
     // ioredis reconnects by itself and fails the commands in hand, which reach their callers; without a
     // listener it would also print "[ioredis] Unhandled error event" for every failed reconnect.
     conn.on('error', (err: Error) => {
+      this.lastError.set(conn, err.message);
       if (process.env.BATON_DEBUG) console.error(`[baton] redis ${purpose} connection: ${err.message}`);
     });
+    if (purpose === 'command' && !this.watched) {
+      this.watched = true;
+      this.watch(conn);
+    }
     typedRefusals(conn);
     if (purpose === 'command' && conn instanceof ioredis.Redis) batchWritesPerTick(conn);
     defineScripts(conn);
@@ -53,6 +112,11 @@ export class Connections {
     this.closed = true;
     await Promise.all(
       this.opened.splice(0).map(async (c) => {
+        // A connection that never reached Redis would queue the QUIT until it does: drop it.
+        if ((c as { status?: string }).status !== 'ready') {
+          c.disconnect();
+          return;
+        }
         try {
           await c.quit();
         } catch {
@@ -61,6 +125,37 @@ export class Connections {
       }),
     );
   }
+}
+
+/** Refuse, at once, a connection string that is not a Redis URL (the password is never echoed). */
+function checkUrl(url: string, what: string): void {
+  let u: URL | undefined;
+  try {
+    u = new URL(url);
+  } catch {
+    u = undefined;
+  }
+  const shown = u ? redact(u) : JSON.stringify(url);
+  if (!u || !['redis:', 'rediss:'].includes(u.protocol)) {
+    throw new InvalidOptionsError(`${what} ${shown} is not a Redis URL: use redis://host:port (rediss:// for TLS)`);
+  }
+  if (!u.hostname) throw new InvalidOptionsError(`${what} ${shown} names no host: use redis://host:port`);
+}
+
+function redact(u: URL): string {
+  const copy = new URL(u.href);
+  if (copy.password) copy.password = '***';
+  return `'${copy.href}'`;
+}
+
+/** `host:port` of a connection (every startup node of a cluster), for messages. */
+function addressOf(conn: RedisLike): string {
+  if (conn instanceof ioredis.Cluster) {
+    const nodes = (conn as unknown as { startupNodes?: Array<{ host?: string; port?: number } | string> }).startupNodes ?? [];
+    return nodes.map((n) => (typeof n === 'string' ? n : `${n.host ?? '127.0.0.1'}:${n.port ?? 6379}`)).join(', ') || 'the cluster';
+  }
+  const o = (conn as Redis).options ?? {};
+  return o.path ? o.path : `${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`;
 }
 
 /** Redis's permission and credential refusals, as typed errors; other errors pass through. */

@@ -74,7 +74,8 @@ export class RegistryPublisher {
 
   /** Stop beating and mark this process gone (its record says when it was last seen; machine records stay). */
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    if (!this.timer) return; // never started (Redis was not reached): nothing to take back
+    clearInterval(this.timer);
     this.timer = undefined;
     try {
       await this.publish(this.proc(true), []);

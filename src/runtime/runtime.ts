@@ -80,8 +80,6 @@ export interface RuntimeOptions extends ClientOptions {
    * @default 5000
    */
   registryHeartbeatMs?: number;
-  /** Log sink. @default silent unless BATON_DEBUG is set */
-  log?: (msg: string, extra?: Record<string, unknown>) => void;
 }
 
 /**
@@ -183,6 +181,8 @@ export class Runtime extends BatonClient {
 
   /** @internal Start listening for wakes, taking activations, renewing leases and sweeping. */
   async start(): Promise<void> {
+    // An unreachable Redis fails here, in seconds and by name, not in a hang.
+    await this.reach();
     await Promise.all([
       // Before anything is spawned: a client validates against what this process published.
       this.publisher?.start(),
@@ -301,6 +301,7 @@ export class Runtime extends BatonClient {
   /** Create a task and run it in this process. */
   override async spawn<TInput = unknown>(machine: string, options: SpawnOptions<TInput> = {}): Promise<TaskHandle> {
     this.assertOpen();
+    await this.reach();
     const { id, def, input } = await this.prepareSpawn(machine, options);
     // A machine another process runs (known from the registry): spawned as a client would, for it to take.
     if (!def) return super.spawn(machine, options);
@@ -555,6 +556,11 @@ export async function createWorker(options: RuntimeOptions): Promise<Runtime> {
  */
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const runtime = new Runtime(options);
-  await runtime.start();
+  try {
+    await runtime.start();
+  } catch (err) {
+    await runtime.close().catch(() => undefined); // no timers or reconnecting sockets left behind
+    throw err;
+  }
   return runtime;
 }
