@@ -2,7 +2,7 @@
 // typed error within `connectTimeoutMs` naming the address and the cause, and a
 // runtime that loses Redis says so once and says when it is back.
 import { execFile } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { counter } from './fixtures/machines.js';
 import { createClient, createRuntime, ErrorCode } from '../src/index.js';
 import { freePort, REPO_ROOT, startRedis, waitUntil } from './helpers/index.js';
@@ -93,6 +93,26 @@ describe('an unreachable Redis', () => {
       expect((await again.waitFor((v) => (v.context as { count: number }).count === 1, { timeout: 10_000 })).seq).toBe(2);
     } finally {
       await rt.close();
+      await server.stop();
+    }
+  });
+
+  it("a client whose Redis goes away prints nothing raw while it reconnects (BullMQ's queues have a listener)", async () => {
+    const server = await startRedis();
+    const printed: unknown[] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void printed.push(args));
+    const client = createClient({ connection: server.url, prefix: 'noise', machines: { counter }, log: () => undefined });
+    try {
+      await client.spawn('counter', { id: 'n1' }); // opens the client's activation queue
+      let failures = 0;
+      client.store.redis.on('error', () => failures++);
+      await server.kill('SIGKILL');
+      await waitUntil(() => failures >= 3, { timeout: 10_000, message: 'three failed reconnects' });
+      expect(printed).toEqual([]);
+      await server.restart();
+    } finally {
+      spy.mockRestore();
+      await client.close();
       await server.stop();
     }
   });

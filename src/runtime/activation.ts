@@ -1,5 +1,6 @@
 import type { Job, Queue, Worker } from 'bullmq';
 import { bullmq } from './cjs.js';
+import { quietErrors } from './connection.js';
 import { activationQueueName } from '../persistence/keys.js';
 import type { RedisLike } from '../persistence/scripts.js';
 
@@ -31,7 +32,7 @@ export class Activations {
     let q = this.queues.get(machine);
     if (!q) {
       this.conn ??= this.open();
-      q = new (bullmq().Queue)<ActivationJob>(activationQueueName(machine), { connection: this.conn, prefix: this.prefix });
+      q = quietErrors(new (bullmq().Queue)<ActivationJob>(activationQueueName(machine), { connection: this.conn, prefix: this.prefix }), 'activation queue');
       this.queues.set(machine, q);
     }
     return q;

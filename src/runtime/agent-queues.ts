@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import { bullmq } from './cjs.js';
+import { quietErrors } from './connection.js';
 import type { AgentDispatch } from '../actors/agent-bridge.js';
 import type { RedisLike } from '../persistence/scripts.js';
 
@@ -47,7 +48,7 @@ export class AgentQueues {
   private queue(agent: string): Queue<AgentJobData> {
     let q = this.queues.get(agent);
     if (!q) {
-      q = new (bullmq().Queue)<AgentJobData>(agentQueueName(agent), { connection: this.conn(), prefix: this.prefix });
+      q = quietErrors(new (bullmq().Queue)<AgentJobData>(agentQueueName(agent), { connection: this.conn(), prefix: this.prefix }), 'agent queue');
       this.queues.set(agent, q);
     }
     return q;

@@ -127,6 +127,18 @@ export class Connections {
   }
 }
 
+/**
+ * Give a BullMQ queue or worker an 'error' listener: without one, BullMQ
+ * prints every failed reconnect's error to the console (the connection's own
+ * listener already counts it; BATON_DEBUG shows it).
+ */
+export function quietErrors<T extends { on(event: 'error', fn: (err: Error) => void): unknown }>(emitter: T, what: string): T {
+  emitter.on('error', (err: Error) => {
+    if (process.env.BATON_DEBUG) console.error(`[baton] ${what}: ${err.message}`);
+  });
+  return emitter;
+}
+
 /** Refuse, at once, a connection string that is not a Redis URL (the password is never echoed). */
 function checkUrl(url: string, what: string): void {
   let u: URL | undefined;
