@@ -109,7 +109,7 @@ describe('baton ui (headless Chromium)', () => {
     expect(errors).toEqual([]);
   }, 120_000);
 
-  it('serves state trees for layout, and infers a graph from history without the definition', async () => {
+  it('serves state trees for layout: from the definition, else the registry, else inferred from history', async () => {
     const withDefs = createUiApp({ client, machines });
     const tree = (await (await withDefs.request('/api/machines/launch')).json()) as { root: { children: Array<{ path: string }> }; actors: Record<string, unknown> };
     expect(tree.root.children.map((c) => c.path)).toContain('publishing');
@@ -118,15 +118,37 @@ describe('baton ui (headless Chromium)', () => {
     const counter = client.handle('count-ui');
     await counter.send({ type: 'finish' });
     await counter.waitFor((v) => v.status === 'done');
+    type Graph = { source: string; version?: number; root: { children: Array<{ path: string; events: string[] }> }; edges: Array<{ source: string; target: string; label: string }> };
+    // Without the definitions: the statechart the runtime published in the registry.
     const bare = createUiApp({ client });
-    const graph = (await (await bare.request('/api/tasks/count-ui/graph')).json()) as {
-      source: string;
-      root: { children: Array<{ path: string }> };
-      edges: Array<{ source: string; target: string; label: string }>;
-    };
-    expect(graph.source).toBe('history');
-    expect(graph.root.children.map((c) => c.path).sort()).toEqual(['counting', 'finished']);
-    expect(graph.edges).toContainEqual(expect.objectContaining({ source: 'counting', target: 'finished', label: 'finish' }));
+    const registered = (await (await bare.request('/api/tasks/count-ui/graph')).json()) as Graph;
+    expect(registered).toMatchObject({ source: 'definition', version: 1 });
+    expect(registered.root.children.find((c) => c.path === 'counting')?.events.sort()).toEqual(['finish', 'inc']);
+    expect(((await (await bare.request('/api/machines/launch')).json()) as Graph).root.children.map((c) => c.path)).toContain('publishing');
+
+    // No registry record either (a prefix whose registry is gone, its runtime too): inferred from the task's history.
+    const p2 = uniquePrefix('ui-infer');
+    const rt2 = await createRuntime({ connection: redisUrl(), prefix: p2, machines: { counter: machines.counter } });
+    const c2 = createClient({ connection: redisUrl(), prefix: p2 });
+    try {
+      await rt2.spawn('counter', { id: 'count-done' });
+      await rt2.spawn('counter', { id: 'count-open' });
+      await rt2.handle('count-done').send({ type: 'finish' });
+      await rt2.handle('count-done').waitFor((v) => v.status === 'done');
+      await rt2.handle('count-open').waitFor((v) => v.seq >= 1);
+      await rt2.close();
+      await c2.store.redis.del(c2.keys.registryMachines, c2.keys.registryProcs);
+      const inferring = createUiApp({ client: c2 });
+      const graph = (await (await inferring.request('/api/tasks/count-done/graph')).json()) as Graph;
+      expect(graph.source).toBe('history');
+      expect(graph.root.children.map((c) => c.path).sort()).toEqual(['counting', 'finished']);
+      expect(graph.edges).toContainEqual(expect.objectContaining({ source: 'counting', target: 'finished', label: 'finish' }));
+      // Nothing known about its events: no forms (the page keeps its raw JSON box).
+      expect(await (await inferring.request('/api/tasks/count-open/events')).json()).toEqual({ source: 'none', closed: false, events: [] });
+    } finally {
+      await rt2.close();
+      await c2.close();
+    }
 
     const missing = await bare.request('/api/tasks/nope/graph');
     expect(missing.status).toBe(404);

@@ -6,15 +6,19 @@ import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { BatonError, type BatonClient, type MachineEntry, type TaskStatus } from '../../index.js';
-import { readDetail } from '../task-detail.js';
+import { readDetail, type TaskDetail } from '../task-detail.js';
+import { MachineCatalog, type Accepts } from './accepts.js';
 import { inferGraph } from './infer-graph.js';
-import { machineGraph, type MachineGraph } from '../../runtime/machine-graph.js';
 
 /** Options of {@link createUiApp} and {@link startUiServer}. */
 export interface UiServerOptions {
   /** The client the page reads and sends through (its prefix is the one shown). */
   client: BatonClient;
-  /** Machine definitions, to draw statecharts from; without one a task's graph is inferred from its history. */
+  /**
+   * Machine definitions, to draw statecharts from. Without one the machine
+   * registry's statechart is drawn (what the runtimes published), and without
+   * that a task's graph is inferred from its history.
+   */
   machines?: Record<string, MachineEntry>;
   /** Port. @default 4400 (0 picks a free one) */
   port?: number;
@@ -31,6 +35,8 @@ export interface UiServer {
   close(): Promise<void>;
 }
 
+/** How long `POST /api/tasks/:id/events` waits for the task to apply the event. */
+const SEND_TIMEOUT_MS = 10_000;
 const PUBLIC = fileURLToPath(new URL('./public/', import.meta.url));
 const ELK = createRequire(import.meta.url).resolve('elkjs/lib/elk.bundled.js');
 
@@ -65,19 +71,29 @@ function fail(c: Context, err: unknown) {
 /**
  * The web view's HTTP app (Hono): the page and its JSON API.
  *
- * - `GET /api/tasks?status=&machine=` task views; `GET /api/tasks/:id` view, agents, decisions
- * - `GET /api/tasks/:id/history`, `GET /api/tasks/:id/graph` (definition, else inferred)
+ * - `GET /api/tasks?status=&machine=` task views; `GET /api/tasks/:id` view (with `unserved`),
+ *   agents, decisions and `accepts` (the events its current state takes, with their JSON Schemas)
+ * - `GET /api/tasks/:id/history`, `GET /api/tasks/:id/graph` (definition or registry, else inferred)
+ * - `GET /api/tasks/:id/events` the `accepts` alone
  * - `GET /api/tasks/:id/stream` Server-Sent Events: `detail` on every commit, `progress` from agents
- * - `POST /api/tasks/:id/events` (body: the event JSON), `POST /api/tasks/:id/stop`
+ * - `POST /api/tasks/:id/events` (body: the event JSON; resolves once applied, `{ entryId, duplicate, applied }`;
+ *   errors `{ error: message, code }`, 400 when refused), `POST /api/tasks/:id/stop`
  * - `GET /api/machines`, `GET /api/machines/:name` state trees for layout
  */
 export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void> }): Hono {
   const { client } = opts;
   const streams = opts.streams ?? new Set<() => void>();
-  const graphs = new Map<string, MachineGraph | undefined>();
-  const graphOf = (name: string) => {
-    if (!graphs.has(name)) graphs.set(name, opts.machines && Object.hasOwn(opts.machines, name) ? machineGraph(opts.machines[name], name) : undefined);
-    return graphs.get(name);
+  const catalog = new MachineCatalog(client, opts.machines);
+  /** The task detail, with `unserved` (as `client.get` flags it) and the events its state accepts. */
+  const detailOf = async (id: string): Promise<TaskDetail & { accepts: Accepts }> => {
+    const d = await readDetail(client, id);
+    if (d.view.status === 'active') {
+      const v = await client.get(id).catch(() => undefined);
+      if (v?.unserved) Object.assign(d.view, { unserved: true, reason: v.reason });
+    }
+    const accepts = await catalog.accepts(d.view.machine, d.view.version, d.view.value);
+    // An ended task takes no more events (a send is TASK_NOT_RUNNING).
+    return { ...d, accepts: d.view.status === 'active' ? accepts : { ...accepts, events: [] } };
   };
   const app = new Hono();
 
@@ -91,11 +107,11 @@ export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void> 
     await next();
   });
 
-  app.get('/api/info', (c) => c.json({ prefix: client.keys.prefix, machines: Object.keys(opts.machines ?? {}) }));
-  app.get('/api/machines', (c) => c.json(Object.keys(opts.machines ?? {})));
-  app.get('/api/machines/:name', (c) => {
-    const g = graphOf(c.req.param('name'));
-    return g ? c.json(g) : c.json({ error: `no machine '${c.req.param('name')}' (start baton ui with --module)` }, 404);
+  app.get('/api/info', async (c) => c.json({ prefix: client.keys.prefix, machines: await catalog.names() }));
+  app.get('/api/machines', async (c) => c.json(await catalog.names()));
+  app.get('/api/machines/:name', async (c) => {
+    const g = await catalog.graph(c.req.param('name'));
+    return g ? c.json(g) : c.json({ error: `no machine '${c.req.param('name')}' (none registered; start baton ui with --module)` }, 404);
   });
 
   app.get('/api/tasks', async (c) => {
@@ -110,7 +126,7 @@ export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void> 
 
   app.get('/api/tasks/:id', async (c) => {
     try {
-      return c.json(await readDetail(client, c.req.param('id')));
+      return c.json(await detailOf(c.req.param('id')));
     } catch (err) {
       return fail(c, err);
     }
@@ -127,7 +143,7 @@ export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void> 
   app.get('/api/tasks/:id/graph', async (c) => {
     try {
       const { view } = await readDetail(client, c.req.param('id'));
-      const known = graphOf(view.machine);
+      const known = await catalog.graph(view.machine, view.version);
       if (known) return c.json(known);
       return c.json(inferGraph(view.machine, await client.history(view.id, { limit: 1000 }), view.value));
     } catch (err) {
@@ -135,12 +151,28 @@ export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void> 
     }
   });
 
+  app.get('/api/tasks/:id/events', async (c) => {
+    try {
+      return c.json((await detailOf(c.req.param('id'))).accepts);
+    } catch (err) {
+      return fail(c, err);
+    }
+  });
+
+  // Resolves once the task applied the event (a refusal where it runs is an INVALID_EVENT like any other);
+  // a task no live process runs gets it in its mailbox, for when one does.
   app.post('/api/tasks/:id/events', async (c) => {
+    const id = c.req.param('id');
     try {
       const event = (await c.req.json()) as { type: string };
       const key = c.req.query('key') || undefined;
-      return c.json(await client.send(c.req.param('id'), event, { idempotencyKey: key }));
+      const view = await client.get(id);
+      if (view?.unserved) return c.json({ ...(await client.send(id, event, { idempotencyKey: key })), applied: false, reason: view.reason });
+      return c.json({ ...(await client.send(id, event, { idempotencyKey: key, wait: 'applied', timeout: SEND_TIMEOUT_MS })), applied: true });
     } catch (err) {
+      if (err instanceof BatonError && String(err.code) === 'TIMEOUT') {
+        return c.json({ error: `not applied within ${SEND_TIMEOUT_MS / 1000} s: the event stays in the task's mailbox`, code: err.code }, 504);
+      }
       return fail(c, err);
     }
   });
@@ -173,7 +205,7 @@ export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void> 
       };
       const sendDetail = (seq: number) =>
         push('detail', async () => {
-          const d = await readDetail(client, id);
+          const d = await detailOf(id);
           lastSeq = Math.max(lastSeq, d.view.seq, seq);
           return d;
         });

@@ -3,10 +3,11 @@
 // { type: 'decision', decision, choice, by: 'ui' }.
 import { countNodes } from './collapse.js';
 import { showDiagram, statePaths } from './diagram.js';
-import { awaitingHtml, childrenHtml, decisionsHtml, esc, headerHtml, historyHtml, jsonText, relative, stateLabel, timersHtml } from './panels.js';
+import { eventFormsHtml, sentText, wireEventForms } from './forms.js';
+import { awaitingHtml, childrenHtml, decisionsHtml, esc, headerHtml, historyHtml, jsonText, rejectionsHtml, relative, stateLabel, timersHtml } from './panels.js';
 
 const $ = (id) => document.getElementById(id);
-const state = { tasks: [], selected: undefined, detail: undefined, graph: undefined, history: [], stream: undefined, progress: {}, childBoxes: new Map(), token: 0 };
+const state = { tasks: [], selected: undefined, detail: undefined, graph: undefined, history: [], stream: undefined, progress: {}, childBoxes: new Map(), token: 0, formsSig: '' };
 
 async function api(path, init) {
   const res = await fetch(path, init);
@@ -35,7 +36,7 @@ function renderList() {
   const shown = state.tasks.filter((t) => !text || t.id.toLowerCase().includes(text) || stateLabel(t.value).toLowerCase().includes(text));
   $('tasks').innerHTML = shown
     .map((t) => `<li class="task-row${t.id === state.selected ? ' selected' : ''}" data-id="${esc(t.id)}" tabindex="0">
-      <div class="row1"><span class="badge ${esc(t.status)}">${esc(t.status)}</span>${t.awaiting ? '<span class="tag awaiting-tag" title="awaiting a decision">decision</span>' : ''}<span class="machine">${esc(t.machine)}</span></div>
+      <div class="row1"><span class="badge ${esc(t.status)}">${esc(t.status)}</span>${t.awaiting ? '<span class="tag awaiting-tag" title="awaiting a decision">decision</span>' : ''}${t.unserved ? `<span class="tag unserved-tag" title="${esc(t.reason ?? '')}">unserved</span>` : ''}<span class="machine">${esc(t.machine)}</span></div>
       <div class="id">${esc(t.id)}</div>
       <div class="row2"><span class="state">${esc(stateLabel(t.value))}</span><span class="muted small">${esc(relative(t.updatedAt))}</span></div></li>`)
     .join('');
@@ -73,7 +74,7 @@ function visitedPaths() {
 
 function rootKey() {
   const g = state.graph;
-  return g.source === 'history' ? `history:${state.selected}:${countNodes(g.root)}:${g.edges.length}` : `definition:${g.id}`;
+  return g.source === 'history' ? `history:${state.selected}:${countNodes(g.root)}:${g.edges.length}` : `definition:${g.id}@${g.version ?? ''}`;
 }
 
 function drawRoot() {
@@ -99,7 +100,7 @@ function drawChildren() {
       entry = { wrap, box: wrap.querySelector('.diagram') };
       state.childBoxes.set(path, entry);
     }
-    void showDiagram(entry.box, findActorGraph(state.graph, child.src), `${state.graph.id}/${child.src}`, `child:${path}`, child.value);
+    void showDiagram(entry.box, findActorGraph(state.graph, child.src), `${state.graph.id}@${state.graph.version ?? ''}/${child.src}`, `child:${path}`, child.value);
   }
 }
 
@@ -107,7 +108,10 @@ async function refreshGraph(id, token) {
   const graph = await api(`/api/tasks/${encodeURIComponent(id)}/graph`);
   if (token !== state.token) return;
   state.graph = graph;
-  $('graph-source').textContent = graph.source === 'definition' ? `machine ${graph.id}` : 'inferred from history (start baton ui --module to draw the definition)';
+  $('graph-source').textContent =
+    graph.source === 'definition'
+      ? `machine ${graph.id}${graph.version !== undefined ? ` v${graph.version} (from the registry)` : ''}`
+      : 'inferred from history (no process registered this machine; start baton ui --module to draw the definition)';
   drawRoot();
   drawChildren();
 }
@@ -133,6 +137,9 @@ function renderDetail() {
   $('children').innerHTML = childrenHtml(d, state.progress);
   $('timers').innerHTML = timersHtml(v.timers);
   $('decisions').innerHTML = decisionsHtml(d.decisions);
+  $('rejections').innerHTML = rejectionsHtml(v.rejections);
+  $('rejections-card').hidden = !v.rejections?.length;
+  renderForms(d.accepts, v.status);
   $('context').textContent = jsonText(v.context);
   document.body.dataset.taskState = stateLabel(v.value);
   document.body.dataset.taskStatus = v.status;
@@ -164,7 +171,9 @@ async function select(id) {
   state.token += 1;
   const token = state.token;
   state.stream?.close();
-  Object.assign(state, { selected: id, detail: undefined, graph: undefined, history: [], progress: {} });
+  Object.assign(state, { selected: id, detail: undefined, graph: undefined, history: [], progress: {}, formsSig: '' });
+  $('event-forms').innerHTML = '';
+  $('rejections-card').hidden = true;
   state.childBoxes.clear();
   $('child-diagrams').replaceChildren();
   $('diagram').pending = undefined; // a layout still running for the previous task draws nothing
@@ -195,6 +204,16 @@ async function select(id) {
 
 // ---------------------------------------------------------------- actions
 
+/** The forms of the events the current state accepts; drawn again only when they change (typed values stay). */
+function renderForms(accepts, status) {
+  const sig = `${state.selected}|${status}|${JSON.stringify(accepts ?? null)}`;
+  if (sig === state.formsSig) return;
+  state.formsSig = sig;
+  $('event-forms').innerHTML = eventFormsHtml(accepts, status);
+  $('forms-source').textContent = accepts?.source === 'registry' ? `(fields from the registry, v${accepts.version})` : accepts?.source === 'definition' ? '(fields from the definition)' : '';
+  document.body.dataset.acceptedEvents = (accepts?.events ?? []).map((e) => e.type).join(' ');
+}
+
 function showResult(text, ok) {
   $('send-result').textContent = text;
   $('send-result').className = ok ? 'ok-text' : 'error-text';
@@ -203,7 +222,7 @@ function showResult(text, ok) {
 async function sendEvent(event) {
   try {
     const r = await post(`/api/tasks/${encodeURIComponent(state.selected)}/events`, event);
-    showResult(`sent ${event.type} (${r.entryId})`, true);
+    showResult(sentText(event, r), true);
   } catch (err) {
     showResult(err.message, false);
   }
@@ -228,6 +247,8 @@ $('send-form').addEventListener('submit', (e) => {
   }
   void sendEvent(event);
 });
+
+wireEventForms($('event-forms'), (event) => post(`/api/tasks/${encodeURIComponent(state.selected)}/events`, event), $('send-result'));
 
 $('stop-button').addEventListener('click', async () => {
   if (!confirm(`Stop task ${state.selected}?`)) return;

@@ -35,9 +35,20 @@ export function headerHtml(v) {
       <span><span class="muted">state</span> <strong id="task-state">${esc(stateLabel(v.value))}</strong></span>
       <span><span class="muted">seq</span> <span id="task-seq">${esc(v.seq)}</span></span>
       <span class="muted">updated ${esc(relative(v.updatedAt))}</span>
-      ${v.reason ? `<span class="error-text">${esc(v.reason)}</span>` : ''}
+      ${v.unserved ? '<span class="badge unserved">unserved</span>' : ''}
+      ${v.reason && !v.unserved ? `<span class="error-text">${esc(v.reason)}</span>` : ''}
       ${v.error ? `<span class="error-text">${esc(JSON.stringify(v.error))}</span>` : ''}
-    </div>`;
+    </div>
+    ${v.unserved ? `<div class="unserved-banner" id="unserved" role="alert"><strong>No live process runs this task's machine.</strong> <span class="reason">${esc(v.reason ?? '')}</span> — events sent now wait in its mailbox.</div>` : ''}`;
+}
+
+/** Events the task's process refused when it came to apply them, newest first. */
+export function rejectionsHtml(rejections) {
+  if (!rejections?.length) return '';
+  return `<table class="list"><thead><tr><th>event</th><th>reason</th><th>seq</th><th>when</th></tr></thead><tbody>${[...rejections]
+    .reverse()
+    .map((r) => `<tr class="rejection" data-entry="${esc(r.entry)}"><td><code>${esc(r.type ?? '(no type)')}</code></td><td class="reason error-text">${esc(r.reason)}</td><td>${esc(r.seq)}</td><td class="muted small">${esc(relative(r.at))}</td></tr>`)
+    .join('')}</tbody></table>`;
 }
 
 function originalsTable(originals, conflict) {
