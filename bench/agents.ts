@@ -5,7 +5,7 @@
  * process, alternately, on the same Redis.
  */
 import type { Redis } from 'ioredis';
-import { createRuntime, type BatonClient, type ConnectionOption, type Runtime } from '../src/index.js';
+import { createRuntime, type TaskApi, type ConnectionOption, type Runtime } from '../src/index.js';
 import { agentLoop, echo, sevenSteps, step, STEPS } from './agent-machines.js';
 import type { Throughput } from './core.js';
 import type { BenchEnv } from './env.js';
@@ -37,7 +37,7 @@ export interface StepsOptions {
  * (`updatedAt`, ms since the epoch) among them, so the poll interval does not
  * move the measured end.
  */
-export async function waitFinished(redis: Redis, rt: BatonClient, ids: string[], timeoutMs = 120_000, pollMs = 20): Promise<number> {
+export async function waitFinished(redis: Redis, rt: { keys: import("../src/persistence/keys.js").Keys }, ids: string[], timeoutMs = 120_000, pollMs = 20): Promise<number> {
   let pending = ids;
   const deadline = Date.now() + timeoutMs;
   let last = 0;

@@ -75,7 +75,7 @@ export class CommitLoop {
       ),
       owner: OWNER,
       leaseMs: LEASE_MS,
-      historyMax: HISTORY_MAX,
+      historyLimit: HISTORY_MAX,
       version: 1,
     };
   }

@@ -5,7 +5,7 @@
  * from its state hash (key names from `runtime.keys`).
  */
 import type { Redis } from 'ioredis';
-import { createRuntime, type BatonClient, type Runtime } from '../src/index.js';
+import { createRuntime, type TaskApi, type Runtime } from '../src/index.js';
 import type { BenchEnv } from './env.js';
 import { counter, INC, MACHINE } from './machines.js';
 import { ms, now, sleep, windowed } from './stats.js';
@@ -29,12 +29,12 @@ export async function spawnCounter(rt: Runtime, id: string): Promise<string> {
 }
 
 /** Wait until the task's committed seq reaches `seq` (seen through a commit notice or a read). */
-export async function waitSeq(rt: BatonClient, id: string, seq: number, timeout = 60_000): Promise<void> {
+export async function waitSeq(rt: TaskApi, id: string, seq: number, timeout = 60_000): Promise<void> {
   await rt.waitFor(id, (v) => v.seq >= seq, { timeout });
 }
 
 /** The committed seq of a task now. */
-export async function seqOf(rt: BatonClient, id: string): Promise<number> {
+export async function seqOf(rt: TaskApi, id: string): Promise<number> {
   return (await rt.get(id))?.seq ?? 0;
 }
 
@@ -44,7 +44,7 @@ export async function seqOf(rt: BatonClient, id: string): Promise<number> {
  * flight. Sends stop after `limit.ms` of sending or `limit.count` events,
  * whichever comes first.
  */
-export async function singleTask(rt: BatonClient, id: string, window: number, limit: { ms?: number; count?: number }): Promise<Throughput> {
+export async function singleTask(rt: TaskApi, id: string, window: number, limit: { ms?: number; count?: number }): Promise<Throughput> {
   const base = await seqOf(rt, id);
   const t0 = now();
   const deadline = limit.ms === undefined ? undefined : t0 + BigInt(Math.round(limit.ms * 1e6));
@@ -67,7 +67,7 @@ export async function singleTask(rt: BatonClient, id: string, window: number, li
  * a `waitFor` (subscribe + read + parse) per task, which would add ~5% to
  * figure 2.
  */
-export async function waitAllSeq(redis: Redis, rt: BatonClient, targets: Map<string, number>, timeoutMs = 60_000): Promise<void> {
+export async function waitAllSeq(redis: Redis, rt: { keys: import("../src/persistence/keys.js").Keys }, targets: Map<string, number>, timeoutMs = 60_000): Promise<void> {
   let pending = [...targets.keys()];
   const deadline = Date.now() + timeoutMs;
   while (pending.length) {
@@ -85,7 +85,7 @@ export async function waitAllSeq(redis: Redis, rt: BatonClient, targets: Map<str
  * Figure 2: `perTask` events to each task, each task's sends in order, all
  * tasks at once; ends when every task's last commit is visible in Redis.
  */
-export async function manyTasks(rt: BatonClient, redis: Redis, ids: string[], perTask: number): Promise<Throughput> {
+export async function manyTasks(rt: TaskApi & { keys: import("../src/persistence/keys.js").Keys }, redis: Redis, ids: string[], perTask: number): Promise<Throughput> {
   const targets = new Map<string, number>();
   await windowed(ids.length, 200, async (i) => void targets.set(ids[i]!, (await seqOf(rt, ids[i]!)) + perTask));
   const t0 = now();
@@ -112,7 +112,7 @@ export interface LatencySample {
  * send() resolving to the commit notice of that event arriving through
  * `subscribeReady`. The first `warmup` samples are dropped.
  */
-export async function latency(rt: BatonClient, id: string, samples: number, warmup: number): Promise<LatencySample> {
+export async function latency(rt: TaskApi, id: string, samples: number, warmup: number): Promise<LatencySample> {
   let seq = await seqOf(rt, id);
   let want = -1;
   let arrived: ((t: bigint) => void) | undefined;

@@ -6,7 +6,7 @@
  * setTimeout lateness for the same delays in the same process and run.
  */
 import type { Redis } from 'ioredis';
-import { createClient, createRuntime, type BatonClient, type Runtime } from '../src/index.js';
+import { createClient, createRuntime, type TaskApi, type Runtime } from '../src/index.js';
 import { timer } from './agent-machines.js';
 import { summaryJson, waitFinished } from './agents.js';
 import type { BenchEnv } from './env.js';
@@ -28,7 +28,7 @@ export interface TimerOptions {
 interface Group {
   name: 'held' | 'passivated';
   rt: Runtime;
-  obs: BatonClient;
+  obs: TaskApi;
   ids: string[];
 }
 

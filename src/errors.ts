@@ -15,6 +15,7 @@ export const ErrorCode = {
   TaskNotRunning: 'TASK_NOT_RUNNING',
   Fenced: 'FENCED',
   SeqConflict: 'SEQ_CONFLICT',
+  StaleMailbox: 'STALE_MAILBOX',
   Timeout: 'TIMEOUT',
   Closed: 'CLOSED',
   InvalidOptions: 'INVALID_OPTIONS',
@@ -129,7 +130,7 @@ export class SeqConflictError extends BatonError {
  */
 export class StaleMailboxError extends BatonError {
   constructor(taskId: string, last: string) {
-    super(ErrorCode.SeqConflict, `task '${taskId}': an entry (${last}) was appended before this process's own event`, { details: { taskId, last } });
+    super(ErrorCode.StaleMailbox, `task '${taskId}': an entry (${last}) was appended before this process's own event`, { details: { taskId, last } });
   }
 }
 

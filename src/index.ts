@@ -17,6 +17,7 @@ export {
 export {
   createClient,
   BatonClient,
+  type TaskApi,
   type ClientOptions,
   type SendOptions,
   type SendReceipt,

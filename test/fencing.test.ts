@@ -39,7 +39,7 @@ function commitArgs(epoch: number, seq: number, owner: string, marker: string): 
     notice: '{}',
     owner,
     leaseMs: 5000,
-    historyMax: 100,
+    historyLimit: 100,
     version: 1,
   };
 }

@@ -92,3 +92,13 @@ export class Keys {
 export function activationQueueName(machine: string): string {
   return /^[A-Za-z0-9_.-]{1,100}$/.test(machine) ? `activate-${machine}` : `activate~${Buffer.from(machine, 'utf8').toString('hex')}`;
 }
+
+/** BullMQ queue name of an agent's jobs. */
+export function agentQueueName(agent: string): string {
+  return `agent-${agent}`;
+}
+
+/** The key of BullMQ's hash of one agent job (`<queue prefix>:<queue>:<jobId>`), to tell whether the queue has it. */
+export function agentJobKey(queuePrefix: string, agent: string, jobId: string): string {
+  return `${queuePrefix}:${agentQueueName(agent)}:${jobId}`;
+}

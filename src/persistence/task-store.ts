@@ -62,7 +62,7 @@ export interface CommitArgs {
   notice: string;
   owner: string;
   leaseMs: number;
-  historyMax: number;
+  historyLimit: number;
   version: number;
   /** An event sent from the writer's own process, appended by this commit (its id is the cursor). */
   append?: { event: string; expectLast: string; token: string };
@@ -190,7 +190,7 @@ export class TaskStore {
       c.notice,
       c.owner,
       c.leaseMs,
-      c.historyMax,
+      c.historyLimit,
       c.version,
       c.append ? c.cursor : '',
       c.append?.event ?? '',
@@ -293,6 +293,28 @@ export class TaskStore {
   /** The state hash of a task ({} when absent). */
   async read(taskId: string): Promise<Record<string, string>> {
     return this.redis.hgetall(this.keys.task(taskId).state);
+  }
+
+  /** Machine name and version of a task, undefined when it does not exist. */
+  async machineOf(taskId: string): Promise<{ machine: string; version: number } | undefined> {
+    const [machine, version] = await this.redis.hmget(this.keys.task(taskId).state, 'machine', 'version');
+    return machine ? { machine, version: Number(version ?? 1) } : undefined;
+  }
+
+  /** The last `limit` history entries of a task, oldest first, as stored (JSON fields unparsed). */
+  async history(taskId: string, limit: number): Promise<Array<Record<string, string>>> {
+    const rows = await this.redis.xrevrange(this.keys.task(taskId).history, '+', '-', 'COUNT', limit);
+    return rows.reverse().map(([, f]) => pairs(f));
+  }
+
+  /** Every task id of the prefix, newest first. */
+  async taskIds(): Promise<string[]> {
+    return this.redis.zrevrange(this.keys.tasks, 0, -1);
+  }
+
+  /** Publish an agent's progress report on the task's progress channel. */
+  async publishProgress(taskId: string, message: string): Promise<void> {
+    await this.redis.publish(this.keys.task(taskId).progress, message);
   }
 
   /** Mailbox entries after `after` (exclusive), oldest first. */

@@ -1,13 +1,11 @@
 import type { Queue } from 'bullmq';
 import { bullmq } from './cjs.js';
 import { quietErrors } from './connection.js';
+import { agentJobKey, agentQueueName } from '../persistence/keys.js';
 import type { AgentDispatch } from '../actors/agent-bridge.js';
 import type { RedisLike } from '../persistence/scripts.js';
 
-/** Queue name of an agent's jobs. */
-export function agentQueueName(agent: string): string {
-  return `agent-${agent}`;
-}
+export { agentQueueName } from '../persistence/keys.js';
 
 /** One invocation as the agent function sees it: the payload of an agent job, and of an in-process run. */
 export interface AgentJobData {
@@ -84,8 +82,7 @@ export class AgentQueues {
 
   /** True when the queue holds a job with this id (waiting, active, or finished within its retention). */
   async exists(agent: string, jobId: string): Promise<boolean> {
-    // BullMQ's job hash: <prefix>:<queue>:<jobId>.
-    return (await this.conn().exists(`${this.prefix}:${agentQueueName(agent)}:${jobId}`)) === 1;
+    return (await this.conn().exists(agentJobKey(this.prefix, agent, jobId))) === 1;
   }
 
   /** Cancel invocations: remove waiting jobs; tell workers to abort running ones. */

@@ -64,7 +64,7 @@ export function isUnrecoverable(err: Error): boolean {
 
 /** The mailbox (or in-memory) event carrying an invocation's output. */
 export function resultEvent(d: AgentJobData, output: unknown): Record<string, unknown> {
-  return { type: AGENT_RESULT, jobId: d.jobId, childPath: d.childPath, output };
+  return { type: AGENT_RESULT, jobId: d.jobId, agent: d.agent, childPath: d.childPath, output };
 }
 
 /** Idempotency key of an invocation's outcome in its task's mailbox: delivered once however often it runs. */
@@ -79,7 +79,7 @@ export function finalError(err: Error, attempt: number, attempts: number): Recor
 
 /** The event carrying an invocation's final error. */
 export function errorEvent(d: AgentJobData, error: Record<string, unknown>): Record<string, unknown> {
-  return { type: AGENT_ERROR, jobId: d.jobId, childPath: d.childPath, error };
+  return { type: AGENT_ERROR, jobId: d.jobId, agent: d.agent, childPath: d.childPath, error };
 }
 
 /** Abort reason: the invoking state was left. Nothing is delivered. */
@@ -150,4 +150,15 @@ export function outputData(agent: string, output: unknown, maxBytes: number): { 
   const bytes = Buffer.byteLength(json);
   if (bytes > maxBytes) return { ok: false, error: { name: 'OutputTooLarge', message: `agent '${agent}' output is ${bytes} bytes, over ${maxBytes}` } };
   return { ok: true, data: JSON.parse(json) };
+}
+
+/**
+ * Where an invocation's outcome goes, whichever process ran it: the runtime
+ * hands it to the task's host in memory when the host is here, else appends
+ * it to the task's mailbox under its idempotency key ({@link outcomeKey}).
+ */
+export interface OutcomeDelivery {
+  deliver(taskId: string, event: Record<string, unknown>, idempotencyKey: string): Promise<void>;
+  progress(taskId: string, message: string): Promise<void>;
+  log(msg: string, extra?: Record<string, unknown>): void;
 }

@@ -2,14 +2,9 @@ import type { Job, Worker } from 'bullmq';
 import { bullmq } from './cjs.js';
 import type { RedisLike } from '../persistence/scripts.js';
 import { agentQueueName, type AgentJobData, type CancelNotice } from './agent-queues.js';
-import { Cancelled, errorEvent, finalError, isUnrecoverable, outcomeKey, outputData, resultEvent, runAttempt, toError, type AgentRegistration } from './agent-run.js';
+import { Cancelled, errorEvent, finalError, isUnrecoverable, outcomeKey, outputData, resultEvent, runAttempt, toError, type AgentRegistration, type OutcomeDelivery } from './agent-run.js';
 
 /** How a worker delivers results back to tasks (the runtime's mailbox append). */
-export interface AgentDelivery {
-  deliver(taskId: string, event: Record<string, unknown>, idempotencyKey: string): Promise<void>;
-  progress(taskId: string, message: string): Promise<void>;
-  log(msg: string, extra?: Record<string, unknown>): void;
-}
 
 /**
  * The consumer side of agent work: one BullMQ worker per registered agent.
@@ -23,7 +18,7 @@ export class AgentWorkers {
 
   constructor(
     private readonly agents: Map<string, AgentRegistration>,
-    private readonly delivery: AgentDelivery,
+    private readonly delivery: OutcomeDelivery,
     private readonly maxOutputBytes: number,
     private readonly lockMs: number,
   ) {}

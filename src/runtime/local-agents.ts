@@ -1,6 +1,7 @@
 import type { AgentDispatch } from '../actors/agent-bridge.js';
 import { invocationOf, type AgentQueues, type CancelNotice } from './agent-queues.js';
-import { Cancelled, errorEvent, finalError, outcomeKey, outputData, resultEvent, runAttempt, ShuttingDown, toError, type AgentRegistration } from './agent-run.js';
+import { Cancelled, errorEvent, finalError, outcomeKey, outputData, resultEvent, runAttempt, ShuttingDown, toError, type AgentRegistration, type OutcomeDelivery } from './agent-run.js';
+import { retry } from './retry.js';
 
 /** Where agent effects go once the commit that decided them landed. */
 export interface AgentSink {
@@ -8,12 +9,6 @@ export interface AgentSink {
   cancel(notices: CancelNotice[]): Promise<void>;
 }
 
-/** How in-process runs hand back their outcome (the runtime: in memory to the host, else the mailbox). */
-export interface LocalDelivery {
-  deliver(taskId: string, event: Record<string, unknown>, idempotencyKey: string): Promise<void>;
-  progress(taskId: string, message: string): Promise<void>;
-  log(msg: string, extra?: Record<string, unknown>): void;
-}
 
 interface Run {
   taskId: string;
@@ -40,7 +35,7 @@ export class LocalAgents {
 
   constructor(
     private readonly agents: Map<string, AgentRegistration>,
-    private readonly delivery: LocalDelivery,
+    private readonly delivery: OutcomeDelivery,
     private readonly maxOutputBytes: number,
   ) {}
 
@@ -127,18 +122,10 @@ export class LocalAgents {
 
   /** Deliver the outcome; while Redis is unreachable, retry until closing (then the next holder re-runs it). */
   private async hand(taskId: string, event: Record<string, unknown>, key: string, controller: AbortController): Promise<void> {
-    let delay = 50;
-    for (;;) {
-      try {
-        await this.delivery.deliver(taskId, event, key);
-        return;
-      } catch (err) {
-        if (controller.signal.aborted) return;
-        this.delivery.log('agent result delivery failed, retrying', { taskId, error: (err as Error).message });
-        await abortableDelay(delay, controller.signal);
-        delay = Math.min(delay * 2, 1000);
-      }
-    }
+    await retry(() => this.delivery.deliver(taskId, event, key), {
+      signal: controller.signal,
+      onRetry: (err) => this.delivery.log('agent result delivery failed, retrying', { taskId, error: (err as Error).message }),
+    });
   }
 
   /** Abort every run (their tasks' next holders run them again) and wait for them to end. */

@@ -1,6 +1,7 @@
 import type { AgentDispatch } from '../actors/agent-bridge.js';
 import type { CancelNotice } from './agent-queues.js';
 import type { AgentSink } from './local-agents.js';
+import { retry } from './retry.js';
 
 /** The effects one step decided. */
 export interface Effects {
@@ -67,9 +68,8 @@ export class Outbox {
    * recorded since (later steps') stay queued.
    */
   async send(effects: Effects, abandoned: () => boolean): Promise<void> {
-    let delay = 50;
-    for (;;) {
-      try {
+    await retry(
+      async () => {
         if (effects.dispatch.length) await this.agents.dispatch(this.taskId, effects.dispatch);
         if (effects.cancel.length) await this.agents.cancel(effects.cancel);
         for (const start of effects.starts.splice(0)) {
@@ -79,14 +79,12 @@ export class Outbox {
             this.log('starting a child after its commit failed', { taskId: this.taskId, error: (err as Error).message });
           }
         }
-        return;
-      } catch (err) {
-        if (abandoned()) return; // a restore re-dispatches active agent children
-        this.log('outbox dispatch failed, retrying', { taskId: this.taskId, error: (err as Error).message });
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 1000);
-      }
-    }
+      },
+      {
+        stop: abandoned, // a restore re-dispatches active agent children
+        onRetry: (err) => this.log('outbox dispatch failed, retrying', { taskId: this.taskId, error: (err as Error).message }),
+      },
+    );
   }
 
   /** Send everything recorded so far (after a restore, or a stop's cancellations). */

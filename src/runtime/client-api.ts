@@ -1,0 +1,202 @@
+import type * as XStateStore from '@xstate/store';
+import type { TaskStatus, TaskView } from '../persistence/view.js';
+import type { Clock } from './clock.js';
+import type { ConnectionOption } from './connection.js';
+import type { MachineEntry } from './definition.js';
+import type { MachineGraph } from './machine-graph.js';
+
+/*
+ * What a client's caller passes and gets back: the options (each with its
+ * default), receipts, views and handles. Defaults are applied, and options
+ * checked, in one place: client-options.ts.
+ */
+
+/** Options shared by {@link createClient} and `createRuntime`. */
+export interface ClientOptions {
+  /** Redis to use. @default process.env.REDIS_URL */
+  connection?: ConnectionOption;
+  /**
+   * Key namespace: two prefixes never see each other's tasks.
+   * @default 'baton'
+   */
+  prefix?: string;
+  /**
+   * Machines by name, to validate spawn input and events with their zod
+   * schemas before writing. Without them (or for a machine not among them)
+   * the client validates against the machine registry that every runtime
+   * publishes in Redis: the JSON Schema of each machine's input and events.
+   */
+  machines?: Record<string, MachineEntry>;
+  /**
+   * A task whose machine no live process has run for this long (ms) is shown
+   * as such in its view (`unserved: true` and a `reason`).
+   * @default 10000 (a few heartbeats: a restarting worker is not flagged)
+   */
+  unservedAfterMs?: number;
+  /**
+   * Largest accepted event, in bytes of JSON.
+   * @default 262144 (256 KiB): keep large payloads out of events, by reference
+   */
+  maxEventBytes?: number;
+  /**
+   * Largest accepted spawn input, in bytes of JSON.
+   * @default 1048576 (1 MiB)
+   */
+  maxInputBytes?: number;
+  /**
+   * How long an idempotency key is remembered, in seconds.
+   * @default 86400 (one day)
+   */
+  idempotencyWindowSec?: number;
+  /** Time source. @default the system clock */
+  clock?: Clock;
+  /**
+   * How long a call waits for Redis to answer before it fails with
+   * `REDIS_UNREACHABLE` (naming the address and the cause), writing nothing.
+   * @default 5000
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Log sink. Losing Redis and getting it back are told here once each (by
+   * default on stderr); a runtime's debug messages too.
+   * @default silent but for those two, unless BATON_DEBUG is set
+   */
+  log?: (msg: string, extra?: Record<string, unknown>) => void;
+}
+
+/** Options of `send`. */
+export interface SendOptions {
+  /** A repeated key within the idempotency window is accepted once: the repeat writes nothing. */
+  idempotencyKey?: string;
+  /**
+   * When `send` resolves: `'durable'` once the event is in the mailbox;
+   * `'applied'` once the task's process applied it (rejects with
+   * `INVALID_EVENT` if that process refused it, for a check only it can make,
+   * such as a zod refinement; `TASK_NOT_RUNNING` if the task ended first).
+   * @default 'durable'
+   */
+  wait?: 'durable' | 'applied';
+  /** With `wait: 'applied'`: ms before a `TIMEOUT` error (the event stays in the mailbox). @default 30000 */
+  timeoutMs?: number;
+  /** @deprecated the same as `timeoutMs` */
+  timeout?: number;
+}
+
+/** What `send` returns once the event is durable. */
+export interface SendReceipt {
+  /** Mailbox entry id (a Redis stream id). */
+  entryId: string;
+  /** True when the idempotency key was seen before and this call wrote nothing. */
+  duplicate: boolean;
+}
+
+/** Options of `spawn`. */
+export interface SpawnOptions<TInput = unknown> {
+  /** Task id; a random UUID when omitted. An existing id is a `TASK_EXISTS` error. */
+  id?: string;
+  /** Input of the machine (`context: ({ input }) => …`). */
+  input?: TInput;
+}
+
+/** Options of `waitFor`. */
+export interface WaitOptions {
+  /** Milliseconds before a `TIMEOUT` error. @default 30000 */
+  timeoutMs?: number;
+  /** @deprecated the same as `timeoutMs` (every duration option names its unit) */
+  timeout?: number;
+}
+
+/** One committed transition. */
+export interface HistoryEntry {
+  /** Commit sequence number. */
+  seq: number;
+  /** The event that caused it (a mailbox event, or an internal one such as a timer or a child's completion). */
+  event: { type: string; [k: string]: unknown };
+  /** Root state value before. */
+  from: unknown;
+  /** Root state value after. */
+  to: unknown;
+  /** Commit time, ms since the epoch. */
+  at: number;
+}
+
+/** A progress report from an agent invocation. */
+export interface AgentProgress {
+  jobId: string;
+  agent: string;
+  childPath: string[];
+  data: unknown;
+  at: number;
+}
+
+/** One machine version in the registry, as {@link BatonClient.machines} returns it. */
+export interface MachineInfo {
+  name: string;
+  version: number;
+  /** JSON Schema of the spawn input (the input side of the zod schema); null: any JSON. */
+  input: Record<string, unknown> | null;
+  /** A spawn without input is accepted. */
+  inputOptional: boolean;
+  /** JSON Schema per event type; null for a type whose schema JSON Schema cannot express (checked where the task runs). */
+  events: Record<string, Record<string, unknown> | null>;
+  /** Event types without a schema are refused. */
+  closed: boolean;
+  /** The statechart (state tree, transitions, and per state node the event types it handles), for drawing. */
+  graph?: MachineGraph;
+  /** Processes that published this version: `live` while they beat. */
+  processes: Array<{ owner: string; host: string; pid: number; lastSeen: number; live: boolean }>;
+}
+
+/** Filter of `list`. */
+export interface ListOptions {
+  machine?: string;
+  status?: TaskStatus;
+  /** At most this many tasks (newest first). @default 1000 */
+  limit?: number;
+}
+
+/** A live, read-side view of one task: an @xstate/store kept current from commit notices. */
+export type TaskWatch = ReturnType<typeof createWatchStore> & {
+  /** Stop listening. */
+  close(): void;
+};
+
+/** @internal The store behind {@link TaskWatch}: the newest committed view wins. */
+export function createWatchStore(createStore: typeof XStateStore.createStore) {
+  return createStore({
+    context: { view: undefined as TaskView | undefined },
+    on: {
+      commit: (ctx, e: { view: TaskView }) => (ctx.view && ctx.view.seq > e.view.seq ? ctx : { view: e.view }),
+    },
+  });
+}
+
+/** Per-task calls, bound to one task id. */
+export interface TaskHandle {
+  readonly id: string;
+  send(event: { type: string; [k: string]: unknown }, options?: SendOptions): Promise<SendReceipt>;
+  get(): Promise<TaskView | undefined>;
+  waitFor(predicate: (view: TaskView) => boolean, options?: WaitOptions): Promise<TaskView>;
+  subscribe(listener: (view: TaskView) => void): () => void;
+  history(options?: { limit?: number }): Promise<HistoryEntry[]>;
+  stop(options?: WaitOptions): Promise<TaskView>;
+}
+
+
+/** The calls every client has, and every runtime too (a runtime holds a client). */
+export interface TaskApi {
+  spawn<TInput = unknown>(machine: string, options?: SpawnOptions<TInput>): Promise<TaskHandle>;
+  send(taskId: string, event: { type: string; [k: string]: unknown }, options?: SendOptions): Promise<SendReceipt>;
+  stop(taskId: string, options?: WaitOptions): Promise<TaskView>;
+  get(taskId: string): Promise<TaskView | undefined>;
+  list(options?: ListOptions): Promise<TaskView[]>;
+  history(taskId: string, options?: { limit?: number }): Promise<HistoryEntry[]>;
+  machines(): Promise<MachineInfo[]>;
+  waitFor(taskId: string, predicate: (view: TaskView) => boolean, options?: WaitOptions): Promise<TaskView>;
+  subscribe(taskId: string, listener: (view: TaskView) => void): () => void;
+  subscribeReady(taskId: string, listener: (view: TaskView) => void): Promise<() => void>;
+  onProgress(taskId: string, listener: (progress: AgentProgress) => void): Promise<() => void>;
+  watch(taskId: string): Promise<TaskWatch>;
+  handle(taskId: string): TaskHandle;
+  close(): Promise<void>;
+}

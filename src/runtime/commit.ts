@@ -1,0 +1,238 @@
+import type { AnyActor } from 'xstate';
+import { BatonError, ErrorCode, FencedError } from '../errors.js';
+import { encodeJson } from '../persistence/codec.js';
+import type { CommitArgs, StateFields } from '../persistence/task-store.js';
+import { decodeRejections, noticeHead, REJECTIONS_KEPT, type NoticeFields, type Rejection, type TaskStatus } from '../persistence/view.js';
+import type { HostContext } from './host-context.js';
+import type { AnyEvent } from './mailbox.js';
+import { Outbox, type Effects } from './outbox.js';
+import { retry } from './retry.js';
+import { captureTimers } from './timers.js';
+
+/** A step ready to commit: the actor's state when it was taken and the effects it decided. */
+export interface Capture {
+  event: AnyEvent;
+  status: TaskStatus;
+  snapshot: string;
+  timers: string;
+  value: string;
+  effects: Effects;
+  /** The refusals list (JSON) when this step added one, else undefined (left as stored). */
+  rejections?: string;
+}
+
+/** An event sent from the holder's own process that this commit appends (its id is the cursor). */
+export interface Append {
+  event: string;
+  expectLast: string;
+  token: string;
+}
+
+/** Commits in flight per task before the loop waits for them. */
+const MAX_INFLIGHT = 32;
+
+/**
+ * The commit path of one held task: captures of the actor's state, the
+ * pipeline of fenced commit scripts (one per step, in seq order on one
+ * connection, retried while Redis is unreachable), and the effects each step
+ * decided, sent only once its commit landed (the outbox).
+ */
+export class Commits {
+  /** Seq of the last commit sent. */
+  seq: number;
+  /** Mailbox cursor of the last commit sent. */
+  cursor: string;
+  /** Transitions the actor made on its own (timers, promise children), captured as they happened, not yet sent. */
+  readonly captured: Capture[] = [];
+  readonly outbox: Outbox;
+  private fromValue = 'null';
+  /** Commits sent and not yet confirmed, oldest first. */
+  private readonly inflight: Promise<void>[] = [];
+  /** True while the current synchronous cascade already has a capture (a microtask clears it). */
+  private capturing = false;
+  private rejections: Rejection[];
+  private rejectionsChanged = false;
+
+  constructor(
+    private readonly task: { id: string; machine: string; version: number; createdAt: number },
+    fields: StateFields,
+    private readonly ctx: HostContext,
+    /** True once the host let the task go: effects are then abandoned (a restore re-dispatches). */
+    private readonly abandoned: () => boolean,
+  ) {
+    this.seq = Number(fields.seq ?? 0);
+    this.cursor = fields.cursor ?? '0-0';
+    this.rejections = decodeRejections(fields.rejections);
+    this.outbox = new Outbox(task.id, ctx.agents, ctx.log);
+  }
+
+  /** The root state value committed last (the next history entry's `from`). */
+  set from(value: unknown) {
+    this.fromValue = JSON.stringify(value ?? null);
+  }
+
+  /** Seq of the commit the change being made now will be part of. */
+  nextSeq(): number {
+    // Captures waiting to be sent take the seqs after the committed one; a cascade's capture is replaced, not added.
+    return this.seq + this.captured.length + (this.capturing && this.captured.length > 0 ? 0 : 1);
+  }
+
+  /** Everything a commit needs from the actor, taken now (the seq is assigned when it is sent). */
+  capture(actor: AnyActor, event: AnyEvent, force?: TaskStatus): Capture {
+    const snap = actor.getSnapshot();
+    const status: TaskStatus = force ?? (snap.status === 'done' ? 'done' : snap.status === 'error' ? 'error' : 'active');
+    const timers = status === 'active' ? captureTimers(actor, this.ctx.clock) : [];
+    const rejections = this.rejectionsChanged ? JSON.stringify(this.rejections) : undefined;
+    this.rejectionsChanged = false;
+    return {
+      event,
+      status,
+      snapshot: encodeJson(actor.getPersistedSnapshot()),
+      timers: JSON.stringify(timers),
+      value: encodeJson(snap.value ?? null),
+      effects: this.outbox.take(),
+      rejections,
+    };
+  }
+
+  /**
+   * The actor moved on its own: capture it now, so every such transition gets
+   * its own commit. A cascade within one synchronous run (a child finishing,
+   * then its parent moving) is one capture: the later snapshot supersedes the
+   * earlier and their effects are merged.
+   */
+  captureOwn(actor: AnyActor, event: AnyEvent): void {
+    const last = this.captured[this.captured.length - 1];
+    const c = this.capture(actor, event);
+    if (this.capturing && last) {
+      last.effects.dispatch.push(...c.effects.dispatch);
+      last.effects.cancel.push(...c.effects.cancel);
+      last.effects.starts.push(...c.effects.starts);
+      this.captured[this.captured.length - 1] = { ...c, effects: last.effects, event: last.event, rejections: c.rejections ?? last.rejections };
+    } else {
+      this.captured.push(c);
+      this.capturing = true;
+      queueMicrotask(() => (this.capturing = false));
+    }
+  }
+
+  /** Record an event refused at apply: kept (the last few) in the task's view, written by the next capture's commit. */
+  refused(r: Omit<Rejection, 'seq'>): void {
+    this.rejections = [...this.rejections, { ...r, seq: this.seq + 1 }].slice(-REJECTIONS_KEPT);
+    this.rejectionsChanged = true;
+  }
+
+  /**
+   * Commit a capture with `cursor`. Pipelined: resolves once sent, unless the
+   * step has effects, ends the task or fills the pipeline, when it waits for
+   * the commits in flight (and then sends the effects). `onSent` sees the
+   * commit's promise (a local send resolves once it lands).
+   */
+  async commit(c: Capture, cursor: string, append?: Append, onSent?: (landed: Promise<void>) => void): Promise<void> {
+    const now = this.ctx.clock.now();
+    const seq = this.seq + 1;
+    const notice: NoticeFields = {
+      machine: this.task.machine,
+      version: this.task.version,
+      status: c.status,
+      seq,
+      updatedAt: now,
+      createdAt: this.task.createdAt,
+      cursor,
+      ...(this.rejections.length ? { rejections: this.rejections } : {}),
+    };
+    const args: CommitArgs = {
+      ...this.base(seq, cursor, now),
+      snapshot: c.snapshot,
+      timers: c.timers,
+      status: c.status,
+      event: encodeJson(c.event),
+      from: this.fromValue,
+      to: c.value,
+      notice: noticeHead(this.task.id, notice, c.timers),
+      ...(append ? { append } : {}),
+      ...(c.rejections !== undefined ? { rejections: c.rejections } : {}),
+    };
+    // Commits land in order (one connection, seq-checked); a refused one drops the host before anything depends on it.
+    this.seq = seq;
+    this.cursor = cursor;
+    this.fromValue = c.value;
+    const sent = this.send(args);
+    sent.catch(() => undefined); // observed through settle()
+    onSent?.(sent);
+    this.inflight.push(sent);
+    const effects = c.effects.dispatch.length > 0 || c.effects.cancel.length > 0 || c.effects.starts.length > 0;
+    if (effects || c.status !== 'active' || this.inflight.length >= MAX_INFLIGHT) await this.settle();
+    // Effects only after the commit that decided them.
+    if (effects) await this.outbox.send(c.effects, this.abandoned);
+  }
+
+  /** The commit that ends a task before it ever ran: its spawn input failed the machine's own schema. */
+  async refuseInput(epoch: number, reason: string): Promise<void> {
+    const now = this.ctx.clock.now();
+    const seq = this.seq + 1;
+    const notice: NoticeFields = { machine: this.task.machine, version: this.task.version, status: 'error', seq, updatedAt: now, createdAt: this.task.createdAt, reason, cursor: this.cursor };
+    await this.send({
+      ...this.base(seq, this.cursor, now, epoch),
+      snapshot: 'null',
+      timers: '[]',
+      status: 'error',
+      event: encodeJson({ type: 'baton.rejected', input: true, reason }),
+      from: 'null',
+      to: 'null',
+      notice: noticeHead(this.task.id, notice, '[]'),
+      reason,
+    });
+  }
+
+  /** Wait for every commit in flight, in order; throws the first failure. */
+  async settle(): Promise<void> {
+    while (this.inflight.length) {
+      await this.inflight[0];
+      this.inflight.shift();
+    }
+  }
+
+  /** True while commits are in flight. */
+  get busy(): boolean {
+    return this.inflight.length > 0;
+  }
+
+  /** The commits in flight (a let-go waits for them before failing local sends). */
+  get pending(): Promise<void>[] {
+    return [...this.inflight];
+  }
+
+  /** The writer's epoch (set by the host once it holds the lease). */
+  epoch = 0;
+
+  private base(seq: number, cursor: string, now: number, epoch = this.epoch) {
+    return {
+      epoch,
+      seq,
+      cursor,
+      now,
+      owner: this.ctx.owner,
+      leaseMs: this.ctx.leaseMs,
+      historyLimit: this.ctx.historyLimit,
+      version: this.task.version,
+    };
+  }
+
+  /** Send one commit; Redis unreachable: retried (a resent commit is recognised), until it lands or is fenced. */
+  private async send(args: CommitArgs): Promise<void> {
+    try {
+      await retry(() => this.ctx.store.commit(this.task.id, args), {
+        // A fence, a seq conflict (another writer moved on) and a stale mailbox are answers, not outages.
+        fatal: (err) => answered(err) || this.abandoned(),
+        onRetry: (err, delay) => this.ctx.log('commit failed, retrying', { taskId: this.task.id, error: (err as Error).message, delay }),
+      });
+    } catch (err) {
+      throw err instanceof BatonError && err.code === ErrorCode.SeqConflict ? new FencedError(this.task.id) : err;
+    }
+  }
+}
+
+function answered(err: unknown): boolean {
+  return err instanceof BatonError && (err.code === ErrorCode.Fenced || err.code === ErrorCode.SeqConflict || err.code === ErrorCode.StaleMailbox);
+}

@@ -1,0 +1,56 @@
+import type { TaskStore } from '../persistence/task-store.js';
+import type { Clock } from './clock.js';
+import type { Inspector } from './inspection.js';
+import type { AgentSink } from './local-agents.js';
+
+/** Why a host stopped holding its task. */
+export type GoneReason = 'finished' | 'fenced' | 'released' | 'quarantined' | 'lost' | 'stale';
+
+/** What a task host needs from its runtime. */
+export interface HostContext {
+  store: TaskStore;
+  clock: Clock;
+  /** This process's owner id (the lease holder's name). */
+  owner: string;
+  leaseMs: number;
+  /** Approximate number of history entries kept per task. */
+  historyLimit: number;
+  log: (msg: string, extra?: Record<string, unknown>) => void;
+  /** True while an agent invoked by the task runs in this process (its outcome comes back to the host in memory). */
+  agentsRunning: (taskId: string) => boolean;
+  /** Called once the actor is restored, before its first step: the host holds the task from now on. */
+  onHeld: (host: HeldTask) => void;
+  /** Called once when the host stops holding the task. */
+  onGone: (host: HeldTask, why: GoneReason) => void;
+  /** Called when the host's loop has nothing left to do (for now). */
+  onIdle: (host: HeldTask) => void;
+  /** Where agent invocations are started (in process or enqueued) and cancelled. */
+  agents: AgentSink;
+  /** The user's XState inspector; events reach it with stable ids (see inspection.ts). */
+  inspect?: Inspector;
+}
+
+/** What the runtime sees of a task held here: the host's narrow face. */
+export interface HeldTask {
+  readonly id: string;
+  /** True once the host no longer holds the task. */
+  readonly isGone: boolean;
+  /** Clock time of the last step or wake: idle hosts are passivated. */
+  readonly lastActivity: number;
+  /** No step in hand: nothing to apply, no commit in flight, no agent running here for it. */
+  readonly settled: boolean;
+  /** Settled, and no in-process child in flight: the actor may leave memory. */
+  readonly passivatable: boolean;
+  /** New entries may be in the mailbox stream. */
+  poke(): void;
+  /** An entry appended to the mailbox (by this process, or announced by a wake notice). */
+  offer(id: string, prev: string | undefined, event: string): void;
+  /** The outcome of an agent run in this process, handed over in memory. */
+  offerAgentOutcome(event: { type: string; [k: string]: unknown }): void;
+  /** An event sent from this process: committed with the step that applies it; undefined: send it through the mailbox. */
+  sendLocal(event: string, token: string): Promise<string | undefined>;
+  /** Passivate: finish the work in hand and release the lease (false when events kept coming). */
+  release(attempts?: number): Promise<{ nextDue: number | undefined } | false>;
+  /** Stop holding the task without committing. */
+  drop(why: 'fenced' | 'lost' | 'stale'): void;
+}

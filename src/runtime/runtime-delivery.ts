@@ -1,0 +1,69 @@
+import { BatonError, ErrorCode } from '../errors.js';
+import { newSendToken } from '../persistence/task-store.js';
+import type { OutcomeDelivery } from './agent-run.js';
+import type { SendReceipt } from './client-api.js';
+import type { Delivery, MailboxDelivery } from './delivery.js';
+import type { Residency } from './residency.js';
+
+/**
+ * A runtime's route for events: a send without an idempotency key to a task
+ * held here is offered to its host, whose commit that applies it also
+ * appends it (one script); otherwise, or when the host cannot, it is
+ * appended to the mailbox, and an entry for a task held here is handed to
+ * its host in memory (the stream is read only when entries from elsewhere
+ * came between).
+ */
+export class RuntimeDelivery implements Delivery {
+  constructor(
+    private readonly mailbox: MailboxDelivery,
+    private readonly residencyOf: () => Residency,
+    private readonly owner: string,
+  ) {}
+
+  async deliver(taskId: string, json: string, options: { idempotencyKey?: string; token?: string } = {}): Promise<SendReceipt> {
+    let token = options.token;
+    const host = options.idempotencyKey === undefined && token === undefined ? this.residencyOf().host(taskId) : undefined;
+    if (host) {
+      token = newSendToken();
+      const entryId = await host.sendLocal(json, token);
+      if (entryId !== undefined) return { entryId, duplicate: false };
+      // Not committed by the host: through the mailbox, with the same token (appended once even if it was).
+    }
+    const r = await this.mailbox.append(taskId, json, { idempotencyKey: options.idempotencyKey, token });
+    const here = r.holder === this.owner ? this.residencyOf().host(taskId) : undefined;
+    if (here && r.duplicate) here.poke(); // the entry is in the stream already; make sure it is read
+    else if (here) here.offer(r.id, r.prev, json);
+    return { entryId: r.id, duplicate: r.duplicate };
+  }
+
+  /** Outcomes of agent jobs run from their queue: into the task's mailbox under their idempotency key. */
+  queued(progress: OutcomeDelivery['progress'], log: OutcomeDelivery['log']): OutcomeDelivery {
+    return { deliver: (taskId, event, key) => this.outcome(taskId, event, key, log), progress, log };
+  }
+
+  /** Outcomes of agents run in this process: in memory to the task's host here, else (it moved or passivated) as a queued one. */
+  inProcess(progress: OutcomeDelivery['progress'], log: OutcomeDelivery['log']): OutcomeDelivery {
+    return {
+      deliver: async (taskId, event, key) => {
+        const host = this.residencyOf().host(taskId);
+        if (host) host.offerAgentOutcome(event as { type: string });
+        else await this.outcome(taskId, event, key, log);
+      },
+      progress,
+      log,
+    };
+  }
+
+  /** Append an agent's outcome to its task's mailbox; a finished or missing task just drops it. */
+  private async outcome(taskId: string, event: Record<string, unknown>, key: string, log: OutcomeDelivery['log']): Promise<void> {
+    try {
+      await this.deliver(taskId, JSON.stringify(event), { idempotencyKey: key });
+    } catch (err) {
+      if (err instanceof BatonError && (err.code === ErrorCode.TaskNotRunning || err.code === ErrorCode.TaskNotFound)) {
+        log('agent result for a task that no longer runs: dropped', { taskId, jobId: event.jobId });
+        return;
+      }
+      throw err;
+    }
+  }
+}
