@@ -268,6 +268,7 @@ console.log(`\nSub-tasks 1-3 re-run after the crash: ${rerun}. Task status: ${fi
 
 if (ui) {
   console.log(`\nThe web view stays up at ${server!.url} with the private Redis; Ctrl-C ends the demo.`);
+  console.log(`To use the CLI on it meanwhile, in another terminal:\n  export REDIS_URL=${process.env.REDIS_URL} BATON_PREFIX=${prefix}\n  npx baton --prefix ${prefix} ps`);
   await new Promise(() => setInterval(() => undefined, 1 << 30)); // until SIGINT
 }
 await shutdown(final.status === 'done' && rerun === 0 ? 0 : 1);
