@@ -1,48 +1,12 @@
 // The `baton` command as users run it: bin/baton.mjs in a child process against
 // the test Redis, with a runtime in this process running the tasks (and, for
 // `baton worker`, a worker process running them instead).
-import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime, type TaskView } from '../src/index.js';
 import type { TaskDetail } from '../src/cli/task-detail.js';
-import { REPO_ROOT, redisUrl, runChild, uniquePrefix, waitUntil } from './helpers/index.ts';
+import { baton, batonFailure as failure, batonJson as json } from './helpers/baton-cli.ts';
+import { redisUrl, runChild, uniquePrefix, waitUntil } from './helpers/index.ts';
 import { agents, machines } from './fixtures/ui-machines.ts';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run `node bin/baton.mjs --prefix <prefix> ...args` and collect its output. */
-function baton(prefix: string, args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['bin/baton.mjs', '--prefix', prefix, ...args],
-      { cwd: REPO_ROOT, env: { ...process.env, REDIS_URL: redisUrl() }, timeout: 60_000 },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-async function json<T>(prefix: string, args: string[]): Promise<T> {
-  const r = await baton(prefix, [...args, '--json']);
-  expect(r.stderr, `baton ${args.join(' ')}`).toBe('');
-  expect(r.code).toBe(0);
-  return JSON.parse(r.stdout) as T;
-}
-
-/** A failure: exit 1, stdout empty, one line on stderr. */
-async function failure(prefix: string, args: string[]): Promise<string> {
-  const r = await baton(prefix, args);
-  expect(r.code, r.stdout).toBe(1);
-  expect(r.stdout).toBe('');
-  const lines = r.stderr.trimEnd().split('\n');
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^baton: /);
-  return lines[0]!;
-}
 
 const prefix = uniquePrefix('cli');
 let runtime: Runtime;
@@ -109,7 +73,7 @@ describe('baton CLI', () => {
     expect(later.view.timers).toHaveLength(1);
     expect(later.view.timers[0]!.event.type).toMatch(/^xstate\.after\.3600000\./);
     expect(later.view.context).toMatchObject({ review: { decidedBy: 'human:cli', reconciled: { verdict: 'no-go' } }, approval: { choice: 'yes', by: 'cli' } });
-    expect((await baton(prefix, ['show', 'l1'])).stdout).toMatch(/xstate\.after\.3600000\.launch\.publishing\s+\(root\)\s+\(root\)\s+in 59m|in 1h/);
+    expect((await baton(prefix, ['show', 'l1'])).stdout).toMatch(/xstate\.after\.3600000\.launch\.publishing\s+in (59m\d*s?|1h)\s+\(root\)/);
   });
 
   it('show lists agent jobs in flight; stop cancels them and ends the task', async () => {
@@ -120,7 +84,12 @@ describe('baton CLI', () => {
     }, { timeout: 20_000 });
     expect(detail.agents[0]).toMatchObject({ agent: 'shout', status: 'active', input: { text: 'hi', hold: true } });
     expect(detail.agents[0]!.jobId).not.toBe('');
-    expect((await baton(prefix, ['show', 's1'])).stdout).toContain(`agent shout job ${detail.agents[0]!.jobId}`);
+    // The job is described by the commit that started it (its id is `<task>.<seq>.<child path>`), not by the raw id.
+    const seq = /^s1\.(\d+)\./.exec(detail.agents[0]!.jobId)?.[1];
+    expect(seq).toBeDefined();
+    const shown = (await baton(prefix, ['show', 's1'])).stdout;
+    expect(shown).toContain(`agent shout (started at commit ${seq})`);
+    expect(shown).not.toContain(detail.agents[0]!.jobId);
 
     const stopped = await json<TaskView>(prefix, ['stop', 's1']);
     expect(stopped).toMatchObject({ id: 's1', status: 'stopped' });
@@ -158,7 +127,10 @@ describe('baton CLI', () => {
     expect(head).toMatch(/^ID\s+MACHINE\s+STATUS\s+SEQ\s+UPDATED\s+STATE$/);
     expect(rows.some((l) => /^c1\s+counter\s+done\s+3\s+.*finished$/.test(l))).toBe(true);
     const h = await baton(prefix, ['history', 'c1']);
-    expect(h.stdout).toMatch(/1\s+\S+ \S+\s+baton\.spawn\s+counting\s+→\s+counting/);
+    const [hhead, ...hrows] = h.stdout.trimEnd().split('\n');
+    expect(hhead).toMatch(/^SEQ\s+AT \(UTC\)\s+AGO\s+EVENT\s+FROM\s+TO\s+DETAIL$/);
+    expect(hrows[0]).toMatch(/^ {2}1\s+\S+ \S+\s+[0-9hms]+ ago\s+baton\.spawn\s+counting\s+→\s+counting$/);
+    expect(hrows[1]).toMatch(/^ {2}2\s+\S+ \S+\s+[0-9hms]+ ago\s+inc\s+counting\s+→\s+counting\s+\{"by":3\}$/);
   });
 
   it('worker <module> runs tasks and agents in its own process', async () => {

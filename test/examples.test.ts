@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runChild } from './helpers/index.js';
+import { runChild, waitUntil } from './helpers/index.js';
 
 // The README shows examples/quickstart.ts and runs examples/demo.ts: both must work as printed.
 describe('examples', () => {
@@ -37,5 +37,71 @@ describe('examples', () => {
     expect(out).toMatch(/reconciled by agent:llm-reconciler/);
     expect(out).toContain("decision: context.update -> 'absorb' by ana (answer)");
     expect(out).toContain('scope at the end: EU only');
+
+    // Each failure is named where it happens, not only in the summary.
+    const at = (re: RegExp) => child.lines.findIndex((l) => re.test(l));
+    const summary = child.lines.indexOf('Summary');
+    const schema = at(/task +sub-task 3 answered in an unexpected schema \(failure 1\): agent 'subtask' output: .* recovery path 'repair'/);
+    const kill = at(/SIGKILL during sub-task 4/);
+    const waits = at(/worker B +starts, and waits before taking research-1: worker A's lease on it runs \d+ ms more/);
+    const resumes = at(/worker B +took the lease after [\d.]+ s and resumes research-1 at sub-task 4 with sub-tasks 1-3 kept \(commits #\d+, #\d+, #\d+\): they are not run again/);
+    expect([schema, kill, waits, resumes].every((i) => i >= 0), out).toBe(true);
+    expect(schema).toBeLessThan(kill);
+    expect(kill).toBeLessThan(waits);
+    expect(waits).toBeLessThan(resumes);
+    expect(resumes).toBeLessThan(summary);
+    // The commits it names are the ones that committed sub-tasks 1-3.
+    const [c1, c2, c3] = [...child.lines[resumes]!.matchAll(/#(\d+)/g)].map((m) => Number(m[1]));
+    const trail = (seq: number | undefined) => child.lines.find((l) => l.startsWith(`  #${String(seq).padEnd(3)} `)) ?? '';
+    expect(trail(c1)).toMatch(/baton\.agent\.result .*step_0\.running/);
+    expect(trail(c2)).toMatch(/baton\.agent\.result .*step_1\.running/);
+    expect(trail(c3)).toMatch(/baton\.agent\.result .*step_2\.recover_repair/);
+  }, 90_000);
+
+  it('demo --ui: serves the web view, the task waits at its decision until a person answers, Ctrl-C ends it cleanly', async () => {
+    const child = runChild('examples/demo.ts', { args: ['--ui', '--port', '0'] });
+    try {
+      const url = (await child.waitForLine(/web view +http:\/\/127\.0\.0\.1:\d+\//, 30_000)).match(/http:\/\/\S+\//)![0];
+      // The task is listed, waiting at its decision (no deadline: it waits for the person).
+      const listed = await waitUntil(
+        async () => {
+          const tasks = (await (await fetch(`${url}api/tasks`)).json()) as Array<{ id: string; status: string; awaiting?: { decision: string; options: string[]; deadline?: number } }>;
+          return tasks.find((t) => t.id === 'research-1' && t.awaiting);
+        },
+        { timeout: 30_000, message: 'research-1 waiting at its decision in /api/tasks' },
+      );
+      expect(listed.status).toBe('active');
+      expect(listed.awaiting).toMatchObject({ decision: 'context.update', options: ['absorb', 'redo', 'ignore'] });
+      expect(listed.awaiting!.deadline).toBeUndefined();
+      await child.waitForLine(/you +answer it in the web view/, 10_000);
+      expect(child.lines.some((l) => /user +answers/.test(l))).toBe(false); // nobody answered for the person
+
+      // Answered as the page does: POST the decision to the server.
+      const res = await fetch(`${url}api/tasks/research-1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'decision', decision: 'context.update', choice: 'absorb', by: 'newcomer' }),
+      });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ applied: true });
+      await child.waitForLine(/you +answered 'absorb' \(by newcomer\)/, 10_000);
+      const detail = await waitUntil(
+        async () => {
+          const d = (await (await fetch(`${url}api/tasks/research-1`)).json()) as { view: { status: string; output?: { scope: string } } };
+          return d.view.status === 'done' ? d.view : undefined;
+        },
+        { timeout: 30_000, message: 'research-1 done' },
+      );
+      expect(detail.output?.scope).toBe('EU only');
+      await child.waitForLine('Ctrl-C ends the demo', 10_000);
+      // Still serving after the task ended.
+      expect((await fetch(`${url}api/tasks`)).status).toBe(200);
+
+      await child.kill('SIGINT');
+      expect(await child.exited).toEqual({ code: 0, signal: null });
+      await expect(fetch(`${url}api/tasks`)).rejects.toThrow(); // the web view is closed
+    } finally {
+      await child.kill('SIGKILL');
+    }
   }, 90_000);
 });

@@ -125,3 +125,16 @@ export function indentedJson(value: unknown, indent = 2): string {
     .map((l) => pad + l)
     .join('\n');
 }
+
+/** An absolute time in UTC to the millisecond: `2024-05-01 12:03:04.123`. */
+export function utcTime(at: number): string {
+  if (!at || !Number.isFinite(at)) return '-';
+  return new Date(at).toISOString().replace('T', ' ').replace('Z', '');
+}
+
+/** Labelled lines (`  label   value`), labels padded to one width and dimmed. */
+export function fieldLines(rows: Array<[string, string]>, indent = 2): string {
+  const c = colors();
+  const width = Math.max(0, ...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${' '.repeat(indent)}${c.dim(k.padEnd(width))}  ${v}`).join('\n');
+}

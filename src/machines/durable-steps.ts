@@ -1,5 +1,8 @@
 import { assign, setup, type AnyActorLogic } from 'xstate';
-import { answers, type Awaiting, type ContextUpdateEvent, type DecisionEvent, type DecisionRecord } from './types.js';
+import { checkpointDelays, checkpointStates, flushPending, queueUpdate, type CheckpointContext, type PendingUpdate, type UpdateAssessment, type UpdateRecord } from './checkpoint.js';
+import type { Awaiting, ContextUpdateEvent, DecisionEvent, DecisionRecord } from './types.js';
+
+export type { UpdateAssessment } from './checkpoint.js';
 
 /** One step: actor logic (usually `fromAgent(...)`, which carries its own retry policy). */
 export interface StepDefinition {
@@ -25,14 +28,14 @@ export interface StepsState {
   failures: Array<{ step: string; error: { name?: string; message?: string }; decision: string }>;
   /** Steps compensated, in the order they were undone. */
   compensated: string[];
-  /** Names of the steps still planned (absorbing an update may remove some). */
+  /** Names of the steps planned (absorbing an update may drop some, or re-open done ones with `redo`). */
   plan: string[];
   /** Retries so far, by step. */
   retries: Record<string, number>;
-  /** Context updates received and not yet assessed. */
-  pending: Array<{ update: Record<string, unknown>; by: string; at: number }>;
-  /** Updates assessed, with the outcome. */
-  updates: Array<{ update: Record<string, unknown>; by: string; at: number; outcome: string; reason?: string }>;
+  /** Context updates received and not yet assessed (empty after every checkpoint). */
+  pending: PendingUpdate[];
+  /** Updates assessed: the outcome, the reason, the checkpoint and the answer when one was asked for. */
+  updates: UpdateRecord[];
   /** Answers to decision points. */
   decisions: DecisionRecord[];
   /** The open decision, surfaced in the task view. */
@@ -49,12 +52,6 @@ export type FailureDecision =
   | { action: 'compensate'; reason?: string }
   | { action: 'fail'; reason?: string };
 
-/** How a context update is taken at a checkpoint. */
-export type UpdateAssessment =
-  | { action: 'ignore'; reason?: string }
-  | { action: 'absorb'; patch?: Record<string, unknown>; drop?: string[]; reason?: string }
-  | { action: 'decide'; question: string; options: string[]; deadlineMs?: number; defaultOption?: string };
-
 /** Options of {@link durableSteps}. */
 export interface DurableStepsOptions {
   /** Machine id. */
@@ -68,9 +65,13 @@ export interface DurableStepsOptions {
   onFailure?: (failure: { step: string; error: { name?: string; message?: string }; state: StepsState }) => FailureDecision;
   /** Recovery paths by name: each runs in place of the failed step and, on success, the sequence continues. */
   recovery?: Record<string, { run: AnyActorLogic; input?: (state: StepsState, failedStep: string) => unknown }>;
-  /** Mid-run context updates: assessed at each checkpoint (before every step). */
+  /**
+   * Mid-run context updates, assessed at each checkpoint: before every step
+   * (`nextStep` is its name) and after the last one (`nextStep` undefined).
+   * @default every update is ignored, with the reason that this sequence takes none
+   */
   updates?: {
-    assess: (update: Record<string, unknown>, state: StepsState, nextStep: string) => UpdateAssessment;
+    assess: (update: Record<string, unknown>, state: StepsState, nextStep: string | undefined) => UpdateAssessment;
     /** Applies a human answer to a surfaced update. @default 'absorb' absorbs it as is, anything else ignores it */
     resolve?: (choice: string, update: Record<string, unknown>, state: StepsState) => UpdateAssessment;
   };
@@ -89,7 +90,7 @@ export interface StepsOutput {
   input: Record<string, unknown>;
 }
 
-type Ctx = StepsState & { decision?: FailureDecision; assessment?: UpdateAssessment & { update?: StepsState['pending'][number] }; outcome?: 'done' | 'failed' };
+type Ctx = StepsState & CheckpointContext & { decision?: FailureDecision; outcome?: 'done' | 'failed' };
 type Ev = { type: string; [k: string]: unknown };
 type Args = { context: Ctx; event: Ev };
 
@@ -101,18 +102,6 @@ function errorOf(e: unknown): { name?: string; message?: string } {
   return { message: String(e) };
 }
 
-function applyAssessment(ctx: Ctx, a: UpdateAssessment, u: StepsState['pending'][number]): Partial<Ctx> {
-  const record = { ...u, outcome: a.action, ...(('reason' in a && a.reason) ? { reason: a.reason } : {}) };
-  if (a.action === 'absorb') {
-    return {
-      input: { ...ctx.input, ...(a.patch ?? u.update) },
-      plan: a.drop ? ctx.plan.filter((s) => !a.drop!.includes(s)) : ctx.plan,
-      updates: [...ctx.updates, record],
-    };
-  }
-  return { updates: [...ctx.updates, record] };
-}
-
 /**
  * A sequence of durable steps with recovery: each step's result is committed
  * before the next starts (so a crash resumes at the step it was on), a step
@@ -120,8 +109,10 @@ function applyAssessment(ctx: Ctx, a: UpdateAssessment, u: StepsState['pending']
  * far — retry, skip with a recorded reason, a recovery path, or the saga:
  * compensations of the completed steps in reverse order, ending in `failed`.
  * `context.update` events are accepted at any time and assessed at the next
- * checkpoint: ignored, absorbed (changing the remaining plan), or surfaced as
- * a decision to the caller.
+ * checkpoint — before every step, and after the last one — where each is
+ * ignored with a reason, absorbed (changing the input and the plan: `drop`
+ * removes steps still to do, `redo` re-opens done ones), or surfaced as a
+ * decision to the caller; every outcome is recorded in `updates`.
  *
  * @example
  * const pipeline = durableSteps({
@@ -144,7 +135,7 @@ export function durableSteps(opts: DurableStepsOptions) {
   });
   for (const [name, r] of Object.entries(recovery)) actors[`recovery_${name}`] = r.run;
 
-  const next = (i: number) => (i + 1 < n ? `#${id}.step_${i + 1}` : `#${id}.done`);
+  const next = (i: number) => (i + 1 < n ? `#${id}.step_${i + 1}` : `#${id}.end`);
   const stepInput = (i: number) => ({ context }: Args) => (steps[i]!.input ? steps[i]!.input!(context) : { input: context.input, results: context.results });
   const hasCompensation = steps.some((s) => s.compensate);
   const decideFailure = (i: number) => ({ context }: Args): FailureDecision => {
@@ -157,6 +148,34 @@ export function durableSteps(opts: DurableStepsOptions) {
         ? { action: 'compensate', reason: 'default policy' }
         : { action: 'fail', reason: 'default policy' };
   };
+
+  // Checkpoints. A step is settled once it has a result or a skip record; `redo` re-opens settled steps.
+  const settled = (ctx: Ctx, name: string) => name in ctx.results || ctx.skipped.some((k) => k.step === name);
+  const firstOpen = (ctx: Ctx) => steps.findIndex((s) => ctx.plan.includes(s.name) && !settled(ctx, s.name));
+  /** Back to the first re-opened step before `i`, if a redo re-opened one. */
+  const rewind = (i: number) =>
+    Array.from({ length: i }, (_, j) => ({ guard: ({ context }: Args) => firstOpen(context) === j, target: `#${id}.step_${j}` }));
+  const assessAt = (nextStep: string | undefined) => (update: Record<string, unknown>, context: Ctx): UpdateAssessment =>
+    opts.updates ? opts.updates.assess(update, context, nextStep) : { action: 'ignore', reason: `the sequence '${id}' takes no context updates (no updates.assess)` };
+  const absorb = (ctx: Ctx, a: Extract<UpdateAssessment, { action: 'absorb' }>, u: PendingUpdate): Partial<Ctx> => {
+    const redo = (a.redo ?? []).filter((name) => steps.some((s) => s.name === name));
+    const keep = <T>(o: Record<string, T>) => Object.fromEntries(Object.entries(o).filter(([k]) => !redo.includes(k)));
+    return {
+      input: { ...ctx.input, ...(a.patch ?? u.update) },
+      plan: steps.map((s) => s.name).filter((name) => redo.includes(name) || (ctx.plan.includes(name) && !a.drop?.includes(name))),
+      ...(redo.length
+        ? { results: keep(ctx.results), recovered: keep(ctx.recovered), skipped: ctx.skipped.filter((k) => !redo.includes(k.step)) }
+        : {}),
+    };
+  };
+  const checkpoint = (name: string, nextStep: string | undefined, proceed: Array<{ guard?: (a: Args) => boolean; target: string; actions?: unknown }>) =>
+    checkpointStates<Ctx>({
+      name,
+      assess: assessAt(nextStep),
+      ...(opts.updates?.resolve ? { resolve: (choice: string, update: Record<string, unknown>, ctx: Ctx) => opts.updates!.resolve!(choice, update, ctx) } : {}),
+      absorb,
+      proceed,
+    });
 
   const stepStates: Record<string, unknown> = {};
   steps.forEach((step, i) => {
@@ -185,65 +204,18 @@ export function durableSteps(opts: DurableStepsOptions) {
     stepStates[`step_${i}`] = {
       initial: 'checkpoint',
       states: {
-        checkpoint: {
-          always: [
-            { guard: ({ context }: Args) => context.pending.length > 0 && !!opts.updates, target: 'assessing' },
-            {
-              guard: ({ context }: Args) => !context.plan.includes(step.name),
-              target: next(i),
-              actions: assign(({ context }: Args) => ({ skipped: [...context.skipped, { step: step.name, reason: 'dropped from the plan by a context update' }] })),
-            },
-            { target: 'running' },
-          ],
-        },
-        assessing: {
-          entry: assign(({ context }: Args) => {
-            const [u, ...rest] = context.pending;
-            return { pending: rest, assessment: { ...opts.updates!.assess(u!.update, context, step.name), update: u } };
-          }),
-          always: [
-            {
-              guard: ({ context }: Args) => context.assessment?.action === 'decide',
-              target: 'awaiting',
-            },
-            {
-              target: 'checkpoint',
-              actions: assign(({ context }: Args) => ({ ...applyAssessment(context, context.assessment!, context.assessment!.update!), assessment: undefined })),
-            },
-          ],
-        },
-        awaiting: {
-          entry: assign(({ context }: Args) => {
-            const a = context.assessment as Extract<UpdateAssessment, { action: 'decide' }>;
-            return {
-              awaiting: {
-                decision: 'context.update',
-                question: a.question,
-                options: a.options,
-                since: Date.now(),
-                ...(a.deadlineMs !== undefined ? { deadline: Date.now() + a.deadlineMs } : {}),
-                detail: context.assessment!.update,
-              },
-            };
-          }),
-          on: {
-            decision: {
-              guard: ({ context, event }: Args) => answers(context.awaiting, event as Partial<DecisionEvent>),
-              target: 'checkpoint',
-              actions: assign(({ context, event }: Args) => resolveAnswer(context, event as unknown as DecisionEvent, 'answer')),
-            },
+        // The checkpoint before the step: pending updates first, then where to go.
+        ...checkpoint(`before ${step.name}`, step.name, [
+          ...rewind(i),
+          // Settled already: passing through after a redo re-opened an earlier step.
+          { guard: ({ context }: Args) => settled(context, step.name), target: next(i) },
+          {
+            guard: ({ context }: Args) => !context.plan.includes(step.name),
+            target: next(i),
+            actions: assign(({ context }: Args) => ({ skipped: [...context.skipped, { step: step.name, reason: 'dropped from the plan by a context update' }] })),
           },
-          after: {
-            updateDeadline: {
-              guard: ({ context }: Args) => (context.assessment as { deadlineMs?: number } | undefined)?.deadlineMs !== undefined,
-              target: 'checkpoint',
-              actions: assign(({ context }: Args) => {
-                const a = context.assessment as Extract<UpdateAssessment, { action: 'decide' }>;
-                return resolveAnswer(context, { type: 'decision', decision: 'context.update', choice: a.defaultOption ?? a.options[0] ?? '', by: 'deadline' }, 'default');
-              }),
-            },
-          },
-        },
+          { target: 'running' },
+        ]),
         running: {
           invoke: {
             src: `step_${i}`,
@@ -317,18 +289,6 @@ export function durableSteps(opts: DurableStepsOptions) {
     };
   });
 
-  function resolveAnswer(context: Ctx, event: DecisionEvent, source: 'answer' | 'default'): Partial<Ctx> {
-    const u = context.assessment!.update!;
-    const resolved = opts.updates?.resolve
-      ? opts.updates.resolve(event.choice, u.update, context)
-      : event.choice === 'absorb'
-        ? ({ action: 'absorb' } as const)
-        : ({ action: 'ignore', reason: `answered '${event.choice}'` } as const);
-    const record: DecisionRecord = { decision: 'context.update', choice: event.choice, by: event.by ?? 'unknown', at: Date.now(), source, ...(event.note ? { note: event.note } : {}) };
-    const applied = resolved.action === 'decide' ? applyAssessment(context, { action: 'ignore', reason: 'nested decision not supported' }, u) : applyAssessment(context, resolved, u);
-    return { ...applied, decisions: [...context.decisions, record], awaiting: undefined, assessment: undefined };
-  }
-
   const config = {
     id,
     context: ({ input }: { input?: Record<string, unknown> }): Ctx => ({
@@ -344,20 +304,20 @@ export function durableSteps(opts: DurableStepsOptions) {
       decisions: [],
       recovered: {},
     }),
-    on: {
-      'context.update': {
-        actions: assign(({ context, event }: Args) => {
-          const e = event as unknown as ContextUpdateEvent;
-          return { pending: [...context.pending, { update: e.update ?? {}, by: e.by ?? 'unknown', at: Date.now() }] };
-        }),
-      },
-    },
-    initial: n > 0 ? 'step_0' : 'done',
+    // Accepted in every state, assessed at the next checkpoint.
+    on: { 'context.update': { actions: queueUpdate } },
+    initial: n > 0 ? 'step_0' : 'end',
     states: {
       ...stepStates,
+      // The checkpoint after the last step: what landed while it ran is assessed before the sequence ends.
+      end: { initial: 'checkpoint', states: checkpoint('after the last step', undefined, [...rewind(n), { target: `#${id}.done` }]) },
       ...(compIdx.length ? { compensating: { initial: `comp_${compIdx[0]}`, states: compStates } } : {}),
       done: { type: 'final', entry: assign({ outcome: 'done' as const }) },
-      failed: { type: 'final', entry: assign({ outcome: 'failed' as const }) },
+      // A failed sequence has no checkpoint left: what is still pending is recorded as ignored, saying why.
+      failed: {
+        type: 'final',
+        entry: assign(({ context }: Args) => ({ outcome: 'failed' as const, ...flushPending(context, 'the sequence failed before its next checkpoint', 'failed') })),
+      },
     },
     output: ({ context }: { context: Ctx }): StepsOutput => ({
       outcome: context.outcome ?? 'done',
@@ -379,8 +339,6 @@ export function durableSteps(opts: DurableStepsOptions) {
       output: {} as StepsOutput,
     },
     actors,
-    delays: {
-      updateDeadline: ({ context }: { context: Ctx }) => (context.assessment as { deadlineMs?: number } | undefined)?.deadlineMs ?? 0,
-    },
+    delays: checkpointDelays,
   }).createMachine(config as never);
 }

@@ -31,6 +31,7 @@ export class Connections {
   private closed = false;
   private readonly factory: (purpose: 'command' | 'subscriber' | 'blocking') => RedisLike;
   private readonly lastError = new WeakMap<RedisLike, string>();
+  private readonly lastErrorObject = new WeakMap<RedisLike, Error>();
   private watched = false;
 
   constructor(
@@ -57,15 +58,31 @@ export class Connections {
     if (this.closed) return Promise.reject(new ClosedError());
     const ms = this.events.connectTimeoutMs;
     return new Promise((resolve, reject) => {
-      const onReady = () => {
+      const done = () => {
         clearTimeout(timer);
+        conn.off('ready', onReady);
+        conn.off('error', onError);
+      };
+      const onReady = () => {
+        done();
         resolve();
       };
+      // Refused credentials are an answer, not an outage: say so now (REDIS_AUTH), not at the timeout.
+      const onError = (err: Error) => {
+        // (The AUTH command's own reply comes through typedRefusals already typed.)
+        const typed = err instanceof RedisAuthError || err instanceof RedisNoPermError ? err : refusal(err);
+        if (!typed) return;
+        done();
+        reject(typed);
+      };
       const timer = setTimeout(() => {
-        conn.off('ready', onReady);
+        done();
         reject(new RedisUnreachableError(addressOf(conn), ms, this.lastError.get(conn)));
       }, ms);
-      conn.once('ready', onReady);
+      conn.on('ready', onReady);
+      conn.on('error', onError);
+      const last = this.lastErrorObject.get(conn);
+      if (last !== undefined) onError(last);
     });
   }
 
@@ -94,6 +111,7 @@ export class Connections {
     // listener it would also print "[ioredis] Unhandled error event" for every failed reconnect.
     conn.on('error', (err: Error) => {
       this.lastError.set(conn, err.message);
+      this.lastErrorObject.set(conn, err);
       if (process.env.BATON_DEBUG) console.error(`[baton] redis ${purpose} connection: ${err.message}`);
     });
     if (purpose === 'command' && !this.watched) {

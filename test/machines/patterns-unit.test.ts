@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, toPromise, type AnyActorLogic } from 'xstate';
-import { decisionPoint, durableSteps, parallelAgents } from '../../src/machines/index.js';
+import { decisionPoint, durableSteps, parallelAgents, type StepsOutput } from '../../src/machines/index.js';
+import { waitUntil } from '../helpers/wait.ts';
 
 // The patterns are plain XState: these tests drive them in memory (no Redis).
 // test/patterns.test.ts drives them through the runtime, with crashes.
@@ -89,6 +90,115 @@ describe('durableSteps (in memory)', () => {
     actor.send({ type: 'decision', decision: 'context.update', choice: 'absorb', by: 'ana' });
     const out = await toPromise(actor);
     expect(out).toMatchObject({ outcome: 'done', input: { scope: 'EU' }, decisions: [{ choice: 'absorb', by: 'ana', source: 'answer' }] });
+  });
+});
+
+describe('durableSteps checkpoints (in memory)', () => {
+  /** A step that waits for `open()`; `runs` counts its executions. */
+  const held = (value: unknown) => {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const h = { runs: 0, open: () => open(), logic: fromPromise(async () => { h.runs++; await gate; return value; }) as AnyActorLogic };
+    return h;
+  };
+
+  it('an update landing while the last step runs is assessed after it, before the sequence ends', async () => {
+    const last = held(2);
+    const m = durableSteps({ id: 's', steps: [{ name: 'a', run: ok(1) }, { name: 'b', run: last.logic }], updates: { assess: (u) => ({ action: 'absorb', patch: u }) } });
+    const actor = createActor(m, { input: { scope: 'world' } }).start();
+    await waitUntil(() => last.runs === 1);
+    actor.send({ type: 'context.update', update: { scope: 'EU' }, by: 'ana' });
+    last.open();
+    const out = (await toPromise(actor)) as StepsOutput;
+    expect(out.input).toEqual({ scope: 'EU' });
+    expect(out.updates).toMatchObject([{ update: { scope: 'EU' }, by: 'ana', outcome: 'absorb', checkpoint: 'after the last step' }]);
+  });
+
+  it('redo re-opens done steps: the sequence goes back to the first and runs them again under the new input', async () => {
+    const runs: string[] = [];
+    const step = (name: string) => fromPromise(async ({ input }: { input: { input: Record<string, unknown> } }) => { runs.push(`${name}:${input.input.scope}`); return `${name}@${input.input.scope}`; }) as AnyActorLogic;
+    const last = held('c');
+    const m = durableSteps({
+      id: 's',
+      steps: [{ name: 'a', run: step('a') }, { name: 'b', run: step('b') }, { name: 'c', run: last.logic }],
+      updates: { assess: (u, state, next) => ({ action: 'absorb', patch: u, redo: next === undefined ? [] : Object.keys(state.results) }) },
+    });
+    const actor = createActor(m, { input: { scope: 'world' } }).start();
+    await waitUntil(() => last.runs === 1);
+    actor.send({ type: 'context.update', update: { scope: 'EU' } }); // assessed after c, the last step: no redo there
+    last.open();
+    const out = (await toPromise(actor)) as StepsOutput;
+    expect(out.updates).toMatchObject([{ outcome: 'absorb', checkpoint: 'after the last step' }]);
+    expect(runs).toEqual(['a:world', 'b:world']);
+
+    const again = held('c');
+    const m2 = durableSteps({
+      id: 's',
+      steps: [{ name: 'a', run: step('a') }, { name: 'b', run: again.logic }, { name: 'c', run: step('c') }],
+      updates: { assess: (u, state) => ({ action: 'absorb', patch: u, redo: Object.keys(state.results) }) },
+    });
+    runs.length = 0;
+    const actor2 = createActor(m2, { input: { scope: 'world' } }).start();
+    await waitUntil(() => again.runs === 1);
+    actor2.send({ type: 'context.update', update: { scope: 'EU' } }); // assessed before c: redo a and b
+    again.open();
+    const out2 = (await toPromise(actor2)) as StepsOutput;
+    expect(out2.updates).toMatchObject([{ outcome: 'absorb', checkpoint: 'before c', redo: ['a', 'b'] }]);
+    expect(runs).toEqual(['a:world', 'a:EU', 'c:EU']);
+    expect(again.runs).toBe(2);
+    expect(out2.results).toEqual({ a: 'a@EU', b: 'c', c: 'c@EU' });
+  });
+
+  it('without an assessor, an update is recorded as ignored, with the reason', async () => {
+    const a = held(1);
+    const actor = createActor(durableSteps({ id: 'plain', steps: [{ name: 'a', run: a.logic }] }), { input: {} }).start();
+    await waitUntil(() => a.runs === 1);
+    actor.send({ type: 'context.update', update: { scope: 'EU' } });
+    a.open();
+    const out = (await toPromise(actor)) as StepsOutput;
+    expect(out.updates).toMatchObject([{ outcome: 'ignore', reason: "the sequence 'plain' takes no context updates (no updates.assess)", checkpoint: 'after the last step' }]);
+  });
+
+  it('a sequence that fails before its next checkpoint records what was pending as ignored, saying why', async () => {
+    let fail!: () => void;
+    const gate = new Promise<void>((r) => (fail = r));
+    let started = false;
+    const m = durableSteps({
+      id: 's',
+      steps: [{ name: 'a', run: fromPromise(async () => { started = true; await gate; throw new Error('no'); }) as AnyActorLogic }, { name: 'b', run: ok(2) }],
+      onFailure: () => ({ action: 'fail' }),
+      updates: { assess: () => ({ action: 'absorb' }) },
+    });
+    const actor = createActor(m, { input: {} }).start();
+    await waitUntil(() => started);
+    actor.send({ type: 'context.update', update: { scope: 'EU' } });
+    fail();
+    const out = (await toPromise(actor)) as StepsOutput;
+    expect(out.outcome).toBe('failed');
+    expect(out.updates).toMatchObject([{ outcome: 'ignore', reason: 'the sequence failed before its next checkpoint', checkpoint: 'failed' }]);
+  });
+
+  it('a surfaced update with a deadline takes the default past it; one without a deadline waits, with no timer', async () => {
+    const ask = (deadlineMs?: number) =>
+      durableSteps({
+        id: 's',
+        steps: [{ name: 'a', run: ok(1) }, { name: 'b', run: ok(2) }],
+        updates: { assess: () => ({ action: 'decide', question: 'EU?', options: ['absorb', 'ignore'], ...(deadlineMs !== undefined ? { deadlineMs, defaultOption: 'ignore' } : {}) }) },
+      });
+    const timed = createActor(ask(30), { input: {} }).start();
+    timed.send({ type: 'context.update', update: { scope: 'EU' } }); // lands while a runs
+    const out = (await toPromise(timed)) as StepsOutput;
+    expect(out.updates).toMatchObject([{ outcome: 'ignore', reason: "answered 'ignore'", checkpoint: 'before b', decision: { choice: 'ignore', by: 'deadline', source: 'default' } }]);
+
+    const open = createActor(ask(), { input: {} }).start();
+    open.send({ type: 'context.update', update: { scope: 'EU' } });
+    await waitUntil(() => open.getSnapshot().context.awaiting);
+    expect(open.getSnapshot().value).toEqual({ step_1: 'awaiting' });
+    expect(open.getSnapshot().context.awaiting?.deadline).toBeUndefined();
+    open.send({ type: 'decision', decision: 'context.update', choice: 'absorb', by: 'ana' });
+    const out2 = (await toPromise(open)) as StepsOutput;
+    expect(out2.input).toEqual({ scope: 'EU' });
+    expect(out2.updates).toMatchObject([{ outcome: 'absorb', checkpoint: 'before b', decision: { choice: 'absorb', by: 'ana', source: 'answer' } }]);
   });
 });
 
