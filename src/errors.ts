@@ -16,6 +16,7 @@ export const ErrorCode = {
   Fenced: 'FENCED',
   SeqConflict: 'SEQ_CONFLICT',
   StaleMailbox: 'STALE_MAILBOX',
+  Unrecoverable: 'UNRECOVERABLE',
   Timeout: 'TIMEOUT',
   Closed: 'CLOSED',
   InvalidOptions: 'INVALID_OPTIONS',

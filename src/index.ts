@@ -34,7 +34,9 @@ export { defineTask, type TaskDefinition, type TaskDefinitionOptions, type Machi
 export { ManualClock, systemClock, type Clock } from './runtime/clock.js';
 export type { ConnectionOption } from './runtime/connection.js';
 export type { TaskView, TaskStatus, ChildView, Rejection } from './persistence/view.js';
-export type { MachineGraph, GraphNode, GraphEdge } from './runtime/machine-graph.js';
+export { machineGraph, describeEvent, type MachineGraph, type GraphNode, type GraphEdge } from './runtime/machine-graph.js';
+export { describeMachine } from './runtime/machine-schemas.js';
+export type { MachineRecord } from './persistence/registry-store.js';
 export type { PersistedTimer } from './persistence/codec.js';
 export type { SchemaLike } from './persistence/validate.js';
 export {
@@ -49,7 +51,6 @@ export {
   TaskExistsError,
   TaskNotRunningError,
   FencedError,
-  SeqConflictError,
   TimeoutError,
   ClosedError,
   InvalidOptionsError,

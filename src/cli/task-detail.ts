@@ -1,6 +1,4 @@
 import { TaskNotFoundError, type BatonClient, type TaskView } from '../index.js';
-import { assertTaskId } from '../persistence/validate.js';
-import { viewFromHash } from '../persistence/view.js';
 
 /** An agent invocation found in a task's snapshot (a `fromAgent` child). */
 export interface AgentJob {
@@ -114,15 +112,7 @@ export function findDecisions(view: Pick<TaskView, 'context' | 'children' | 'out
  * `TASK_NOT_FOUND` when the task does not exist.
  */
 export async function readDetail(client: BatonClient, id: string): Promise<TaskDetail> {
-  assertTaskId(id);
-  const hash = await client.store.read(id);
-  const view = viewFromHash(id, hash);
+  const [view, snapshot] = await Promise.all([client.get(id), client.persisted(id)]);
   if (!view) throw new TaskNotFoundError(id);
-  let snapshot: unknown;
-  try {
-    snapshot = hash.snapshot ? JSON.parse(hash.snapshot) : undefined;
-  } catch {
-    snapshot = undefined;
-  }
   return { view, agents: agentJobs(snapshot), decisions: findDecisions(view) };
 }

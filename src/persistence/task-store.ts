@@ -10,8 +10,22 @@ import { runScript, ScriptCode, type RedisLike } from './scripts.js';
 
 type Reply = [number, ...unknown[]];
 
-function unexpected(script: string, reply: unknown): BatonError {
-  return new BatonError(ErrorCode.Redis, `${script}: unexpected reply ${JSON.stringify(reply)}`);
+/**
+ * The one table from a script's return code to the error a caller sees
+ * (codes in scripts.ts, each script's header says which it returns).
+ */
+const REFUSALS: Partial<Record<number, (taskId: string, reply: Reply) => BatonError>> = {
+  [ScriptCode.NotFound]: (id) => new TaskNotFoundError(id),
+  [ScriptCode.Exists]: (id) => new TaskExistsError(id),
+  [ScriptCode.NotRunning]: (id, r) => new TaskNotRunningError(id, String(r[1])),
+  [ScriptCode.Fenced]: (id) => new FencedError(id),
+  [ScriptCode.SeqConflict]: (id, r) => new SeqConflictError(id, Number(r[2] ?? 0), Number(r[1])),
+  [ScriptCode.Stale]: (id, r) => new StaleMailboxError(id, String(r[1])),
+};
+
+/** The typed error for a script's refusal, or an unexpected-reply error. */
+function refused(script: string, taskId: string, reply: Reply): BatonError {
+  return REFUSALS[reply[0]]?.(taskId, reply) ?? new BatonError(ErrorCode.Redis, `${script}: unexpected reply ${JSON.stringify(reply)}`);
 }
 
 /** Result of appending an event to a mailbox. */
@@ -111,8 +125,7 @@ export class TaskStore {
       fold && a.index ? '1' : '',
       taskId,
     ]);
-    if (reply[0] === ScriptCode.Exists) throw new TaskExistsError(taskId);
-    if (reply[0] !== ScriptCode.Ok) throw unexpected('spawn', reply);
+    if (reply[0] !== ScriptCode.Ok) throw refused('spawn', taskId, reply);
     if (due !== undefined) this.written.set(taskId, due);
     return Number(reply[1]);
   }
@@ -141,12 +154,8 @@ export class TaskStore {
         return { id: String(reply[1]), prev: String(reply[2]), holder: String(reply[3]), duplicate: false };
       case ScriptCode.Duplicate:
         return { id: String(reply[1]), holder: String(reply[2] ?? ''), duplicate: true };
-      case ScriptCode.NotFound:
-        throw new TaskNotFoundError(taskId);
-      case ScriptCode.NotRunning:
-        throw new TaskNotRunningError(taskId, String(reply[1]));
       default:
-        throw unexpected('send', reply);
+        throw refused('send', taskId, reply);
     }
   }
 
@@ -168,7 +177,7 @@ export class TaskStore {
       case ScriptCode.Held:
         return { ok: false, reason: 'held', detail: String(reply[1]) };
       default:
-        throw unexpected('acquire', reply);
+        throw refused('acquire', taskId, reply);
     }
   }
 
@@ -200,10 +209,7 @@ export class TaskStore {
       c.rejections ?? '',
     ]);
     if (reply[0] === ScriptCode.Ok || reply[0] === ScriptCode.Duplicate) return;
-    if (reply[0] === ScriptCode.Stale) throw new StaleMailboxError(taskId, String(reply[1]));
-    if (reply[0] === ScriptCode.Fenced) throw new FencedError(taskId);
-    if (reply[0] === ScriptCode.SeqConflict) throw new SeqConflictError(taskId, c.seq, Number(reply[1]));
-    throw unexpected('commit', reply);
+    throw refused('commit', taskId, reply[0] === ScriptCode.SeqConflict ? [reply[0], reply[1], c.seq] : reply);
   }
 
   /** Release a lease; false when entries wait past the cursor (the lease is kept). */
@@ -212,8 +218,7 @@ export class TaskStore {
     const reply = await runScript<Reply>(this.redis, 'batonRelease', [k.state, k.lease, k.epoch, k.mailbox], [epoch, owner]);
     if (reply[0] === ScriptCode.Ok) return true;
     if (reply[0] === ScriptCode.Pending) return false;
-    if (reply[0] === ScriptCode.Fenced) throw new FencedError(taskId);
-    throw unexpected('release', reply);
+    throw refused('release', taskId, reply);
   }
 
   /** Quarantine a task with a reason (fenced). */
@@ -227,8 +232,7 @@ export class TaskStore {
       k.changes,
       a.notice,
     ]);
-    if (reply[0] === ScriptCode.Fenced) throw new FencedError(taskId);
-    if (reply[0] !== ScriptCode.Ok) throw unexpected('quarantine', reply);
+    if (reply[0] !== ScriptCode.Ok) throw refused('quarantine', taskId, reply);
   }
 
   /** Extend leases this owner holds; returns, per task, whether it still holds it. */

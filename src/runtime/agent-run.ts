@@ -1,3 +1,4 @@
+import { BatonError, ErrorCode } from '../errors.js';
 import { AGENT_ERROR, AGENT_RESULT } from '../actors/fromAgent.js';
 import { encodeJson } from '../persistence/codec.js';
 import type { AgentJobData } from './agent-queues.js';
@@ -50,10 +51,9 @@ export type AgentEntry = AgentFunction | AgentRegistration;
  * Throw this from an agent to fail the invocation at once, without retries.
  * (BullMQ's own `UnrecoverableError` is honoured too.)
  */
-export class UnrecoverableError extends Error {
-  constructor(message?: string) {
-    super(message);
-    this.name = 'UnrecoverableError';
+export class UnrecoverableError extends BatonError {
+  constructor(message = 'the agent failed for good') {
+    super(ErrorCode.Unrecoverable, message);
   }
 }
 

@@ -199,6 +199,11 @@ export class BatonClient implements TaskApi {
     return this.reads.get(taskId);
   }
 
+  /** The raw committed snapshot of a task (XState's persisted snapshot, children included): for tools that look deeper than the view. */
+  persisted(taskId: string): Promise<Record<string, unknown> | undefined> {
+    return this.reads.persisted(taskId);
+  }
+
   /** Tasks of this prefix, newest first, filtered by machine and status. */
   list(options: ListOptions = {}): Promise<TaskView[]> {
     return this.reads.list(options);

@@ -2,7 +2,7 @@ import type { AnyActor } from 'xstate';
 import { BatonError, ErrorCode, FencedError } from '../errors.js';
 import { encodeJson } from '../persistence/codec.js';
 import type { CommitArgs, StateFields } from '../persistence/task-store.js';
-import { decodeRejections, noticeHead, REJECTIONS_KEPT, type NoticeFields, type Rejection, type TaskStatus } from '../persistence/view.js';
+import { decodeRejections, encodeNotice, noticeHead, REJECTIONS_KEPT, type NoticeFields, type Rejection, type TaskStatus } from '../persistence/view.js';
 import type { HostContext } from './host-context.js';
 import type { AnyEvent } from './mailbox.js';
 import { Outbox, type Effects } from './outbox.js';
@@ -183,6 +183,13 @@ export class Commits {
       notice: noticeHead(this.task.id, notice, '[]'),
       reason,
     });
+  }
+
+  /** Quarantine the task (a snapshot that does not restore): status and reason, its state kept as it is for inspection. */
+  async quarantine(storedVersion: number, reason: string): Promise<void> {
+    const now = this.ctx.clock.now();
+    const notice = encodeNotice(this.task.id, { machine: this.task.machine, version: storedVersion, status: 'quarantined', seq: this.seq, updatedAt: now, createdAt: this.task.createdAt, reason }, 'null', '[]');
+    await this.ctx.store.quarantine(this.task.id, { epoch: this.epoch, reason, now, owner: this.ctx.owner, notice });
   }
 
   /** Wait for every commit in flight, in order; throws the first failure. */

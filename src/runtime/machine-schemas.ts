@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { JsonSchema, MachineRecord } from '../persistence/registry-store.js';
 import type { SchemaLike } from '../persistence/validate.js';
-import type { TaskDefinition } from './definition.js';
+import { normaliseMachines, type MachineEntry, type TaskDefinition } from './definition.js';
 import { machineGraph } from './machine-graph.js';
 
 /**
@@ -39,4 +39,14 @@ export function machineRecord(name: string, def: TaskDefinition): MachineRecord 
   const body = { name, version: def.version, input, inputOptional, events, closed: def.closed === true, graph: machineGraph(def.machine, name) };
   const fingerprint = createHash('sha256').update(JSON.stringify(body)).digest('base64url').slice(0, 16);
   return { ...body, fingerprint };
+}
+
+/**
+ * What a machine publishes in the registry, from its code: version, JSON
+ * Schemas of its input and events, closed flag and statechart (a bare
+ * machine or a {@link TaskDefinition}).
+ */
+export function describeMachine(name: string, entry: MachineEntry): MachineRecord {
+  const def = normaliseMachines({ [name]: entry }).get(name)!;
+  return machineRecord(name, def);
 }

@@ -1,4 +1,5 @@
 import type { AnyActorRef } from 'xstate';
+import { logicKind } from './xstate-internals.js';
 
 /**
  * True when no child below `ref` is doing in-process work that would be lost
@@ -10,12 +11,12 @@ export function quiescent(ref: AnyActorRef): boolean {
   const children = (ref.getSnapshot() as { children?: Record<string, AnyActorRef> }).children ?? {};
   for (const child of Object.values(children)) {
     if (!child || (child.getSnapshot() as { status?: string }).status !== 'active') continue;
-    const logic = (child as unknown as { logic?: { config?: unknown } }).logic;
-    if (logic && 'root' in logic) {
+    const kind = logicKind(child);
+    if (kind === 'machine') {
       if (!quiescent(child)) return false;
       continue;
     }
-    if (logic?.config && typeof logic.config === 'object' && 'agent' in logic.config) continue;
+    if (kind === 'agent') continue;
     return false;
   }
   return true;

@@ -1,16 +1,17 @@
 import type { AnyActor, InspectionEvent } from 'xstate';
 import { FencedError, StaleMailboxError } from '../errors.js';
 import type { AgentBridge } from '../actors/agent-bridge.js';
-import { AGENT_ERROR, AGENT_RESULT } from '../actors/fromAgent.js';
-import { eventRefusal } from '../persistence/validate.js';
 import type { StateFields } from '../persistence/task-store.js';
-import { encodeNotice, type TaskStatus } from '../persistence/view.js';
+import type { TaskStatus } from '../persistence/view.js';
 import { Commits, type Append } from './commit.js';
 import { InputRefusedError } from './committed-state.js';
-import { definitionRules, type TaskDefinition } from './definition.js';
+import type { TaskDefinition } from './definition.js';
+import { decodeEntry } from './decode-entry.js';
 import type { GoneReason, HeldTask, HostContext } from './host-context.js';
+import { ActorEvents } from './actor-events.js';
 import { HostMailbox, type AnyEvent, type Entry, type LocalSend } from './mailbox.js';
 import { quiescent } from './quiescence.js';
+import { passivate } from './passivation.js';
 import { restoreActor } from './restore.js';
 import { captureTimers, resolvePath } from './timers.js';
 
@@ -25,9 +26,6 @@ export enum HostPhase {
   /** No longer holds the task. */
   Gone = 'gone',
 }
-
-/** Event types of the runtime's own (agent outcomes, stop): not subject to the machine's event rules. */
-const INTERNAL = /^(baton|xstate)\./;
 
 /**
  * Holds one running task in this process: its XState actor, restored from
@@ -45,12 +43,9 @@ export class TaskHost implements HeldTask {
   private firstPending = true;
   private readonly mailbox: HostMailbox;
   private readonly commits: Commits;
-  /** True while the host itself changes the actor: what the actor does then is that step, not one of its own. */
-  private applying = false;
+  private readonly events = new ActorEvents();
   /** True while the host stops the actor on purpose and children stopping should cancel their agent work (a user's stop). */
   private cancelOnStop = false;
-  private lastEvent: AnyEvent | undefined;
-  private lastEventToRoot = false;
   private pumping: Promise<void> | undefined;
   private again = false;
 
@@ -114,7 +109,7 @@ export class TaskHost implements HeldTask {
       ctx: this.ctx,
       bridge: this.bridge(),
       onInspect: (ev) => this.onInspect(ev),
-      starting: (on) => (this.applying = on),
+      starting: (on) => (this.events.starting = on),
       // Nothing the stop does may be captured or committed: the quarantine keeps the snapshot.
       onFailure: () => (this.phase = HostPhase.Gone),
     });
@@ -143,23 +138,11 @@ export class TaskHost implements HeldTask {
 
   private onInspect(ev: InspectionEvent): void {
     if (this.isGone) return;
-    if (ev.type === '@xstate.event') {
-      // The history names the first event of the step; a new child's xstate.init is a consequence, not a cause.
-      // The root's event is preferred over the child event that caused it (xstate.done.actor.* over xstate.promise.resolve).
-      if (ev.event.type === 'xstate.init') return;
-      const toRoot = ev.actorRef === this.actor;
-      if (!this.lastEvent || (toRoot && !this.lastEventToRoot)) {
-        this.lastEvent = ev.event as AnyEvent;
-        this.lastEventToRoot = toRoot;
-      }
-    } else if (ev.type === '@xstate.snapshot' && !this.applying) {
-      // The actor moved on its own (a timer fired, a promise child settled).
-      this.commits.captureOwn(this.actor, this.lastEvent ?? { type: 'xstate.internal' });
-      this.lastEvent = undefined;
-      this.lastEventToRoot = false;
+    this.events.inspect(ev, this.actor, (cause) => {
+      this.commits.captureOwn(this.actor, cause);
       // After the rest of this synchronous cascade (a child's own snapshot follows its parent's).
       queueMicrotask(() => void this.pump());
-    }
+    });
   }
 
   /** New entries may be in the mailbox stream (a wake notice that did not carry them, a reconnect). */
@@ -269,30 +252,14 @@ export class TaskHost implements HeldTask {
 
   /** Apply one mailbox entry (or, with `local`, an event sent from this process that its commit appends). */
   private async apply(entry: Entry, local?: { local: LocalSend; expectLast: string }): Promise<void> {
-    let event: AnyEvent | undefined;
-    let rejected: string | undefined;
-    try {
-      event = JSON.parse(entry.event) as AnyEvent;
-      if (!event || typeof event.type !== 'string') rejected = 'not an event object';
-    } catch {
-      rejected = 'not valid JSON';
-    }
     const append = local ? { local: local.local, append: { event: local.local.event, expectLast: local.expectLast, token: local.local.token } } : undefined;
-    // The machine's own rules, again: a client may have checked only what JSON Schema can say (or nothing).
-    if (!rejected && event && !INTERNAL.test(event.type)) rejected = eventRefusal(definitionRules(this.def), event.type, event)?.text;
-    if (rejected || !event) {
-      const reason = rejected ?? 'invalid';
-      const type = typeof event?.type === 'string' ? event.type : undefined;
-      this.commits.refused({ entry: entry.id, ...(type ? { type } : {}), reason, at: this.ctx.clock.now() });
-      await this.step(() => undefined, { type: 'baton.rejected', entry: entry.id, ...(type ? { rejectedType: type } : {}), reason }, entry.id, undefined, append);
-    } else if (event.type === AGENT_RESULT || event.type === AGENT_ERROR) {
-      await this.applyAgentEvent(event, entry.id);
-    } else if (event.type === 'baton.stop') {
-      await this.step(() => undefined, event, entry.id, 'stopped', append);
-    } else {
-      const ev = event;
-      await this.step(() => this.actor.send(ev), ev, entry.id, undefined, append);
-    }
+    const d = decodeEntry(entry, this.def);
+    if (d.kind === 'refused') {
+      this.commits.refused({ entry: entry.id, ...(d.type ? { type: d.type } : {}), reason: d.reason, at: this.ctx.clock.now() });
+      await this.step(() => undefined, { type: 'baton.rejected', entry: entry.id, ...(d.type ? { rejectedType: d.type } : {}), reason: d.reason }, entry.id, undefined, append);
+    } else if (d.kind === 'agent') await this.applyAgentEvent(d.event, entry.id);
+    else if (d.kind === 'stop') await this.step(() => undefined, d.event, entry.id, 'stopped', append);
+    else await this.step(() => this.actor.send(d.event), d.event, entry.id, undefined, append);
   }
 
   /**
@@ -312,14 +279,7 @@ export class TaskHost implements HeldTask {
 
   /** Run `change` on the actor, then commit the whole actor tree with `cursor`. */
   private async step(change: () => void, event: AnyEvent, cursor: string, force?: TaskStatus, local?: { local: LocalSend; append: Append }): Promise<void> {
-    this.applying = true;
-    try {
-      change();
-    } finally {
-      this.applying = false;
-    }
-    this.lastEvent = undefined;
-    this.lastEventToRoot = false;
+    this.events.during(change);
     await this.commit(this.commits.capture(this.actor, event, force), cursor, local);
   }
 
@@ -373,13 +333,9 @@ export class TaskHost implements HeldTask {
   }
 
   private async quarantine(reason: string): Promise<void> {
-    const now = this.ctx.clock.now();
-    const f = this.fields;
-    const createdAt = Number(f.createdAt ?? now);
-    const notice = encodeNotice(this.id, { machine: this.machineName, version: Number(f.version ?? 0), status: 'quarantined', seq: this.commits.seq, updatedAt: now, createdAt, reason }, 'null', '[]');
     this.ctx.log('task quarantined', { taskId: this.id, reason });
     try {
-      await this.ctx.store.quarantine(this.id, { epoch: this.commits.epoch, reason, now, owner: this.ctx.owner, notice });
+      await this.commits.quarantine(Number(this.fields.version ?? 0), reason);
       await this.ctx.store.clearDue(this.id);
     } catch (err) {
       if (!(err instanceof FencedError)) throw err;
@@ -401,42 +357,31 @@ export class TaskHost implements HeldTask {
 
   /**
    * Passivate: finish the work in hand, then release the lease unless events
-   * wait in the mailbox (then apply them and try again). Returns the earliest
-   * pending timer deadline (undefined when none), or false when it could not
-   * release after `attempts` tries.
+   * wait in the mailbox (see passivation.ts). The earliest timer's deadline,
+   * or false when it could not let go.
    */
-  async release(attempts = 5): Promise<{ nextDue: number | undefined } | false> {
-    if (this.phase === HostPhase.Releasing || this.phase === HostPhase.Gone) return false;
-    this.phase = HostPhase.Releasing;
-    try {
-      for (let i = 0; i < attempts && !this.isGone; i++) {
-        await this.pump();
-        if (this.isGone) return false;
-        const nextDue = captureTimers(this.actor, this.ctx.clock)[0]?.dueAt;
-        // Register the wake-up before letting go, so a crash in between never loses the timer.
-        if (nextDue !== undefined) await this.ctx.store.setDue([[this.id, nextDue]]);
-        let released: boolean;
-        try {
-          released = await this.ctx.store.release(this.id, this.commits.epoch, this.ctx.owner);
-        } catch (err) {
-          this.onFailure(err);
-          return false;
-        }
-        if (released) {
-          // Leave the registry before any await: a wake arriving now must activate afresh, not poke this host.
-          this.letGo('released');
-          // (A new holder's heartbeat re-marks the task due should this land after its activation.)
-          if (nextDue === undefined) await this.ctx.store.clearDue(this.id);
-          // A sweep that claimed the task while it was held here pushed its due time; put the timer's back.
-          else await this.ctx.store.setDue([[this.id, nextDue]]);
-          return { nextDue };
-        }
-        this.mailbox.poke();
-      }
-      if (!this.isGone) void this.pump(); // entries raced the release: apply them
-      return false;
-    } finally {
-      if (this.phase === HostPhase.Releasing) this.phase = HostPhase.Running;
-    }
+  release(attempts = 5): Promise<{ nextDue: number | undefined } | false> {
+    return passivate(
+      {
+        id: this.id,
+        begin: () => {
+          if (this.phase === HostPhase.Releasing || this.phase === HostPhase.Gone) return false;
+          this.phase = HostPhase.Releasing;
+          return true;
+        },
+        end: () => {
+          if (this.phase === HostPhase.Releasing) this.phase = HostPhase.Running;
+        },
+        gone: () => this.isGone,
+        drain: () => this.pump(),
+        nextDue: () => captureTimers(this.actor, this.ctx.clock)[0]?.dueAt,
+        epoch: this.commits.epoch,
+        released: () => this.letGo('released'),
+        failed: (err) => this.onFailure(err),
+        raced: () => this.mailbox.poke(),
+      },
+      this.ctx,
+      attempts,
+    );
   }
 }

@@ -33,6 +33,18 @@ export class TaskReads {
     return view;
   }
 
+  /** The raw committed snapshot of a task (XState's persisted snapshot, children included), or undefined. */
+  async persisted(taskId: string): Promise<Record<string, unknown> | undefined> {
+    assertTaskId(taskId);
+    await this.reach();
+    const h = await this.store.read(taskId);
+    try {
+      return h.snapshot ? (JSON.parse(h.snapshot) as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /**
    * Flag active tasks whose machine no live process has run for
    * `unservedAfterMs`: `unserved: true` and a `reason` saying so. A registry

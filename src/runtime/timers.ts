@@ -2,6 +2,7 @@ import type { AnyActorRef } from 'xstate';
 import { actorPath } from '../actors/actor-path.js';
 import type { PersistedTimer } from '../persistence/codec.js';
 import type { Clock } from './clock.js';
+import { onSchedule, schedule, scheduledEvent, scheduledEvents } from './xstate-internals.js';
 
 /**
  * XState 5 keeps delayed events (`after`, `sendTo(..., { delay })`) only in
@@ -10,40 +11,16 @@ import type { Clock } from './clock.js';
  * restore at their original deadline.
  */
 
-interface ScheduledEvent {
-  source: AnyActorRef;
-  target: AnyActorRef;
-  event: { type: string };
-  delay: number;
-  id: string;
-  dueAt?: number;
-}
-
-interface SchedulerSystem {
-  scheduler: {
-    schedule(source: AnyActorRef, target: AnyActorRef, event: unknown, delay: number, id?: string): void;
-  };
-  _snapshot: { _scheduledEvents: Record<string, ScheduledEvent> };
-}
-
-let counter = 0;
-
 /**
  * Stamp each scheduled event with its deadline by the runtime's clock
  * (XState records `Date.now()`, which an injected clock does not move).
  */
 export function instrumentScheduler(root: AnyActorRef, clock: Clock): void {
-  const system = root.system as unknown as SchedulerSystem;
-  const scheduler = system.scheduler;
-  const original = scheduler.schedule.bind(scheduler);
-  scheduler.schedule = (source, target, event, delay, id) => {
-    const sendId = id ?? `baton-${++counter}`;
-    original(source, target, event, delay, sendId);
-    const entry = system._snapshot._scheduledEvents[`${source.sessionId}.${sendId}`];
+  onSchedule(root, (source, id, delay) => {
+    const entry = scheduledEvent(root, source, id);
     if (entry) entry.dueAt = clock.now() + delay;
-  };
+  });
 }
-
 
 /** Find the actor at `path` below `root`, or undefined when it no longer exists. */
 export function resolvePath(root: AnyActorRef, path: string[]): AnyActorRef | undefined {
@@ -58,9 +35,8 @@ export function resolvePath(root: AnyActorRef, path: string[]): AnyActorRef | un
 
 /** The delayed events pending in `root`'s system, ready to commit. */
 export function captureTimers(root: AnyActorRef, clock: Clock): PersistedTimer[] {
-  const system = root.system as unknown as SchedulerSystem;
   const out: PersistedTimer[] = [];
-  for (const entry of Object.values(system._snapshot._scheduledEvents)) {
+  for (const entry of scheduledEvents(root)) {
     out.push({
       source: actorPath(entry.source),
       target: actorPath(entry.target),
@@ -79,7 +55,6 @@ export function captureTimers(root: AnyActorRef, clock: Clock): PersistedTimer[]
  * source or target actor no longer exists are dropped (returned for the log).
  */
 export function rearmTimers(root: AnyActorRef, timers: PersistedTimer[], clock: Clock): PersistedTimer[] {
-  const system = root.system as unknown as SchedulerSystem;
   const dropped: PersistedTimer[] = [];
   for (const t of timers) {
     const source = resolvePath(root, t.source);
@@ -88,8 +63,8 @@ export function rearmTimers(root: AnyActorRef, timers: PersistedTimer[], clock: 
       dropped.push(t);
       continue;
     }
-    system.scheduler.schedule(source, target, t.event, Math.max(0, t.dueAt - clock.now()), t.id);
-    const entry = system._snapshot._scheduledEvents[`${source.sessionId}.${t.id}`];
+    schedule(root, source, target, t.event, Math.max(0, t.dueAt - clock.now()), t.id);
+    const entry = scheduledEvent(root, source, t.id);
     if (entry) entry.dueAt = t.dueAt;
   }
   return dropped;

@@ -2,9 +2,7 @@
 // registry (statechart, JSON Schemas of events), read briefly cached, and from
 // it the events the task's current state accepts, each with its schema.
 import type { BatonClient, MachineEntry, MachineInfo } from '../../index.js';
-import { normaliseMachines } from '../../runtime/definition.js';
-import { machineGraph, type GraphNode, type MachineGraph } from '../../runtime/machine-graph.js';
-import { machineRecord } from '../../runtime/machine-schemas.js';
+import { describeMachine, machineGraph, type GraphNode, type MachineGraph } from '../../index.js';
 
 type Schema = Record<string, unknown>;
 
@@ -89,9 +87,9 @@ export class MachineCatalog {
     machines: Record<string, MachineEntry> | undefined,
     private readonly ttlMs = 2000,
   ) {
-    for (const [name, def] of normaliseMachines(machines)) {
-      const r = machineRecord(name, def);
-      this.local.set(name, { version: r.version, events: r.events, closed: r.closed, graph: machineGraph(def, name) });
+    for (const [name, entry] of Object.entries(machines ?? {})) {
+      const r = describeMachine(name, entry);
+      this.local.set(name, { version: r.version, events: r.events, closed: r.closed, graph: machineGraph(entry, name) });
     }
   }
 

@@ -1,5 +1,5 @@
 import type { HistoryEntry } from '../../index.js';
-import { describeEvent, type GraphEdge, type GraphNode, type MachineGraph } from '../../runtime/machine-graph.js';
+import { describeEvent, type GraphEdge, type GraphNode, type MachineGraph } from '../../index.js';
 
 /** The key paths a state value names, leaves last: `{ a: { b: 'c' } }` → ['a', 'a.b', 'a.b.c']. */
 export function statePaths(value: unknown, prefix = ''): string[] {

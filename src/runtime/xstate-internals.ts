@@ -1,0 +1,71 @@
+import type { AnyActorRef } from 'xstate';
+
+/**
+ * The one door to XState's internals (xstate 5.33). Baton relies on a few
+ * members XState does not publish; they are read here and nowhere else, and
+ * test/xstate-internals.test.ts pins each behaviour, so an XState upgrade
+ * that changes one fails there, by name.
+ *
+ * - The actor system's scheduler and its table of pending delayed events
+ *   (`system._snapshot._scheduledEvents`, keyed `<source sessionId>.<id>`):
+ *   XState keeps `after` timers and delayed sends only in memory.
+ * - An actor's logic (`actorRef.logic`): a machine has `root`, Baton's agent
+ *   logic has `config.agent`.
+ */
+
+/** A delayed event XState holds, as its system stores it. */
+export interface ScheduledEvent {
+  source: AnyActorRef;
+  target: AnyActorRef;
+  event: { type: string };
+  delay: number;
+  id: string;
+  /** Stamped by Baton: the deadline by the runtime's clock. */
+  dueAt?: number;
+}
+
+interface SchedulerSystem {
+  scheduler: {
+    schedule(source: AnyActorRef, target: AnyActorRef, event: unknown, delay: number, id?: string): void;
+  };
+  _snapshot: { _scheduledEvents: Record<string, ScheduledEvent> };
+}
+
+function systemOf(root: AnyActorRef): SchedulerSystem {
+  return root.system as unknown as SchedulerSystem;
+}
+
+/** Every delayed event pending in `root`'s system. */
+export function scheduledEvents(root: AnyActorRef): ScheduledEvent[] {
+  return Object.values(systemOf(root)._snapshot._scheduledEvents);
+}
+
+/** The pending entry of a delayed event `id` sent by `source`, if any. */
+export function scheduledEvent(root: AnyActorRef, source: AnyActorRef, id: string): ScheduledEvent | undefined {
+  return systemOf(root)._snapshot._scheduledEvents[`${source.sessionId}.${id}`];
+}
+
+/** Schedule a delayed event as XState's own `after`/delayed `sendTo` does (the id lets leaving the state cancel it). */
+export function schedule(root: AnyActorRef, source: AnyActorRef, target: AnyActorRef, event: unknown, delay: number, id: string): void {
+  systemOf(root).scheduler.schedule(source, target, event, delay, id);
+}
+
+/** Call `after(source, id, delay)` each time the system schedules a delayed event (ids are made up for those without one). */
+export function onSchedule(root: AnyActorRef, after: (source: AnyActorRef, id: string, delay: number) => void): void {
+  const scheduler = systemOf(root).scheduler;
+  const original = scheduler.schedule.bind(scheduler);
+  scheduler.schedule = (source, target, event, delay, id) => {
+    const sendId = id ?? `baton-${++counter}`;
+    original(source, target, event, delay, sendId);
+    after(source, sendId, delay);
+  };
+}
+let counter = 0;
+
+/** What kind of logic a child actor runs: a machine, one of Baton's agents, or other (promise, callback, observable). */
+export function logicKind(child: AnyActorRef): 'machine' | 'agent' | 'other' {
+  const logic = (child as unknown as { logic?: { config?: unknown } }).logic;
+  if (logic && 'root' in logic) return 'machine';
+  if (logic?.config && typeof logic.config === 'object' && 'agent' in logic.config) return 'agent';
+  return 'other';
+}
