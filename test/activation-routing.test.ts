@@ -1,15 +1,12 @@
 // An activation reaches only processes that run the task's machine: with
 // workers of disjoint machines on one prefix, none takes another's task (which
 // it could only let go, leaving the task to a sweep a lease later).
-import { afterAll, describe, expect, it } from 'vitest';
-import { createClient, createRuntime, type BatonClient, type Runtime } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
 import { counter } from './fixtures/machines.js';
-import { redisUrl, uniquePrefix, waitUntil } from './helpers/index.js';
+import { uniquePrefix, waitUntil } from './helpers/index.js';
+import { useBaton } from './helpers/setup.js';
 
-const closers: Array<BatonClient | Runtime> = [];
-afterAll(async () => {
-  await Promise.all(closers.map((c) => c.close()));
-});
+const baton = useBaton({ close: 'all' });
 
 describe('activation routing', () => {
   it('three workers with disjoint machines, 300 spawns: every first commit comes within a bound, by a worker that runs it', async () => {
@@ -17,9 +14,7 @@ describe('activation routing', () => {
     const names = ['alpha', 'beta', 'gamma'] as const;
     const misrouted: string[] = [];
     for (const name of names) {
-      const rt = await createRuntime({
-        connection: redisUrl(),
-        prefix,
+      await baton.runtime(prefix, {
         machines: { [name]: counter },
         idleMs: 0,
         // The default lease: a misrouted activation would leave its task to a sweep ~7.5 s later.
@@ -27,10 +22,8 @@ describe('activation routing', () => {
           if (msg.startsWith('activation for a machine')) misrouted.push(`${name} got ${String(extra?.taskId)}`);
         },
       });
-      closers.push(rt);
     }
-    const client = createClient({ connection: redisUrl(), prefix });
-    closers.push(client);
+    const client = baton.client(prefix);
     const ids: string[] = [];
     for (let i = 0; i < 300; i++) {
       const machine = names[i % 3]!;

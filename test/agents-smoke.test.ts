@@ -1,16 +1,13 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { createRuntime, type Runtime } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
 import { echoTask } from './fixtures/agents.js';
-import { redisUrl, uniquePrefix } from './helpers/index.js';
+import { uniquePrefix } from './helpers/index.js';
+import { useBaton } from './helpers/setup.js';
 
 describe('agents smoke', () => {
-  let rt: Runtime;
-  afterAll(async () => rt?.close());
+  const { runtime } = useBaton({ close: 'all' });
   it('runs an agent and completes the child', async () => {
     let calls = 0;
-    rt = await createRuntime({
-      connection: redisUrl(),
-      prefix: uniquePrefix('agents'),
+    const rt = await runtime(uniquePrefix('agents'), {
       machines: { echoTask },
       agents: { echo: async ({ input }: { input: { text: string } }) => { calls++; return { text: input.text.toUpperCase() }; } },
       leaseMs: 1000,

@@ -3,56 +3,25 @@
 // the task's process dying, invocations run once across restores, retries and
 // onError, cancellation, cross-process progress, and input validation before
 // anything is enqueued. The in-process path is test/local-agents.test.ts.
-import type { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AGENT_RESULT } from '../src/actors/fromAgent.js';
-import { createClient, createRuntime, createWorker, type BatonClient, type Runtime, type RuntimeOptions } from '../src/index.js';
+import { createWorker, type Runtime, type RuntimeOptions } from '../src/index.js';
 import { Keys } from '../src/persistence/keys.js';
 import { suiteAgents, suiteKeys, suiteMachines, type CallerContext } from './fixtures/agent-suite.js';
 import { counter } from './fixtures/machines.js';
 import { killAgentProcs, startAgentProc } from './helpers/agent-procs.js';
-import { openAgentQueue, redisUrl, uniquePrefix, waitUntil } from './helpers/index.js';
+import { redisUrl, uniquePrefix, waitUntil } from './helpers/index.js';
+import { useBaton } from './helpers/setup.js';
 
 const LEASE_MS = 500;
-let redis: Redis;
-const closers: Array<() => Promise<unknown>> = [];
-
-beforeAll(() => {
-  redis = new Redis(redisUrl());
-});
-afterEach(async () => {
-  await killAgentProcs();
-  await Promise.all(closers.splice(0).map((c) => c().catch(() => undefined)));
-});
-afterAll(() => redis.disconnect());
+const baton = useBaton({ kill: killAgentProcs, runtime: { leaseMs: LEASE_MS, machines: { ...suiteMachines, counter } } });
+const { redis, closers, client, agentQueue } = baton;
 
 async function runtime(prefix: string, opts: Partial<RuntimeOptions> & { agentNames?: string[] } = {}): Promise<Runtime> {
   const { agentNames, ...rest } = opts;
   const all = suiteAgents(redis, prefix);
   const agents = Object.fromEntries((agentNames ?? []).map((n) => [n, { run: all[n]!, inProcess: false }]));
-  const rt = await createRuntime({
-    connection: redisUrl(),
-    prefix,
-    leaseMs: LEASE_MS,
-    machines: { ...suiteMachines, counter },
-    agents,
-    ...rest,
-  });
-  closers.push(() => rt.close());
-  return rt;
-}
-
-function client(prefix: string): BatonClient {
-  const c = createClient({ connection: redisUrl(), prefix });
-  closers.push(() => c.close());
-  return c;
-}
-
-function agentQueue(prefix: string, agent: string): Queue {
-  const { queue, close } = openAgentQueue(prefix, agent);
-  closers.push(close);
-  return queue;
+  return baton.runtime(prefix, { agents, ...rest });
 }
 
 async function runs(prefix: string, agent: string): Promise<string[]> {

@@ -1,25 +1,20 @@
 // Child actors are part of the task: a child's own transition (the parent's
 // state unchanged) is committed, survives a crash, and its timers too.
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AnyActorRef, InspectionEvent } from 'xstate';
-import { createClient, createRuntime, type BatonClient, type MachineEntry, type Runtime } from '../src/index.js';
+import { createClient, createRuntime, type MachineEntry, type Runtime } from '../src/index.js';
 import { slowParent } from './fixtures/durable.js';
 import { parent } from './fixtures/machines.js';
 import { redisUrl, uniquePrefix, waitUntil } from './helpers/index.js';
 import { killAllRuntimeProcs, startRuntimeProc } from './helpers/runtime-proc.js';
+import { useBaton } from './helpers/setup.js';
 
-const open: Array<BatonClient | Runtime> = [];
-afterEach(killAllRuntimeProcs);
-afterAll(async () => {
-  await Promise.all(open.map((c) => c.close()));
-});
+const baton = useBaton({ close: 'all', kill: killAllRuntimeProcs });
 
 /** A runtime in this process that records the task's `kid` actor and the kid's transitions. */
 async function takeoverRuntime(prefix: string, machines: Record<string, MachineEntry>) {
   const kid: { ref?: AnyActorRef; values: unknown[] } = { values: [] };
-  const rt = await createRuntime({
-    connection: redisUrl(),
-    prefix,
+  const rt = await baton.runtime(prefix, {
     machines,
     leaseMs: 500,
     inspect: (ev: InspectionEvent) => {
@@ -28,7 +23,6 @@ async function takeoverRuntime(prefix: string, machines: Record<string, MachineE
       if (ev.type === '@xstate.snapshot') kid.values.push((ev.snapshot as { value?: unknown }).value);
     },
   });
-  open.push(rt);
   return { rt, kid };
 }
 
@@ -36,8 +30,7 @@ describe('child actors', () => {
   it("a child-only transition is committed, and the task restored elsewhere has the child's changed state", async () => {
     const prefix = uniquePrefix('children');
     const id = 'par';
-    const client = createClient({ connection: redisUrl(), prefix });
-    open.push(client);
+    const client = baton.client(prefix);
     const proc = await startRuntimeProc({ prefix, leaseMs: 500, spawn: { machine: 'parent', id } });
     await client.waitFor(id, (v) => v.seq >= 1, { timeout: 10_000 });
 
@@ -72,8 +65,7 @@ describe('child actors', () => {
   it("a child's pending timer survives a crash: restored in `working`, it fires once at its deadline in the new process", async () => {
     const prefix = uniquePrefix('children-timer');
     const id = 'slow';
-    const client = createClient({ connection: redisUrl(), prefix });
-    open.push(client);
+    const client = baton.client(prefix);
     const proc = await startRuntimeProc({ prefix, leaseMs: 500, spawn: { machine: 'slowParent', id } });
     await client.waitFor(id, (v) => v.seq >= 1, { timeout: 10_000 });
 

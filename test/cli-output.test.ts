@@ -5,10 +5,8 @@
 // child process, against the test Redis); a runtime in this process runs the tasks.
 import { assign, setup } from 'xstate';
 import { z } from 'zod';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  createClient,
-  createRuntime,
   defineTask,
   fromAgent,
   UnrecoverableError,
@@ -24,7 +22,8 @@ import { agentNamer, describeJob, parseJobId } from '../src/cli/jobs.js';
 import { renderDetail } from '../src/cli/render.js';
 import type { TaskDetail } from '../src/cli/task-detail.js';
 import { batonJson as json, batonLines } from './helpers/baton-cli.ts';
-import { redisUrl, uniquePrefix } from './helpers/index.ts';
+import { uniquePrefix } from './helpers/index.ts';
+import { useBaton } from './helpers/setup.ts';
 
 // --- the machine: researching.step_3.running invokes the agent `research` (child `step_3`)
 // with a 10-minute timeout, while the context asks a person a question. ---
@@ -109,17 +108,14 @@ const agents = {
 };
 
 const prefix = uniquePrefix('cli-output');
+const baton = useBaton({ close: 'all' });
 let runtime: Runtime;
 /** A client without the machines, like the CLI: it checks what the registry's JSON Schemas say, and no more. */
 let blind: BatonClient;
 
 beforeAll(async () => {
-  runtime = await createRuntime({ connection: redisUrl(), prefix, machines, agents });
-  blind = createClient({ connection: redisUrl(), prefix });
-});
-afterAll(async () => {
-  await blind?.close();
-  await runtime?.close();
+  runtime = await baton.runtime(prefix, { machines, agents });
+  blind = baton.client(prefix);
 });
 
 /** The one line matching `re` (there must be exactly one). */

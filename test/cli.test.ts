@@ -1,21 +1,20 @@
 // The `baton` command as users run it: bin/baton.mjs in a child process against
 // the test Redis, with a runtime in this process running the tasks (and, for
 // `baton worker`, a worker process running them instead).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, type Runtime, type TaskView } from '../src/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Runtime, TaskView } from '../src/index.js';
 import type { TaskDetail } from '../src/cli/task-detail.js';
 import { baton, batonFailure as failure, batonJson as json } from './helpers/baton-cli.ts';
 import { redisUrl, runChild, uniquePrefix, waitUntil } from './helpers/index.ts';
+import { useBaton } from './helpers/setup.ts';
 import { agents, machines } from './fixtures/ui-machines.ts';
 
 const prefix = uniquePrefix('cli');
+const { runtime: startRuntime } = useBaton({ close: 'all' });
 let runtime: Runtime;
 
 beforeAll(async () => {
-  runtime = await createRuntime({ connection: redisUrl(), prefix, machines, agents });
-});
-afterAll(async () => {
-  await runtime?.close();
+  runtime = await startRuntime(prefix, { machines, agents });
 });
 
 describe('baton CLI', () => {

@@ -3,47 +3,31 @@
 // queues) in its hash-tagged slot, the due set and index in theirs.
 import { Cluster } from 'ioredis';
 import type { InspectionEvent } from 'xstate';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_RESULT } from '../src/actors/fromAgent.js';
-import { createClient, createRuntime, type BatonClient, type Runtime, type RuntimeOptions } from '../src/index.js';
 import { Keys } from '../src/persistence/keys.js';
 import { suiteAgents, suiteKeys, suiteMachines, type CallerContext } from './fixtures/agent-suite.js';
 import { counter } from './fixtures/machines.js';
 import { killAgentProcs, startAgentProc } from './helpers/agent-procs.js';
 import { startCluster, uniquePrefix, waitUntil, type ClusterHandle } from './helpers/index.js';
+import { useBaton } from './helpers/setup.js';
 
 let cluster: ClusterHandle;
 let redis: Cluster;
-const closers: Array<() => Promise<unknown>> = [];
 
 beforeAll(async () => {
   cluster = await startCluster(3);
   redis = new Cluster(cluster.nodes);
 }, 60_000);
-afterEach(async () => {
-  await killAgentProcs();
-  await Promise.all(closers.splice(0).map((c) => c().catch(() => undefined)));
+const { runtime, client } = useBaton({
+  kill: killAgentProcs,
+  connection: () => ({ cluster: cluster.nodes }),
+  runtime: { leaseMs: 1000, machines: { ...suiteMachines, counter } },
 });
 afterAll(async () => {
   redis?.disconnect();
   await cluster?.stop();
 });
-
-function connection() {
-  return { cluster: cluster.nodes };
-}
-
-async function runtime(prefix: string, opts: Partial<RuntimeOptions> = {}): Promise<Runtime> {
-  const rt = await createRuntime({ connection: connection(), prefix, leaseMs: 1000, machines: { ...suiteMachines, counter }, ...opts });
-  closers.push(() => rt.close());
-  return rt;
-}
-
-function client(prefix: string): BatonClient {
-  const c = createClient({ connection: connection(), prefix });
-  closers.push(() => c.close());
-  return c;
-}
 
 /** Cluster node (host:port) serving `key`. */
 async function nodeOf(key: string): Promise<string> {

@@ -1,20 +1,13 @@
 // Invariant 1: no committed step re-runs. A task killed halfway resumes from
 // its last commit in another process; only the step in flight runs again.
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createClient, type BatonClient } from '../src/index.js';
-import { redisUrl, uniquePrefix, waitUntil } from './helpers/index.js';
+import { describe, expect, it } from 'vitest';
+import { uniquePrefix, waitUntil } from './helpers/index.js';
 import { killAllRuntimeProcs, startRuntimeProc } from './helpers/runtime-proc.js';
+import { useBaton } from './helpers/setup.js';
 
 const LEASE_MS = 500;
-let redis: Redis | undefined;
-const clients: BatonClient[] = [];
-
-afterEach(killAllRuntimeProcs);
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  redis?.disconnect();
-});
+const baton = useBaton({ close: 'all', kill: killAllRuntimeProcs });
+const { redis } = baton;
 
 const history_to = (h: Array<{ to: unknown }>) => h.map((e) => String(e.to));
 
@@ -23,9 +16,7 @@ describe('crash halfway through a seven-step task', () => {
     const prefix = uniquePrefix('crash-resume');
     const runsKey = `${prefix}:runs`;
     const id = 'seven';
-    redis = new Redis(redisUrl());
-    const client = createClient({ connection: redisUrl(), prefix });
-    clients.push(client);
+    const client = baton.client(prefix);
 
     const first = await startRuntimeProc({
       prefix,

@@ -4,42 +4,20 @@
 // (in the holder's process or from the queue) except one in flight on the victim.
 // Then: an agent worker killed mid-job (BullMQ re-runs the job once its lock
 // lapses; the result is applied once).
-import type { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AGENT_RESULT } from '../src/actors/fromAgent.js';
-import { createClient, createRuntime, type BatonClient, type TaskView } from '../src/index.js';
+import type { TaskView } from '../src/index.js';
 import { Keys } from '../src/persistence/keys.js';
 import { suiteKeys, suiteMachines, type CallerContext } from './fixtures/agent-suite.js';
 import { killAgentProcs, startAgentProc, type AgentProc } from './helpers/agent-procs.js';
-import { openAgentQueue, redisUrl, uniquePrefix, waitUntil } from './helpers/index.js';
+import { uniquePrefix, waitUntil } from './helpers/index.js';
+import { useBaton } from './helpers/setup.js';
 
 const TASKS = 200;
 const EVENTS = 6;
 /** Agent job lock: a job whose worker died runs again after about this long (RuntimeOptions.agentLockMs). */
 const AGENT_LOCK_MS = 3000;
-let redis: Redis;
-const closers: Array<() => Promise<unknown>> = [];
-beforeAll(() => {
-  redis = new Redis(redisUrl());
-});
-afterEach(async () => {
-  await killAgentProcs();
-  await Promise.all(closers.splice(0).map((c) => c().catch(() => undefined)));
-});
-afterAll(() => redis.disconnect());
-
-function client(prefix: string): BatonClient {
-  const c = createClient({ connection: redisUrl(), prefix });
-  closers.push(() => c.close());
-  return c;
-}
-
-function queue(prefix: string, agent: string): Queue {
-  const { queue: q, close } = openAgentQueue(prefix, agent);
-  closers.push(close);
-  return q;
-}
+const { redis, runtime, client, agentQueue: queue } = useBaton({ kill: killAgentProcs });
 
 type Flow = { seen: string[]; steps: number[] };
 
@@ -158,8 +136,7 @@ describe('agent worker killed mid-job', () => {
     const c = client(prefix);
     const gated = queue(prefix, 'gated');
     // The task lives in the test process; the agent runs in a worker process that dies mid-job.
-    const rt = await createRuntime({ connection: redisUrl(), prefix, leaseMs: 1000, machines: suiteMachines });
-    closers.push(() => rt.close());
+    const rt = await runtime(prefix, { leaseMs: 1000, machines: suiteMachines });
     const w1 = await startAgentProc({ prefix, machines: false, agents: ['gated'], agentLockMs: AGENT_LOCK_MS });
     await rt.spawn('gatedTask', { id, input: { text: 'mid' } });
     await waitUntil(async () => (await redis.llen(k.runs('gated'))) === 1, { timeout: 10_000, message: 'the agent to start in w1' });

@@ -1,26 +1,20 @@
 // Invariant 3: one writer per task. A writer that lost its lease cannot commit.
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createRuntime, type Runtime } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
 import { Keys } from '../src/persistence/keys.js';
 import { defineScripts } from '../src/persistence/scripts.js';
 import { TaskStore, type CommitArgs } from '../src/persistence/task-store.js';
 import { slowTimer } from './fixtures/durable.js';
 import { redisUrl, uniquePrefix, waitUntil } from './helpers/index.js';
 import { killAllRuntimeProcs, startRuntimeProc } from './helpers/runtime-proc.js';
+import { useBaton } from './helpers/setup.js';
 
-const conns: Redis[] = [];
-const runtimes: Runtime[] = [];
-afterEach(killAllRuntimeProcs);
-afterAll(async () => {
-  await Promise.all(runtimes.map((r) => r.close()));
-  for (const c of conns) c.disconnect();
-});
+const baton = useBaton({ close: 'all', kill: killAllRuntimeProcs });
 
 function connect(): Redis {
   const c = new Redis(redisUrl());
   defineScripts(c);
-  conns.push(c);
+  baton.closers.push(async () => c.disconnect());
   return c;
 }
 
@@ -108,8 +102,7 @@ describe('fencing', () => {
     expect(stoppedAt).toBeLessThan(deadline);
 
     // Another runtime takes over once the paused child's lease expires, and commits the timer's transition.
-    const rt = await createRuntime({ connection: redisUrl(), prefix, machines: { slowTimer }, leaseMs: 500, owner: 'taker' });
-    runtimes.push(rt);
+    const rt = await baton.runtime(prefix, { machines: { slowTimer }, leaseMs: 500, owner: 'taker' });
     const done = await rt.waitFor(id, (v) => v.status === 'done', { timeout: 10_000 });
     expect(done.value).toBe('fired');
     const committed = await redis.hgetall(keys.task(id).state);

@@ -5,29 +5,18 @@
 // to the queue; a crash or a close re-runs the invocation (through the queue)
 // and its result is applied once; a restored invocation whose job the queue
 // has is left to the queue. The queue path is test/agents.test.ts.
-import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { assign, setup } from 'xstate';
 import { z } from 'zod';
 import { AGENT_RESULT } from '../src/actors/fromAgent.js';
-import { createClient, createRuntime, fromAgent, type AgentEntry, type BatonClient, type Runtime, type RuntimeOptions } from '../src/index.js';
+import { createClient, createRuntime, fromAgent, type AgentEntry, type Runtime, type RuntimeOptions } from '../src/index.js';
 import { Keys } from '../src/persistence/keys.js';
 import { suiteAgents, suiteKeys, suiteMachines, type CallerContext } from './fixtures/agent-suite.js';
 import { counter } from './fixtures/machines.js';
 import { killAgentProcs, startAgentProc } from './helpers/agent-procs.js';
-import { openAgentQueue, redisUrl, startRedis, uniquePrefix, waitUntil } from './helpers/index.js';
-
-let redis: Redis;
-const closers: Array<() => Promise<unknown>> = [];
-beforeAll(() => {
-  redis = new Redis(redisUrl());
-});
-afterEach(async () => {
-  await killAgentProcs();
-  await Promise.all(closers.splice(0).map((c) => c().catch(() => undefined)));
-});
-afterAll(() => redis.disconnect());
+import { redisUrl, startRedis, uniquePrefix, waitUntil } from './helpers/index.js';
+import { useBaton } from './helpers/setup.js';
 
 /** A task that calls `slow` (timeoutMs 100, 2 attempts) once: done | failed. */
 const slow = fromAgent('slow', { attempts: 2, backoffMs: 10, timeoutMs: 100 });
@@ -68,23 +57,11 @@ const goTask = setup({ actors: { gated: gated2 } }).createMachine({
   },
 });
 const machines = { ...suiteMachines, counter, slowTask, pairTask };
+const baton = useBaton({ kill: killAgentProcs, runtime: { leaseMs: 500, machines } });
+const { redis, closers, client, agentQueue } = baton;
 
-async function runtime(prefix: string, agents: Record<string, AgentEntry>, opts: Partial<RuntimeOptions> = {}): Promise<Runtime> {
-  const rt = await createRuntime({ connection: redisUrl(), prefix, leaseMs: 500, machines, agents, ...opts });
-  closers.push(() => rt.close());
-  return rt;
-}
-
-function client(prefix: string): BatonClient {
-  const c = createClient({ connection: redisUrl(), prefix });
-  closers.push(() => c.close());
-  return c;
-}
-
-function agentQueue(prefix: string, agent: string): Queue {
-  const { queue, close } = openAgentQueue(prefix, agent);
-  closers.push(close);
-  return queue;
+function runtime(prefix: string, agents: Record<string, AgentEntry>, opts: Partial<RuntimeOptions> = {}): Promise<Runtime> {
+  return baton.runtime(prefix, { agents, ...opts });
 }
 
 const ALL = ['waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized', 'waiting-children'] as const;
@@ -315,8 +292,7 @@ describe('in-process agents', () => {
 
   it('close() interrupts a running agent without delivering; the next holder runs it and finishes', async () => {
     const prefix = uniquePrefix('local-close');
-    const first = await createRuntime({ connection: redisUrl(), prefix, leaseMs: 500, machines, agents: { abortable: suiteAgents(redis, prefix).abortable! } });
-    closers.push(() => first.close());
+    const first = await runtime(prefix, { abortable: suiteAgents(redis, prefix).abortable! });
     await first.spawn('abortTask', { id: 'l-close' });
     const [run] = await waitUntil(async () => {
       const r = await runs(prefix, 'abortable');

@@ -4,36 +4,16 @@
 // between makes that commit write nothing (STALE): the task is restored at
 // once and the event goes through the mailbox, applied once and in order. A
 // commit whose outcome is unknown falls back with the same token: one append.
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, createRuntime, FencedError, type BatonClient, type Runtime, type RuntimeOptions } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { FencedError, type Runtime } from '../src/index.js';
 import { Keys } from '../src/persistence/keys.js';
 import type { CommitArgs } from '../src/persistence/task-store.js';
 import { counter } from './fixtures/machines.js';
-import { redisUrl, uniquePrefix, waitUntil } from './helpers/index.js';
+import { uniquePrefix, waitUntil } from './helpers/index.js';
+import { useBaton } from './helpers/setup.js';
 
 type Counted = { count: number; seen: string[] };
-let redis: Redis;
-const open: Array<BatonClient | Runtime> = [];
-beforeAll(() => {
-  redis = new Redis(redisUrl());
-});
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((c) => c.close().catch(() => undefined)));
-});
-afterAll(() => redis.disconnect());
-
-async function runtime(prefix: string, opts: Partial<RuntimeOptions> = {}): Promise<Runtime> {
-  const rt = await createRuntime({ connection: redisUrl(), prefix, machines: { counter }, leaseMs: 500, ...opts });
-  open.push(rt);
-  return rt;
-}
-
-function client(prefix: string): BatonClient {
-  const c = createClient({ connection: redisUrl(), prefix });
-  open.push(c);
-  return c;
-}
+const { redis, runtime, client } = useBaton({ runtime: { machines: { counter }, leaseMs: 500 } });
 
 /** Count the runtime's mailbox appends (the send script) and commits that append. */
 function spy(rt: Runtime) {

@@ -1,30 +1,15 @@
 // Invariant 2: no accepted event is lost, none is applied twice, and events
 // are applied in mailbox order.
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AnyActorRef, InspectionEvent } from 'xstate';
-import { createClient, createRuntime, type BatonClient, type Runtime } from '../src/index.js';
+import type { BatonClient } from '../src/index.js';
 import { counter } from './fixtures/machines.js';
-import { redisUrl, uniquePrefix } from './helpers/index.js';
+import { uniquePrefix } from './helpers/index.js';
 import { killAllRuntimeProcs, startRuntimeProc } from './helpers/runtime-proc.js';
+import { useBaton } from './helpers/setup.js';
 
 const LEASE_MS = 500;
-const open: Array<BatonClient | Runtime> = [];
-afterEach(killAllRuntimeProcs);
-afterAll(async () => {
-  await Promise.all(open.map((c) => c.close()));
-});
-
-function client(prefix: string): BatonClient {
-  const c = createClient({ connection: redisUrl(), prefix });
-  open.push(c);
-  return c;
-}
-
-async function runtime(prefix: string): Promise<Runtime> {
-  const r = await createRuntime({ connection: redisUrl(), prefix, machines: { counter }, leaseMs: LEASE_MS });
-  open.push(r);
-  return r;
-}
+const { runtime, client } = useBaton({ close: 'all', kill: killAllRuntimeProcs, runtime: { machines: { counter }, leaseMs: LEASE_MS } });
 
 type Counter = { count: number; seen: string[] };
 
@@ -144,7 +129,7 @@ describe('mailbox', () => {
       }
     };
     for (let i = 0; i < 2; i++) {
-      open.push(await createRuntime({ connection: redisUrl(), prefix, machines: { counter }, leaseMs: 1000, idleMs: 20, inspect: countActivation }));
+      await runtime(prefix, { leaseMs: 1000, idleMs: 20, inspect: countActivation });
     }
     const sender = client(prefix);
     const ids = Array.from({ length: 8 }, (_, i) => `p${i}`);

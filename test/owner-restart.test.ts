@@ -2,40 +2,19 @@
 // a process that died takes that process's tasks back at once, long before
 // their leases lapse, fencing the dead process; index entries of tasks that
 // finished or are held by another live process are dropped, never taken.
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AGENT_RESULT } from '../src/actors/fromAgent.js';
-import { createClient, createRuntime, ErrorCode, type BatonClient, type Runtime, type RuntimeOptions } from '../src/index.js';
+import { createRuntime, ErrorCode } from '../src/index.js';
 import { Keys } from '../src/persistence/keys.js';
 import { suiteAgents, suiteKeys, suiteMachines, type CallerContext } from './fixtures/agent-suite.js';
 import { counter } from './fixtures/machines.js';
 import { killAgentProcs, startAgentProc } from './helpers/agent-procs.js';
 import { redisUrl, uniquePrefix, waitUntil } from './helpers/index.js';
+import { useBaton } from './helpers/setup.js';
 
 /** Far longer than any wait below: a task only moves before it lapses if it is taken back. */
 const LEASE_MS = 60_000;
-let redis: Redis;
-const closers: Array<() => Promise<unknown>> = [];
-beforeAll(() => {
-  redis = new Redis(redisUrl());
-});
-afterEach(async () => {
-  await killAgentProcs();
-  await Promise.all(closers.splice(0).map((c) => c().catch(() => undefined)));
-});
-afterAll(() => redis.disconnect());
-
-async function runtime(prefix: string, opts: Partial<RuntimeOptions>): Promise<Runtime> {
-  const rt = await createRuntime({ connection: redisUrl(), prefix, leaseMs: LEASE_MS, machines: { ...suiteMachines, counter }, ...opts });
-  closers.push(() => rt.close());
-  return rt;
-}
-
-function client(prefix: string): BatonClient {
-  const c = createClient({ connection: redisUrl(), prefix });
-  closers.push(() => c.close());
-  return c;
-}
+const { redis, runtime, client } = useBaton({ kill: killAgentProcs, runtime: { leaseMs: LEASE_MS, machines: { ...suiteMachines, counter } } });
 
 describe('stable owner id', () => {
   it('a runtime restarted under the id of a SIGKILLed process takes its task back at once and finishes it', async () => {

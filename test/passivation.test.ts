@@ -1,24 +1,15 @@
 // Invariants 4 and 6: idle tasks leave memory (passivation) and come back on
 // their next event or timer; an event racing a passivation is never stranded.
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { InspectionEvent } from 'xstate';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, createRuntime, ManualClock, type BatonClient, type Runtime, type RuntimeOptions } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../src/index.js';
 import { Keys } from '../src/persistence/keys.js';
 import { expiry, TWO_DAYS } from './fixtures/agent-suite.js';
 import { counter } from './fixtures/machines.js';
-import { redisUrl, uniquePrefix, waitUntil } from './helpers/index.js';
+import { uniquePrefix, waitUntil } from './helpers/index.js';
+import { useBaton } from './helpers/setup.js';
 
-let redis: Redis;
-const closers: Array<() => Promise<unknown>> = [];
-beforeAll(() => {
-  redis = new Redis(redisUrl());
-});
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((c) => c().catch(() => undefined)));
-});
-afterAll(() => redis.disconnect());
+const { redis, closers, runtime, client, queue } = useBaton({ runtime: { leaseMs: 1000, machines: { counter, expiry } } });
 
 /** Activations per task id: each one creates the task's root actor in some runtime. */
 function activationCounter() {
@@ -30,18 +21,6 @@ function activationCounter() {
     }
   };
   return { counts, inspect, total: () => [...counts.values()].reduce((a, b) => a + b, 0) };
-}
-
-async function runtime(prefix: string, opts: Partial<RuntimeOptions>): Promise<Runtime> {
-  const rt = await createRuntime({ connection: redisUrl(), prefix, leaseMs: 1000, machines: { counter, expiry }, ...opts });
-  closers.push(() => rt.close());
-  return rt;
-}
-
-function client(prefix: string): BatonClient {
-  const c = createClient({ connection: redisUrl(), prefix });
-  closers.push(() => c.close());
-  return c;
 }
 
 type Counted = { count: number; seen: string[] };
@@ -157,12 +136,7 @@ describe('no stranding', () => {
     const id = 'gone-1';
     const rt = await runtime(prefix, { idleMs: 50 });
     const c = client(prefix);
-    const qconn = new Redis(redisUrl(), { maxRetriesPerRequest: null });
-    const activations = new Queue('activate-counter', { connection: qconn, prefix: `{${prefix}}` });
-    closers.push(async () => {
-      await activations.close();
-      qconn.disconnect();
-    });
+    const activations = queue(prefix, 'activate-counter');
     // Slow the round trip that follows the release script (fault injection: a slow Redis reply).
     let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));

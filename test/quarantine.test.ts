@@ -1,22 +1,17 @@
 // Invariant 5 (restore half): a corrupt or incompatible persisted snapshot
 // quarantines that task with a readable reason; it never takes the worker
 // down. And a registered migrate() upgrades an older snapshot on restore.
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createClient, createRuntime, defineTask, type BatonClient, type Runtime, type TaskView } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { createRuntime, defineTask, type TaskView } from '../src/index.js';
 import { Keys } from '../src/persistence/keys.js';
 import { counterV2 } from './fixtures/durable.js';
 import { counter } from './fixtures/machines.js';
 import { redisUrl, uniquePrefix, waitUntil } from './helpers/index.js';
 import { killAllRuntimeProcs, startRuntimeProc } from './helpers/runtime-proc.js';
+import { useBaton } from './helpers/setup.js';
 
-const open: Array<BatonClient | Runtime> = [];
-let redis: Redis | undefined;
-afterEach(killAllRuntimeProcs);
-afterAll(async () => {
-  await Promise.all(open.map((c) => c.close()));
-  redis?.disconnect();
-});
+const baton = useBaton({ close: 'all', kill: killAllRuntimeProcs, runtime: { machines: { counter }, leaseMs: 500 } });
+const { redis } = baton;
 
 type Counter = { count: number; seen: string[] };
 
@@ -24,9 +19,7 @@ describe('quarantine', () => {
   it('a corrupt or incompatible snapshot quarantines its task with a reason; the runtime process keeps working', async () => {
     const prefix = uniquePrefix('quarantine');
     const keys = new Keys(prefix);
-    redis = new Redis(redisUrl());
-    const client = createClient({ connection: redisUrl(), prefix });
-    open.push(client);
+    const client = baton.client(prefix);
 
     // Healthy tasks with one committed event each; then their runtime passivates them (no holder).
     const ids = ['q-garbage', 'q-state', 'q-version', 'q-shape', 'q-timers', 'healthy'];
@@ -98,13 +91,11 @@ describe('quarantine', () => {
   it('the live view (waitFor / subscribe) of a quarantined task carries its reason', async () => {
     const prefix = uniquePrefix('quarantine-notice');
     const keys = new Keys(prefix);
-    redis ??= new Redis(redisUrl());
     const a = await createRuntime({ connection: redisUrl(), prefix, machines: { counter }, leaseMs: 500 });
     await a.spawn('counter', { id: 'q' });
     await a.close();
     await redis.hset(keys.task('q').state, 'snapshot', 'garbage{{{');
-    const b = await createRuntime({ connection: redisUrl(), prefix, machines: { counter }, leaseMs: 500 });
-    open.push(b);
+    const b = await baton.runtime(prefix);
     const notices: TaskView[] = [];
     const off = await b.subscribeReady('q', (v) => notices.push(v));
     await b.send('q', { type: 'inc' });
@@ -133,8 +124,7 @@ describe('quarantine', () => {
         return { ...snapshot, context: { ...ctx, label: `from-v${from}:${ctx.count}` } };
       },
     });
-    const v2 = await createRuntime({ connection: redisUrl(), prefix, machines: { versioned }, leaseMs: 500 });
-    open.push(v2);
+    const v2 = await baton.runtime(prefix, { machines: { versioned } });
     await v2.send('m1', { type: 'inc', n: 'c' });
     const upgraded = await v2.waitFor('m1', (v) => (v.context as Counter).count === 3, { timeout: 10_000 });
     expect(calls).toEqual([{ from: 1, context: { count: 2, seen: ['a', 'b'] } }]);

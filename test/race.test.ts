@@ -1,24 +1,19 @@
 // Invariants 2 and 3 under contention: two runtime processes race for the
 // activations of 50 tasks while several senders feed them.
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createClient, type BatonClient } from '../src/index.js';
-import { redisUrl, uniquePrefix, waitUntil } from './helpers/index.js';
+import { describe, expect, it } from 'vitest';
+import { uniquePrefix, waitUntil } from './helpers/index.js';
 import { killAllRuntimeProcs, startRuntimeProc } from './helpers/runtime-proc.js';
+import { useBaton } from './helpers/setup.js';
 
 const TASKS = 50;
 const EVENTS = 20;
-const open: BatonClient[] = [];
-afterEach(killAllRuntimeProcs);
-afterAll(async () => {
-  await Promise.all(open.map((c) => c.close()));
-});
+const { client } = useBaton({ close: 'all', kill: killAllRuntimeProcs });
 
 describe('two runtime processes race over 50 tasks', () => {
   it('every task applies exactly its events, in order, once; both processes run tasks', async () => {
     const prefix = uniquePrefix('race');
     const [p1, p2] = await Promise.all([startRuntimeProc({ prefix, leaseMs: 1000 }), startRuntimeProc({ prefix, leaseMs: 1000 })]);
-    const senders = [0, 1, 2].map(() => createClient({ connection: redisUrl(), prefix }));
-    open.push(...senders);
+    const senders = [0, 1, 2].map(() => client(prefix));
     const [spawner] = senders;
 
     const ids = Array.from({ length: TASKS }, (_, i) => `race-${i}`);

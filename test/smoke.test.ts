@@ -1,13 +1,14 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { createRuntime, type Runtime } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import type { Runtime } from '../src/index.js';
 import { counter, parent, promiseStep, timer } from './fixtures/machines.js';
-import { redisUrl, uniquePrefix } from './helpers/index.js';
+import { uniquePrefix } from './helpers/index.js';
+import { useBaton } from './helpers/setup.js';
 
 describe('smoke', () => {
+  const { runtime } = useBaton({ close: 'all' });
   let rt: Runtime;
-  afterAll(async () => rt?.close());
   it('spawns, sends, finishes', async () => {
-    rt = await createRuntime({ connection: redisUrl(), prefix: uniquePrefix('smoke'), machines: { counter, parent, promiseStep, timer }, leaseMs: 1000 });
+    rt = await runtime(uniquePrefix('smoke'), { machines: { counter, parent, promiseStep, timer }, leaseMs: 1000 });
     const t = await rt.spawn('counter', { id: 'c1', input: { start: 5 } });
     for (let i = 0; i < 10; i++) await t.send({ type: 'inc', n: String(i) });
     await t.send({ type: 'finish' });

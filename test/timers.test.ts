@@ -1,19 +1,16 @@
 // Invariant 4: timers survive. `after` transitions fire at their original
 // wall-clock deadline after a restore, and a passivated task is woken for them.
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AnyActorRef, InspectionEvent } from 'xstate';
-import { createClient, createRuntime, ManualClock, type BatonClient, type Runtime } from '../src/index.js';
+import { createRuntime, ManualClock } from '../src/index.js';
 import { Keys } from '../src/persistence/keys.js';
 import { lateTimer, longTimer, slowTimer } from './fixtures/durable.js';
 import { redisUrl, uniquePrefix, waitUntil } from './helpers/index.js';
 import { killAllRuntimeProcs, startRuntimeProc } from './helpers/runtime-proc.js';
+import { useBaton } from './helpers/setup.js';
 
-const open: Array<BatonClient | Runtime> = [];
-afterEach(killAllRuntimeProcs);
-afterAll(async () => {
-  await Promise.all(open.map((c) => c.close()));
-});
+const baton = useBaton({ close: 'all', kill: killAllRuntimeProcs });
 
 /** Node may run a timer a millisecond before Date.now() reaches its deadline. */
 const CLOCK_SLACK_MS = 2;
@@ -22,8 +19,7 @@ describe('timers', () => {
   it('an `after` timer pending at a crash fires once, at its original deadline, in the process that took over', async () => {
     const prefix = uniquePrefix('timers-crash');
     const id = 'late';
-    const client = createClient({ connection: redisUrl(), prefix });
-    open.push(client);
+    const client = baton.client(prefix);
 
     const proc = await startRuntimeProc({ prefix, leaseMs: 500, spawn: { machine: 'lateTimer', id } });
     const spawned = await client.waitFor(id, (v) => v.seq >= 1 && v.timers.length === 1, { timeout: 10_000 });
@@ -35,16 +31,13 @@ describe('timers', () => {
     expect(Date.now()).toBeLessThan(deadline);
 
     let restoredAt: number | undefined;
-    const rt = await createRuntime({
-      connection: redisUrl(),
-      prefix,
+    const rt = await baton.runtime(prefix, {
       machines: { lateTimer },
       leaseMs: 500,
       inspect: (ev: InspectionEvent) => {
         if (ev.type === '@xstate.actor' && (ev.actorRef as AnyActorRef).id === id) restoredAt ??= Date.now();
       },
     });
-    open.push(rt);
     const fired = await rt.waitFor(id, (v) => v.value !== 'waiting', { timeout: 10_000 });
     expect(fired.value).toBe('late');
     // The takeover came before the deadline: the re-armed timer waited for it rather than firing at once.
@@ -87,10 +80,8 @@ describe('timers', () => {
       redis.disconnect();
     }
 
-    const second = await createRuntime({ connection: redisUrl(), prefix, machines: { longTimer }, clock, leaseMs: 500 });
-    open.push(second);
-    const client = createClient({ connection: redisUrl(), prefix });
-    open.push(client);
+    const second = await baton.runtime(prefix, { machines: { longTimer }, clock, leaseMs: 500 });
+    const client = baton.client(prefix);
     // Past the deadline, the transition commits (the sweeper runs on real time and reads the clock).
     clock.advance(twoDays + 1);
     const done = await client.waitFor(id, (v) => v.status !== 'active', { timeout: 10_000 });
@@ -108,8 +99,7 @@ describe('timers', () => {
     const id = 'idle';
     const redis = new Redis(redisUrl());
     try {
-      const rt = await createRuntime({ connection: redisUrl(), prefix, machines: { slowTimer }, leaseMs: 1000, idleMs: 100 });
-      open.push(rt);
+      const rt = await baton.runtime(prefix, { machines: { slowTimer }, leaseMs: 1000, idleMs: 100 });
       const task = await rt.spawn('slowTimer', { id });
       const spawned = await task.waitFor((v) => v.seq >= 1 && v.timers.length === 1, { timeout: 5000 });
       const deadline = spawned.timers[0]!.dueAt;

@@ -78,6 +78,12 @@ describe('baton ui (headless Chromium)', () => {
     expect(await activePaths('root')).toEqual(['approval']);
     expect(await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker)).toBe(42);
     await page.locator('#awaiting .awaiting[data-decision="publish"]').waitFor({ timeout: 15_000 });
+    // The confirmation sits by the buttons it answers (a receipt of the decision the task moved past), not in the send card.
+    const receipt = page.locator('#awaiting .decision-receipt[data-decision="reconcile"] .options');
+    await expect.poll(() => receipt.locator('.decision-result').textContent(), { timeout: 10_000 }).toMatch(/^tech: applied \(\d+-\d+\)$/);
+    expect(await receipt.locator('button.decision-option.chosen').getAttribute('data-choice')).toBe('tech');
+    expect(await receipt.locator('button.decision-option:not([disabled])').count()).toBe(0);
+    expect(await page.locator('#send-result').textContent()).toBe('');
     const afterReconcile = await client.get('launch-ui');
     expect(afterReconcile?.value).toBe('approval');
     expect((afterReconcile?.context as { review: { decidedBy: string; reconciled: { verdict: string } } }).review).toMatchObject({
@@ -92,11 +98,13 @@ describe('baton ui (headless Chromium)', () => {
     await page.locator('#awaiting button.decision-option[data-choice="yes"]').click();
     await page.locator(`${root} g.node[data-path="publishing"].active`).waitFor({ timeout: 15_000 });
     await expect.poll(() => page.locator('#timers').textContent()).toContain('xstate.after');
-    expect(await page.locator('#awaiting').innerHTML()).toBe('');
+    expect(await page.locator('#awaiting .awaiting').count()).toBe(0);
+    await expect.poll(() => page.locator('#awaiting .decision-receipt[data-decision="publish"] .decision-result').textContent(), { timeout: 10_000 }).toMatch(/^yes: applied/);
     await page.screenshot({ path: join(ARTIFACTS, 'ui-decided.png'), fullPage: true });
     expect((await client.get('launch-ui'))?.context).toMatchObject({ approval: { choice: 'yes', by: 'ui' } });
 
     // Any event from the page: publish ends the task.
+    await page.locator('#raw-event summary').click();
     await page.locator('#send-json').fill('{"type":"publish"}');
     await page.locator('#send-button').click();
     await page.locator(`${root} g.node[data-path="published"].active`).waitFor({ timeout: 15_000 });

@@ -1,17 +1,17 @@
 // Invariant 5 (boundary half): bad input gets a clear error code, and a
 // rejected call writes nothing, neither task keys nor BullMQ keys.
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, createRuntime, type BatonClient, type Runtime } from '../src/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createRuntime, type BatonClient, type Runtime } from '../src/index.js';
 import { strictCounter } from './fixtures/durable.js';
 import { counter } from './fixtures/machines.js';
 import { redisUrl, rejectsWritingNothing, uniquePrefix } from './helpers/index.js';
+import { useBaton } from './helpers/setup.js';
 
 const machines = { counter, strict: strictCounter };
 const prefix = uniquePrefix('validation');
-let redis: Redis;
+const baton = useBaton({ close: 'all', runtime: { machines, leaseMs: 1000 } });
+const { redis } = baton;
 let client: BatonClient;
-const closers: Array<{ close(): Promise<void> }> = [];
 
 /** The call must reject with `code` and leave every key of the prefix exactly as it was. */
 const rejects = (call: () => Promise<unknown>, code: string) => rejectsWritingNothing(redis, prefix, call, code).then(() => undefined);
@@ -19,7 +19,6 @@ const rejects = (call: () => Promise<unknown>, code: string) => rejectsWritingNo
 type Counter = { count: number; seen: string[] };
 
 beforeAll(async () => {
-  redis = new Redis(redisUrl());
   // Fixtures: an active task, a strict one, a done one. Then the runtime goes away, so
   // nothing but the calls under test writes to the prefix.
   const rt = await createRuntime({ connection: redisUrl(), prefix, machines, leaseMs: 1000 });
@@ -29,13 +28,7 @@ beforeAll(async () => {
   await fin.send({ type: 'finish' });
   await fin.waitFor((v) => v.status === 'done');
   await rt.close();
-  client = createClient({ connection: redisUrl(), prefix, machines });
-  closers.push(client);
-});
-
-afterAll(async () => {
-  await Promise.all(closers.map((c) => c.close()));
-  redis.disconnect();
+  client = baton.client(prefix, { machines });
 });
 
 const circular = (): Record<string, unknown> => {
@@ -74,8 +67,7 @@ describe('send rejects bad events and writes nothing', () => {
   });
   it('over the size limit', async () => {
     await rejects(() => client.send('live', { type: 'inc', n: 'x'.repeat(256 * 1024) }), 'PAYLOAD_TOO_LARGE');
-    const small = createClient({ connection: redisUrl(), prefix, maxEventBytes: 100 });
-    closers.push(small);
+    const small = baton.client(prefix, { maxEventBytes: 100 });
     await rejects(() => small.send('live', { type: 'inc', n: 'y'.repeat(100) }), 'PAYLOAD_TOO_LARGE');
   });
   it("failing the machine's zod event schema", async () => {
@@ -133,8 +125,7 @@ describe('a runtime rejects the same way', () => {
   let rt: Runtime;
   beforeAll(async () => {
     // A runtime that holds no task: its idle worker writes nothing between our dumps.
-    rt = await createRuntime({ connection: redisUrl(), prefix, machines, leaseMs: 1000 });
-    closers.push(rt);
+    rt = await baton.runtime(prefix);
   });
 
   it('bad events, bad ids, unknown machine, bad input', async () => {
@@ -160,8 +151,7 @@ describe('a runtime rejects the same way', () => {
 describe('an event that bypassed the boundary check', () => {
   it("is checked again before it is applied: recorded as rejected, the task's context untouched", async () => {
     const p = uniquePrefix('validation-apply');
-    const rt = await createRuntime({ connection: redisUrl(), prefix: p, machines, leaseMs: 1000 });
-    closers.push(rt);
+    const rt = await baton.runtime(p);
     const task = await rt.spawn('strict', { id: 'strict-2', input: { start: 0 } });
     // (The schema is per machine: the same event is fine for the plain counter.)
     const plain = await rt.spawn('counter', { id: 'plain' });

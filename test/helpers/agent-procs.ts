@@ -1,7 +1,8 @@
 // Start test/procs/agent-runtime.ts in child processes and keep track of them,
 // so a failing test never leaves one behind (killAgentProcs in afterEach).
-import { runChild, type ChildHandle } from './child.ts';
+import type { ChildHandle } from './child.ts';
 import { redisUrl } from './redis-url.ts';
+import { startRuntimeChild, type RuntimeChild, type SpawnAtStart } from './runtime-child.ts';
 
 export interface AgentProcOptions {
   prefix: string;
@@ -15,18 +16,14 @@ export interface AgentProcOptions {
   owner?: string;
   /** Agent names (from suiteAgents) this process runs. */
   agents?: string[];
-  spawn?: { machine: string; id: string; input?: unknown };
+  spawn?: SpawnAtStart;
   /** Connect to this Redis Cluster instead of REDIS_URL. */
   cluster?: Array<{ host: string; port: number }>;
 }
 
-export interface AgentProc extends ChildHandle {
-  /** Owner id of the runtime in the child (`agent-proc-<pid>`). */
+export interface AgentProc extends RuntimeChild {
+  /** Owner id of the runtime in the child (`agent-proc-<pid>`, or AgentProcOptions.owner). */
   owner: string;
-  /** Task ids whose actor this process started or restored, in order. */
-  held(): string[];
-  /** Log lines (`{"log": ...}`) printed by the child's runtime so far. */
-  logs(): Array<{ log: string; [k: string]: unknown }>;
 }
 
 const started = new Set<ChildHandle>();
@@ -44,29 +41,12 @@ export async function startAgentProc(opts: AgentProcOptions): Promise<AgentProc>
   if (opts.owner !== undefined) env.BATON_OWNER = opts.owner;
   if (opts.idleMs !== undefined) env.BATON_IDLE_MS = String(opts.idleMs);
   if (opts.agentLockMs !== undefined) env.BATON_AGENT_LOCK_MS = String(opts.agentLockMs);
-  if (opts.spawn) {
-    env.SPAWN_MACHINE = opts.spawn.machine;
-    env.SPAWN_ID = opts.spawn.id;
-    if (opts.spawn.input !== undefined) env.SPAWN_INPUT = JSON.stringify(opts.spawn.input);
-  }
-  const child = runChild('test/procs/agent-runtime.ts', { env });
-  started.add(child);
-  void child.exited.then(() => started.delete(child));
-  await child.waitForJson((o) => o.ready === true, 30_000);
-  if (opts.spawn) await child.waitForJson((o) => o.spawned === opts.spawn!.id, 30_000);
-  const json = () =>
-    child.lines.flatMap((l) => {
-      if (!l.startsWith('{')) return [];
-      try {
-        return [JSON.parse(l) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    });
-  return Object.assign(child, {
-    owner: opts.owner ?? `agent-proc-${child.pid}`,
-    held: () => json().flatMap((o) => (typeof o.held === 'string' ? [o.held] : [])),
-    logs: () => json().filter((o): o is { log: string } => typeof o.log === 'string'),
+  return startRuntimeChild('test/procs/agent-runtime.ts', {
+    env,
+    spawn: opts.spawn,
+    owner: (pid) => opts.owner ?? `agent-proc-${pid}`,
+    timeoutMs: 30_000,
+    started,
   });
 }
 

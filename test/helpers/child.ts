@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { killedOnExit } from './reap.ts';
 
 /** Repository root (test/helpers/../..). */
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -38,16 +39,8 @@ export interface ChildHandle {
   exited: Promise<ChildExit>;
 }
 
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const p of live) {
-    try {
-      p.kill('SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-});
+/** Every child started here, killed synchronously if the test process exits. */
+const live = killedOnExit();
 
 function toMatcher(p: LinePredicate): (line: string) => boolean {
   if (typeof p === 'string') return (l) => l.includes(p);

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { killedOnExit } from './reap.ts';
 
 export interface StartRedisOptions {
   /** Enable the append-only file (durability across kill/restart). Default false. */
@@ -50,16 +51,7 @@ const READY_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 5_000;
 
 /** Every process started here, killed synchronously if the test process exits. */
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const p of live) {
-    try {
-      p.kill('SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-});
+const live = killedOnExit();
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

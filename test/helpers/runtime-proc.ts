@@ -1,22 +1,19 @@
 // Start test/procs/runtime.ts in a child process and keep track of it, so a
 // failing test never leaves a runtime behind (see killAll in afterEach).
-import { runChild, type ChildHandle } from './child.ts';
+import type { ChildHandle } from './child.ts';
 import { redisUrl } from './redis-url.ts';
+import { startRuntimeChild, type RuntimeChild, type SpawnAtStart } from './runtime-child.ts';
 
 export interface RuntimeProcOptions {
   prefix: string;
   leaseMs?: number;
-  spawn?: { machine: string; id: string; input?: unknown };
+  spawn?: SpawnAtStart;
   env?: Record<string, string>;
 }
 
-export interface RuntimeProc extends ChildHandle {
+export interface RuntimeProc extends RuntimeChild {
   /** Owner id of the runtime in the child (`proc-<pid>`). */
   owner: string;
-  /** Log lines (`{"log": ...}`) printed by the child's runtime so far. */
-  logs(): Array<{ log: string; [k: string]: unknown }>;
-  /** Task ids whose actor this process started or restored, in order. */
-  held(): string[];
 }
 
 const started = new Set<ChildHandle>();
@@ -29,30 +26,7 @@ export async function startRuntimeProc(opts: RuntimeProcOptions): Promise<Runtim
     BATON_LEASE_MS: String(opts.leaseMs ?? 500),
     ...opts.env,
   };
-  if (opts.spawn) {
-    env.SPAWN_MACHINE = opts.spawn.machine;
-    env.SPAWN_ID = opts.spawn.id;
-    if (opts.spawn.input !== undefined) env.SPAWN_INPUT = JSON.stringify(opts.spawn.input);
-  }
-  const child = runChild('test/procs/runtime.ts', { env });
-  started.add(child);
-  void child.exited.then(() => started.delete(child));
-  await child.waitForJson((o) => o.ready === true, 20_000);
-  if (opts.spawn) await child.waitForJson((o) => o.spawned === opts.spawn!.id, 20_000);
-  const json = () =>
-    child.lines.flatMap((l) => {
-      if (!l.startsWith('{')) return [];
-      try {
-        return [JSON.parse(l) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    });
-  return Object.assign(child, {
-    owner: `proc-${child.pid}`,
-    logs: () => json().filter((o): o is { log: string } => typeof o.log === 'string'),
-    held: () => json().flatMap((o) => (typeof o.held === 'string' ? [o.held] : [])),
-  });
+  return startRuntimeChild('test/procs/runtime.ts', { env, spawn: opts.spawn, owner: (pid) => `proc-${pid}`, timeoutMs: 20_000, started });
 }
 
 /** SIGKILL every runtime process still running (afterEach). SIGCONT first, in case a test paused one. */

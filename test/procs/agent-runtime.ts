@@ -20,17 +20,16 @@
 //   {"held":"<id>"}                       this process started (or restored) the task's actor
 //   {"log":"<msg>",...}                   every runtime log line
 import { Cluster, Redis } from 'ioredis';
-import type { InspectionEvent } from 'xstate';
 import { createRuntime, createWorker, type ConnectionOption } from '../../src/index.js';
 import { suiteAgents, suiteMachines } from '../fixtures/agent-suite.js';
 import { counter } from '../fixtures/machines.js';
+import { out, reportHeld, serve } from './serve.js';
 
 const prefix = process.env.BATON_PREFIX;
 if (!prefix) throw new Error('BATON_PREFIX is required');
 const leaseMs = Number(process.env.BATON_LEASE_MS ?? 500);
 const idleMs = process.env.BATON_IDLE_MS ? Number(process.env.BATON_IDLE_MS) : undefined;
 const agentLockMs = process.env.BATON_AGENT_LOCK_MS ? Number(process.env.BATON_AGENT_LOCK_MS) : undefined;
-const out = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
 const nodes = process.env.BATON_CLUSTER ? (JSON.parse(process.env.BATON_CLUSTER) as Array<{ host: string; port: number }>) : undefined;
 const connection: ConnectionOption = nodes ? { cluster: nodes } : process.env.REDIS_URL!;
@@ -61,22 +60,6 @@ const runtime = await (machines ? createRuntime : createWorker)({
   ...(machines ? { machines } : {}),
   agents,
   log: (msg, extra) => out({ log: msg, ...extra }),
-  inspect: (ev: InspectionEvent) => {
-    // The root actor of a task (no parent) is created once per activation in this process.
-    if (ev.type === '@xstate.actor' && !(ev.actorRef as { _parent?: unknown })._parent) out({ held: (ev.actorRef as { id?: string }).id });
-  },
+  inspect: reportHeld,
 });
-out({ ready: true, owner, pid: process.pid });
-
-if (process.env.SPAWN_MACHINE) {
-  const input = process.env.SPAWN_INPUT ? JSON.parse(process.env.SPAWN_INPUT) : undefined;
-  const task = await runtime.spawn(process.env.SPAWN_MACHINE, { id: process.env.SPAWN_ID, input });
-  out({ spawned: task.id });
-}
-
-process.on('SIGTERM', () => {
-  void runtime
-    .close()
-    .then(() => recorder.quit())
-    .finally(() => process.exit(0));
-});
+await serve(runtime, owner, () => recorder.quit());

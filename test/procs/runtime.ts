@@ -16,15 +16,14 @@
 //   {"held":"<id>"}                         this process started (or restored) the task's actor
 //   {"log":"<msg>",...}                     every runtime log line
 import { Redis } from 'ioredis';
-import type { AnyActorRef, InspectionEvent } from 'xstate';
 import { createRuntime } from '../../src/index.js';
 import { lateTimer, longTimer, sevenSteps, slowParent, slowTimer, strictCounter } from '../fixtures/durable.js';
 import { counter, parent, promiseStep, timer } from '../fixtures/machines.js';
+import { out, reportHeld, serve } from './serve.js';
 
 const prefix = process.env.BATON_PREFIX;
 if (!prefix) throw new Error('BATON_PREFIX is required');
 const leaseMs = Number(process.env.BATON_LEASE_MS ?? 500);
-const out = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
 const recorder = new Redis(process.env.REDIS_URL!);
 const runsKey = process.env.RUNS_KEY ?? `${prefix}:runs`;
@@ -41,22 +40,6 @@ const runtime = await createRuntime({
   owner,
   machines: { counter, timer, parent, promiseStep, sevenSteps: steps, slowTimer, lateTimer, longTimer, slowParent, strictCounter },
   log: (msg, extra) => out({ log: msg, ...extra }),
-  inspect: (ev: InspectionEvent) => {
-    // The root actor of a task (no parent) is created once per activation in this process.
-    if (ev.type === '@xstate.actor' && !(ev.actorRef as { _parent?: unknown })._parent) out({ held: (ev.actorRef as AnyActorRef).id });
-  },
+  inspect: reportHeld,
 });
-out({ ready: true, owner, pid: process.pid });
-
-if (process.env.SPAWN_MACHINE) {
-  const input = process.env.SPAWN_INPUT ? JSON.parse(process.env.SPAWN_INPUT) : undefined;
-  const task = await runtime.spawn(process.env.SPAWN_MACHINE, { id: process.env.SPAWN_ID, input });
-  out({ spawned: task.id });
-}
-
-process.on('SIGTERM', () => {
-  void runtime
-    .close()
-    .then(() => recorder.quit())
-    .finally(() => process.exit(0));
-});
+await serve(runtime, owner, () => recorder.quit());

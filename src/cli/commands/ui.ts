@@ -11,7 +11,7 @@ export function registerUi(program: Command): void {
     .description('serve the live web view of tasks (statecharts, decisions, history)')
     .option('--port <port>', 'port to listen on', '4400')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--module <path>', 'worker module exporting `machines`: statecharts are drawn from their definitions')
+    .option('--module <path>', 'worker module exporting `machines`: statecharts are drawn from these definitions (without it: from the machine registry)')
     .action(async (o: { port: string; host: string; module?: string }, cmd: Command) => {
       const port = o.port === '0' ? 0 : parseCount('--port', o.port);
       const mod = o.module ? await loadWorkerModule(o.module) : {};
@@ -21,7 +21,11 @@ export function registerUi(program: Command): void {
       if (globals(cmd).json) process.stdout.write(`${JSON.stringify({ url: server.url, prefix: globals(cmd).prefix, machines: Object.keys(mod.machines ?? {}) })}\n`);
       else {
         process.stdout.write(`${c.green('baton ui')} ${c.bold(server.url)} ${c.dim(`prefix ${globals(cmd).prefix}`)}\n`);
-        if (!o.module) process.stdout.write(c.dim('  (no --module: statecharts are drawn from the states seen in each task\'s history)\n'));
+        if (!o.module) {
+          process.stdout.write(
+            c.dim("  (no --module: statecharts and event forms come from the machine registry, as the runtimes published them; from a task's history only for machines no runtime registered)\n"),
+          );
+        }
       }
       const stop = () => void server.close().then(() => client.close()).then(() => process.exit(0));
       process.once('SIGINT', stop);

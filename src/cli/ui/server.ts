@@ -5,7 +5,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { BatonError, type BatonClient, type MachineEntry, type TaskStatus } from '../../index.js';
+import { BatonError, type BatonClient, type MachineEntry, type TaskStatus, type TaskView } from '../../index.js';
 import { readDetail, type TaskDetail } from '../task-detail.js';
 import { MachineCatalog, type Accepts } from './accepts.js';
 import { inferGraph } from './infer-graph.js';
@@ -37,6 +37,12 @@ export interface UiServer {
 
 /** How long `POST /api/tasks/:id/events` waits for the task to apply the event. */
 const SEND_TIMEOUT_MS = 10_000;
+/** Most tasks one list read scans (`GET /api/tasks` filters and pages over them; `X-Truncated` says when there were more). */
+const LIST_SCAN = 5000;
+/** Reads of the same list (status, machine) within this long share one `client.list`. */
+const LIST_CACHE_MS = 500;
+/** How soon a page's EventSource tries again after the server went away (the SSE `retry` field). */
+const RETRY_MS = 1000;
 const PUBLIC = fileURLToPath(new URL('./public/', import.meta.url));
 const ELK = createRequire(import.meta.url).resolve('elkjs/lib/elk.bundled.js');
 
@@ -63,6 +69,12 @@ function limitOf(text: string | undefined, fallback: number): number {
   return Number.isInteger(n) && n > 0 ? Math.min(n, 1000) : fallback;
 }
 
+/** An `offset` query parameter: a non-negative integer, else 0. */
+function offsetOf(text: string | undefined): number {
+  const n = Number(text);
+  return Number.isInteger(n) && n > 0 ? n : 0;
+}
+
 function fail(c: Context, err: unknown) {
   const body = { error: err instanceof Error ? err.message : String(err), ...(err instanceof BatonError ? { code: err.code } : {}) };
   return c.json(body, httpStatus(err));
@@ -71,7 +83,12 @@ function fail(c: Context, err: unknown) {
 /**
  * The web view's HTTP app (Hono): the page and its JSON API.
  *
- * - `GET /api/tasks?status=&machine=` task views; `GET /api/tasks/:id` view (with `unserved`),
+ * - `GET /api/tasks?status=&machine=&q=&group=machine&limit=&offset=` task views, newest first
+ *   (`group=machine`: by machine name, then newest first), `q` a case-insensitive substring of the id;
+ *   headers `X-Total-Count` (matches before paging), `X-Machines` (URI-encoded JSON `{ machine: count }`
+ *   of the matches) and `X-Truncated` (more than {@link LIST_SCAN} tasks were listed)
+ * - `GET /api/live` Server-Sent Events: `hello` when connected, `ping` every 10 s (the page's connection badge)
+ * - `GET /api/tasks/:id` view (with `unserved`),
  *   agents, decisions and `accepts` (the events its current state takes, with their JSON Schemas)
  * - `GET /api/tasks/:id/history`, `GET /api/tasks/:id/graph` (definition or registry, else inferred)
  * - `GET /api/tasks/:id/events` the `accepts` alone
@@ -95,6 +112,29 @@ export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void> 
     // An ended task takes no more events (a send is TASK_NOT_RUNNING).
     return { ...d, accepts: d.view.status === 'active' ? accepts : { ...accepts, events: [] } };
   };
+  /** `client.list` of one (status, machine), shared by the reads of the next {@link LIST_CACHE_MS}. */
+  const lists = new Map<string, { at: number; tasks: Promise<TaskView[]> }>();
+  const listed = (status: TaskStatus | undefined, machine: string | undefined): Promise<TaskView[]> => {
+    const now = Date.now();
+    for (const [k, v] of lists) if (now - v.at >= LIST_CACHE_MS) lists.delete(k);
+    const key = JSON.stringify([status ?? null, machine ?? null]);
+    const hit = lists.get(key);
+    if (hit) return hit.tasks;
+    const tasks = client.list({ status, machine, limit: LIST_SCAN });
+    lists.set(key, { at: now, tasks });
+    tasks.catch(() => lists.delete(key));
+    return tasks;
+  };
+  /** Resolves when the server closes or the client goes away. */
+  const untilEnd = (stream: { onAbort(fn: () => void): void }) =>
+    new Promise<void>((resolve) => {
+      const end = () => {
+        streams.delete(end);
+        resolve();
+      };
+      streams.add(end);
+      stream.onAbort(end);
+    });
   const app = new Hono();
 
   // Writes only from this page: JSON bodies (a cross-site form cannot send one without a preflight) and no foreign Origin.
@@ -116,13 +156,33 @@ export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void> 
 
   app.get('/api/tasks', async (c) => {
     try {
-      const status = c.req.query('status') || undefined;
+      const status = (c.req.query('status') || undefined) as TaskStatus | undefined;
       const machine = c.req.query('machine') || undefined;
-      return c.json(await client.list({ status: status as TaskStatus | undefined, machine, limit: limitOf(c.req.query('limit'), 200) }));
+      const q = (c.req.query('q') ?? '').trim().toLowerCase();
+      const all = await listed(status, machine);
+      let matched = q ? all.filter((t) => t.id.toLowerCase().includes(q)) : all;
+      const counts: Record<string, number> = {};
+      for (const t of matched) counts[t.machine] = (counts[t.machine] ?? 0) + 1;
+      // Array.prototype.sort is stable: newest first within each machine.
+      if (c.req.query('group') === 'machine') matched = [...matched].sort((a, b) => (a.machine < b.machine ? -1 : a.machine > b.machine ? 1 : 0));
+      const offset = offsetOf(c.req.query('offset'));
+      c.header('X-Total-Count', String(matched.length));
+      c.header('X-Machines', encodeURIComponent(JSON.stringify(Object.fromEntries(Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : 1))))));
+      c.header('X-Truncated', String(all.length >= LIST_SCAN));
+      return c.json(matched.slice(offset, offset + limitOf(c.req.query('limit'), 200)));
     } catch (err) {
       return fail(c, err);
     }
   });
+
+  // The page's connection to this server: open while the server runs (the badge says "live"), an error when it goes away.
+  app.get('/api/live', (c) =>
+    streamSSE(c, async (stream) => {
+      await stream.writeSSE({ event: 'hello', data: JSON.stringify({ prefix: client.keys.prefix, at: Date.now() }), retry: RETRY_MS });
+      const ping = setInterval(() => void stream.writeSSE({ event: 'ping', data: String(Date.now()) }).catch(() => undefined), 10_000);
+      await untilEnd(stream).finally(() => clearInterval(ping));
+    }),
+  );
 
   app.get('/api/tasks/:id', async (c) => {
     try {
@@ -193,6 +253,7 @@ export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void> 
       return fail(c, err);
     }
     return streamSSE(c, async (stream) => {
+      await stream.writeSSE({ event: 'hello', data: '{}', retry: RETRY_MS });
       let chain = Promise.resolve();
       let lastSeq = -1;
       const push = (event: string, data: () => Promise<unknown> | unknown) => {
@@ -215,11 +276,7 @@ export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void> 
       const offProgress = await client.onProgress(id, (p) => push('progress', () => p));
       sendDetail(-1);
       const ping = setInterval(() => push('ping', () => Date.now()), 15_000);
-      await new Promise<void>((resolve) => {
-        const end = () => resolve();
-        streams.add(end);
-        stream.onAbort(end);
-      }).finally(() => {
+      await untilEnd(stream).finally(() => {
         clearInterval(ping);
         offCommits();
         offProgress();

@@ -138,9 +138,16 @@ function drawEdge(e, layer, arrow) {
 }
 
 function draw(container, laidOut, name) {
-  const fit = container.clientWidth > 0 ? Math.min(1, (container.clientWidth - 4) / laidOut.width) : 1;
-  const scale = fit >= 0.6 ? fit : 1; // shrink a little to fit; past that, scroll
-  const svg = el('svg', { class: 'statechart', 'data-graph': name, viewBox: `0 0 ${laidOut.width} ${laidOut.height}`, width: laidOut.width * scale, height: laidOut.height * scale });
+  // Drawn at its size; the stylesheet scales it down to fit its panel (max-width / max-height, the viewBox keeps
+  // the proportions) unless the panel is switched to actual size (then it scrolls).
+  const svg = el('svg', {
+    class: 'statechart',
+    'data-graph': name,
+    viewBox: `0 0 ${laidOut.width} ${laidOut.height}`,
+    width: laidOut.width,
+    height: laidOut.height,
+    preserveAspectRatio: 'xMinYMin meet',
+  });
   const defs = el('defs', {}, svg);
   const arrow = `arrow-${name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
   const marker = el('marker', { id: arrow, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, defs);

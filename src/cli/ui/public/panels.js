@@ -1,5 +1,6 @@
 // The task page's panels, rendered from a TaskDetail (src/cli/task-detail.ts):
-// header, awaiting decision, children and agents, timers, decisions, context, history.
+// the task list's rows, header, awaiting decision, children and agents, timers,
+// decisions, context, history.
 
 /** Escape text for HTML. */
 export function esc(value) {
@@ -23,6 +24,39 @@ export function relative(at, now = Date.now()) {
   return at <= now ? `${span} ago` : `in ${span}`;
 }
 
+/** A long task id shortened for the list ('research-0b7c5e52…2a7f1c'); short ids as they are. */
+export function shortId(id, max = 26) {
+  const s = String(id ?? '');
+  return s.length <= max ? s : `${s.slice(0, max - 9)}…${s.slice(-8)}`;
+}
+
+/** The newest refusal of a view, as one line ('context.update: scope must not be blank'). */
+export function lastRefusal(v) {
+  const r = v.rejections?.at(-1);
+  return r ? `${r.type ?? '(no type)'}: ${r.reason}` : '';
+}
+
+/** A machine's heading in the task list: its name and how many tasks match. */
+export function groupHtml(machine, count) {
+  return `<li class="group" data-machine="${esc(machine)}"><span class="group-name">${esc(machine)}</span><span class="count muted small" title="tasks of ${esc(machine)} matching the filters">${esc(count ?? '')}</span></li>`;
+}
+
+/** One row of the task list: short id (full id in its title), status, state as a dotted path, flags. */
+export function taskRowHtml(t, selected) {
+  const n = t.rejections?.length ?? 0;
+  const tags = [
+    t.awaiting ? `<span class="tag awaiting-tag" title="${esc(`awaiting decision ${t.awaiting.decision}${t.awaiting.question ? `: ${t.awaiting.question}` : ''}`)}">decision</span>` : '',
+    t.unserved ? `<span class="tag unserved-tag" title="${esc(t.reason ?? '')}">unserved</span>` : '',
+    n ? `<span class="tag refused-tag" title="${esc(`refused ${lastRefusal(t)}${n > 1 ? ` (and ${n - 1} more)` : ''}`)}">${n > 1 ? `${n} refused` : 'refused'}</span>` : '',
+    t.status !== 'active' && t.reason && !t.unserved ? `<span class="tag reason-tag" title="${esc(t.reason)}">reason</span>` : '',
+  ].join('');
+  const label = stateLabel(t.value);
+  return `<li class="task-row${selected ? ' selected' : ''}" data-id="${esc(t.id)}" data-machine="${esc(t.machine)}" tabindex="0">
+      <div class="row1"><span class="id" title="${esc(t.id)}">${esc(shortId(t.id))}</span>${badge(t.status)}</div>
+      <div class="row2"><span class="state" title="state ${esc(label)}">${esc(label)}</span></div>
+      <div class="row3"><span class="machine">${esc(t.machine)} <span class="muted">v${esc(t.version)}</span></span>${tags}<span class="when muted small">${esc(relative(t.updatedAt))}</span></div></li>`;
+}
+
 const json = (v) => esc(JSON.stringify(v, null, 2) ?? 'undefined');
 const badge = (status) => `<span class="badge ${esc(status)}">${esc(status)}</span>`;
 
@@ -39,6 +73,7 @@ export function headerHtml(v) {
       ${v.reason && !v.unserved ? `<span class="error-text">${esc(v.reason)}</span>` : ''}
       ${v.error ? `<span class="error-text">${esc(JSON.stringify(v.error))}</span>` : ''}
     </div>
+    ${v.rejections?.length ? `<div class="refused-line" id="refused-latest"><span class="tag refused-tag">refused</span> <code>${esc(v.rejections.at(-1).type ?? '(no type)')}</code> <span class="reason error-text">${esc(v.rejections.at(-1).reason)}</span> <span class="muted small">${esc(relative(v.rejections.at(-1).at))}${v.rejections.length > 1 ? ` · <a href="#rejections-card">all ${v.rejections.length}</a>` : ''}</span></div>` : ''}
     ${v.unserved ? `<div class="unserved-banner" id="unserved" role="alert"><strong>No live process runs this task's machine.</strong> <span class="reason">${esc(v.reason ?? '')}</span> — events sent now wait in its mailbox.</div>` : ''}`;
 }
 
@@ -66,17 +101,41 @@ function originalsTable(originals, conflict) {
     .join('')}</div>`;
 }
 
-/** The decision the task waits for, with a button per option. */
-export function awaitingHtml(a) {
-  if (!a) return '';
+/** The key a sent answer is kept under: one decision, asked once (a decision asked again is another). */
+export function decisionKey(a) {
+  return `${a.decision}@${a.since ?? ''}`;
+}
+
+function optionsHtml(options, note, live) {
+  const mine = note && live ? note : undefined;
+  const buttons = options
+    .map((o) => `<button class="decision-option${note?.choice === o && (note.pending || note.ok) ? ' chosen' : ''}" data-choice="${esc(o)}"${!live || mine?.pending ? ' disabled' : ''}>${esc(o)}</button>`)
+    .join('');
+  const result = note ? `<span class="decision-result ${note.pending ? 'muted' : note.ok ? 'ok-text' : 'error-text'}" role="status">${esc(note.text)}</span>` : '<span class="decision-result" role="status"></span>';
+  return `<div class="options">${buttons}${result}</div>`;
+}
+
+/**
+ * The decision the task waits for, with a button per option; `note` is the
+ * answer sent from this page (`{ key, decision, choice, options, text, ok, pending }`):
+ * its confirmation or error goes next to the buttons. Once the task has moved
+ * past that decision, a receipt keeps the buttons (disabled, the chosen one
+ * marked) with the confirmation beside them.
+ */
+export function awaitingHtml(a, note) {
+  const live = note && a && note.key === decisionKey(a);
+  const receipt = note && !live
+    ? `<div class="card decision-receipt" data-decision="${esc(note.decision)}"><h2>Decision <code>${esc(note.decision)}</code> ${note.pending ? 'sent' : note.ok ? 'answered' : 'no longer awaited'}</h2>${optionsHtml(note.options, note, false)}</div>`
+    : '';
+  if (!a) return receipt;
   const detail = a.detail && typeof a.detail === 'object' ? a.detail : undefined;
-  return `<div class="card awaiting" data-decision="${esc(a.decision)}">
+  return `${receipt}<div class="card awaiting" data-decision="${esc(a.decision)}">
     <h2>Awaiting decision <code>${esc(a.decision)}</code>${a.escalated ? ' <span class="badge error">escalated</span>' : ''}</h2>
     <p class="question">${esc(a.question ?? '')}</p>
     ${detail?.conflict ? `<p class="muted">Conflict: ${esc(detail.conflict.summary ?? '')} ${detail.conflict.fields?.length ? `(fields: ${esc(detail.conflict.fields.join(', '))})` : ''}</p>` : ''}
     ${detail?.originals ? originalsTable(detail.originals, detail.conflict) : ''}
     ${detail && !detail.originals ? `<pre class="json small">${json(detail)}</pre>` : ''}
-    <div class="options">${a.options.map((o) => `<button class="decision-option" data-choice="${esc(o)}">${esc(o)}</button>`).join('')}</div>
+    ${optionsHtml(a.options, live ? note : undefined, true)}
     <p class="muted small">waiting since ${esc(relative(a.since))}${a.deadline ? ` · deadline <span class="countdown" data-at="${a.deadline}">${esc(relative(a.deadline))}</span>` : ' · no deadline'}</p>
   </div>`;
 }
