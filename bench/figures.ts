@@ -211,7 +211,7 @@ export async function figure3(env: BenchEnv, rts: Runtimes, conns: { ap: Redis; 
   const ping = summarise(await roundTrips(o.samples, () => conns.raw.ping()));
   const pingAp = summarise(await roundTrips(o.samples, () => conns.ap.ping()));
   await store.spawn('send-only', { machine: 'counter', version: 1, input: 'null', now: Date.now(), owner: '', leaseMs: 0 });
-  const sendOnce = () => store.append('send-only', { event: JSON.stringify(INC), idemTtlSec: 86_400, now: Date.now(), self: '' });
+  const sendOnce = () => store.append('send-only', { event: JSON.stringify(INC), idemTtlSec: 86_400, now: Date.now(), owner: '' });
   await roundTrips(o.warmupSamples, sendOnce);
   const sendScript = summarise(await roundTrips(o.samples, sendOnce));
 

@@ -158,7 +158,7 @@ describe('an event that bypassed the boundary check', () => {
     await plain.send({ type: 'inc', n: 'not-a-number' });
     await plain.waitFor((x) => (x.context as Counter).count === 1);
     // An entry written past every client's check (straight into the mailbox, as a buggy or older sender might).
-    const raw = (event: object) => rt.store.append(task.id, { event: JSON.stringify(event), idemTtlSec: 60, now: Date.now(), self: '' });
+    const raw = (event: object) => rt.store.append(task.id, { event: JSON.stringify(event), idemTtlSec: 60, now: Date.now(), owner: '' });
     await raw({ type: 'inc', n: 'not-a-number' });
     await raw({ type: 'inc', n: '7' });
     const v = await task.waitFor((x) => (x.context as Counter).seen.length > 0, { timeout: 10_000 });

@@ -133,7 +133,7 @@ export class TaskStore {
   /** Append an event (JSON) to a task's mailbox. */
   async append(
     taskId: string,
-    a: { event: string; idempotencyKey?: string; idemTtlSec: number; now: number; self: string; token?: string },
+    a: { event: string; idempotencyKey?: string; idemTtlSec: number; now: number; owner: string; token?: string },
   ): Promise<AppendResult> {
     const k = this.keys.task(taskId);
     const idem = a.idempotencyKey ?? '';
@@ -146,7 +146,7 @@ export class TaskStore {
       a.now,
       this.keys.ownerChannelPrefix,
       taskId,
-      a.self,
+      a.owner,
       token,
     ]);
     switch (reply[0]) {

@@ -161,7 +161,7 @@ export type TaskWatch = ReturnType<typeof createWatchStore> & {
   close(): void;
 };
 
-/** @internal The store behind {@link TaskWatch}: the newest committed view wins. */
+/** The store behind {@link TaskWatch}: the newest committed view wins. */
 export function createWatchStore(createStore: typeof XStateStore.createStore) {
   return createStore({
     context: { view: undefined as TaskView | undefined },

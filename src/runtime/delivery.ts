@@ -66,7 +66,7 @@ export class MailboxDelivery implements Delivery {
       token: options.token,
       idemTtlSec: this.idempotencyWindowSec,
       now: this.clock.now(),
-      self: this.owner,
+      owner: this.owner,
     });
     if (result.holder === '') await this.wake(taskId);
     return result;

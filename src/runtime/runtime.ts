@@ -216,7 +216,12 @@ export class Runtime implements TaskApi {
   /** @internal */ get connections() {
     return this.client.connections;
   }
-  /** @internal This process's owner id. */ get self(): string {
+  /** This process's owner id: the name its leases, wake notices and registry entry carry. */
+  get owner(): string {
+    return this.options.owner;
+  }
+  /** @deprecated the same as {@link owner} */
+  get self(): string {
     return this.options.owner;
   }
   /** @internal The tasks held here. */ get hosts(): ReadonlyMap<string, HeldTask> {
