@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, type Runtime } from '../src/index.js';
+import { createRuntime, ManualClock, type Runtime } from '../src/index.js';
 import { patternAgents, patternMachines } from './fixtures/patterns.js';
 import { redisUrl, runChild, uniquePrefix, waitUntil, type ChildHandle } from './helpers/index.js';
 
@@ -99,6 +99,20 @@ describe('patterns through Redis, with a crash in the middle', () => {
     expect(fired).toHaveLength(1);
     expect(fired[0]!.event.type).toBe('xstate.done.actor.ask');
     expect(fired[0]!.at).toBeGreaterThanOrEqual(due - 5);
+  });
+
+  it("decision point under the runtime's ManualClock: since, deadline and the default's time are the runtime's clock", async () => {
+    const prefix = uniquePrefix('clocked');
+    const start = Date.UTC(2031, 0, 1);
+    const clock = new ManualClock(start);
+    const rt = await createRuntime({ connection: redisUrl(), prefix, machines: patternMachines, agents: patternAgents(redis, prefix), clock, leaseMs: 600 });
+    runtimes.push(rt);
+    await rt.spawn('deadline', { id: 'c-1' });
+    const asked = await rt.waitFor('c-1', (v) => !!v.awaiting, { timeout: 20_000 });
+    expect(asked.awaiting).toMatchObject({ decision: 'ship', since: start, deadline: start + 1500 });
+    clock.advance(1500);
+    const v = await rt.waitFor('c-1', (v) => v.status === 'done', { timeout: 20_000 });
+    expect(v.context).toMatchObject({ answer: { choice: 'no', by: 'deadline', source: 'default', at: start + 1500 } });
   });
 
   async function survivorClient(prefix: string) {

@@ -1,5 +1,6 @@
-import { assign } from 'xstate';
-import { answers, type Awaiting, type ContextUpdateEvent, type DecisionEvent, type DecisionRecord } from './types.js';
+import { assign, type AnyActorRef, type EventObject, type MetaObject, type StateNodeConfig, type TransitionConfig, type TransitionsConfig } from 'xstate';
+import { actorNow } from './clock.js';
+import { answers, awaitingOf, type Awaiting, type ContextUpdateEvent, type DecisionEvent, type DecisionRecord } from './types.js';
 
 /**
  * Checkpoints: where a running task takes the `context.update` events that
@@ -67,12 +68,34 @@ export interface CheckpointContext {
 
 type Absorb = Extract<UpdateAssessment, { action: 'absorb' }>;
 type Decide = Extract<UpdateAssessment, { action: 'decide' }>;
-type Args<C> = { context: C; event: { type: string; [k: string]: unknown } };
+
+/** The events a checkpoint takes: the update and the answer to a surfaced one. */
+export type CheckpointEvent = ContextUpdateEvent | DecisionEvent;
+
+/** Delay of the decision deadline: register it in `setup({ delays })` of a machine that uses {@link checkpointStates}. */
+export const checkpointDelays = {
+  updateDeadline: ({ context }: { context: CheckpointContext }) => (context.assessment as Decide | undefined)?.deadlineMs ?? 0,
+};
+/** The delays a checkpoint arms. */
+export type CheckpointDelay = keyof typeof checkpointDelays;
+
+/**
+ * A state node built by a pattern for the machine that hosts it: inline
+ * guards and actions only (no named ones, no invoked actors), so it fits any
+ * machine with context `C`, events `E` (the checkpoint's and any others) and
+ * the {@link checkpointDelays}.
+ */
+export type PatternStateConfig<C extends CheckpointContext, E extends EventObject = CheckpointEvent> = StateNodeConfig<
+  C, E, never, never, never, CheckpointDelay, string, unknown, EventObject, MetaObject
+>;
+
 /** An eventless transition a checkpoint takes once nothing is pending. */
-export type ProceedTransition<C> = { guard?: (args: Args<C>) => boolean; target: string; actions?: unknown };
+export type ProceedTransition<C extends CheckpointContext, E extends EventObject = CheckpointEvent> = TransitionConfig<
+  C, E, E, never, never, never, CheckpointDelay, EventObject, MetaObject
+> & { target: string };
 
 /** Options of {@link checkpointStates}. */
-export interface CheckpointOptions<C extends CheckpointContext> {
+export interface CheckpointOptions<C extends CheckpointContext, E extends EventObject = CheckpointEvent> {
   /** Recorded with each outcome. */
   name: string;
   /** Assesses one update against the context so far. */
@@ -86,19 +109,17 @@ export interface CheckpointOptions<C extends CheckpointContext> {
    * context after the absorbs). Targets are absolute (`#machine.state`) or
    * siblings of the checkpoint's own states.
    */
-  proceed: ProceedTransition<C>[];
+  proceed: ProceedTransition<C, E>[];
 }
 
-/** The action that queues a `context.update` event in `pending`: put it in the machine's (or a state's) `on`. */
-export const queueUpdate = assign(({ context, event }: { context: CheckpointContext; event: { type: string; [k: string]: unknown } }) => {
-  const e = event as unknown as ContextUpdateEvent;
-  return { pending: [...context.pending, { update: e.update ?? {}, by: e.by ?? 'unknown', at: Date.now() }] };
-});
+/** An action that fits the `actions` of any machine whose context extends `C`, whatever its events and actors. */
+export type PatternAction<C extends CheckpointContext> = (args: { context: C; event: EventObject; self: AnyActorRef; system: AnyActorRef['system'] }, params: undefined) => void;
 
-/** Delay of the decision deadline: register it in `setup({ delays })` of a machine that uses {@link checkpointStates}. */
-export const checkpointDelays = {
-  updateDeadline: ({ context }: { context: CheckpointContext }) => (context.assessment as Decide | undefined)?.deadlineMs ?? 0,
-};
+/** The action that queues a `context.update` event in `pending`: put it in the machine's (or a state's) `on`. */
+export const queueUpdate: PatternAction<CheckpointContext> = assign<CheckpointContext, EventObject, undefined, EventObject, never>(({ context, event, self }) => {
+  const e = event as Partial<ContextUpdateEvent>;
+  return { pending: [...context.pending, { update: e.update ?? {}, by: e.by ?? 'unknown', at: actorNow(self) }] };
+});
 
 /** The record of one outcome. */
 function record(a: Absorb | Extract<UpdateAssessment, { action: 'ignore' }>, u: PendingUpdate, checkpoint: string, decision?: UpdateRecord['decision']): UpdateRecord {
@@ -114,7 +135,7 @@ function record(a: Absorb | Extract<UpdateAssessment, { action: 'ignore' }>, u: 
 }
 
 /** Applies an ignore or absorb: the context change and its record. */
-function settle<C extends CheckpointContext>(o: CheckpointOptions<C>, context: C, a: UpdateAssessment, u: PendingUpdate, checkpoint: string, decision?: UpdateRecord['decision']): Partial<C> {
+function settle<C extends CheckpointContext, E extends EventObject>(o: CheckpointOptions<C, E>, context: C, a: UpdateAssessment, u: PendingUpdate, checkpoint: string, decision?: UpdateRecord['decision']): Partial<C> {
   const final = a.action === 'decide' ? ({ action: 'ignore', reason: 'the answer asked for another decision (not supported)' } as const) : a;
   const changes: Partial<CheckpointContext> = final.action === 'absorb' ? o.absorb(context, final, u) : {};
   return { ...changes, updates: [...(changes.updates ?? context.updates), record(final, u, checkpoint, decision)] } as Partial<C>;
@@ -134,11 +155,21 @@ export function flushPending<C extends CheckpointContext>(context: C, reason: st
  * `decision: 'context.update'`) until a `decision` event answers it, or to
  * `awaitingUntil` when it has a deadline, past which the default applies.
  * With nothing pending, `proceed` decides where the machine goes. The
- * machine registers {@link checkpointDelays}.
+ * machine registers {@link checkpointDelays}. Times (`at`, `since`,
+ * `deadline`) are read from the actor's clock.
+ *
+ * `C` is the host machine's context, `E` its events: the
+ * {@link CheckpointEvent}s and any others it has (the states then fit its
+ * `states` with no cast; see `test/machines/compose.test.ts`).
  */
-export function checkpointStates<C extends CheckpointContext>(o: CheckpointOptions<C>): Record<'checkpoint' | 'assessing' | 'awaiting' | 'awaitingUntil', unknown> {
-  type A = Args<C>;
-  const resolveAnswer = (context: C, event: DecisionEvent, source: 'answer' | 'default'): Partial<C> => {
+export function checkpointStates<C extends CheckpointContext, E extends EventObject = CheckpointEvent>(
+  o: CheckpointOptions<C, E>,
+): Record<'checkpoint' | 'assessing' | 'awaiting' | 'awaitingUntil', PatternStateConfig<C, E>> {
+  type Assessment = NonNullable<CheckpointContext['assessment']>;
+  /** An assign on the host's context (a pattern only knows it extends CheckpointContext). */
+  const update = <X extends EventObject = E>(f: (args: { context: C; event: X; self: AnyActorRef }) => Partial<CheckpointContext>) =>
+    assign<C, X, undefined, E, never>((args) => f(args) as Partial<C>);
+  const resolveAnswer = (context: C, event: Pick<DecisionEvent, 'choice' | 'by' | 'note'>, source: 'answer' | 'default', at: number): Partial<CheckpointContext> => {
     const a = context.assessment!;
     const resolved = o.resolve
       ? o.resolve(event.choice, a.update.update, context)
@@ -146,48 +177,40 @@ export function checkpointStates<C extends CheckpointContext>(o: CheckpointOptio
         ? ({ action: 'absorb' } as const)
         : ({ action: 'ignore', reason: `answered '${event.choice}'` } as const);
     const by = event.by ?? 'unknown';
-    const rec: DecisionRecord = { decision: 'context.update', choice: event.choice, by, at: Date.now(), source, ...(event.note ? { note: event.note } : {}) };
-    const settled = settle(o, context, resolved, a.update, a.checkpoint, { choice: event.choice, by, source });
-    return { ...settled, decisions: [...(settled.decisions ?? context.decisions), rec], awaiting: undefined, assessment: undefined } as Partial<C>;
+    const rec: DecisionRecord = { decision: 'context.update', choice: event.choice, by, at, source, ...(event.note ? { note: event.note } : {}) };
+    const settled: Partial<CheckpointContext> = settle(o, context, resolved, a.update, a.checkpoint, { choice: event.choice, by, source });
+    return { ...settled, decisions: [...(settled.decisions ?? context.decisions), rec], awaiting: undefined, assessment: undefined };
   };
-  const entry = assign(({ context }: A) => {
-    const a = context.assessment as Decide & { update: PendingUpdate; checkpoint: string };
-    return {
-      awaiting: {
-        decision: 'context.update',
-        question: a.question,
-        options: a.options,
-        since: Date.now(),
-        ...(a.deadlineMs !== undefined ? { deadline: Date.now() + a.deadlineMs } : {}),
-        detail: { ...a.update, checkpoint: a.checkpoint },
-      },
-    } as never;
+  const entry = update(({ context, self }) => {
+    const a = context.assessment as Decide & Assessment;
+    return { awaiting: awaitingOf({ decision: 'context.update', question: a.question, options: a.options, deadlineMs: a.deadlineMs, detail: { ...a.update, checkpoint: a.checkpoint } }, actorNow(self)) };
   });
+  // The host's events include `decision` (TypeScript cannot see it in a mapped type over a generic E).
   const on = {
     decision: {
-      guard: ({ context, event }: A) => answers(context.awaiting, event as Partial<DecisionEvent>),
+      guard: ({ context, event }: { context: C; event: DecisionEvent }) => answers(context.awaiting, event),
       target: 'checkpoint',
-      actions: assign(({ context, event }: A) => resolveAnswer(context, event as unknown as DecisionEvent, 'answer') as never),
+      actions: update<DecisionEvent>(({ context, event, self }) => resolveAnswer(context, event, 'answer', actorNow(self))),
     },
-  };
-  const decision = ({ context }: A) => context.assessment?.action === 'decide';
+  } as TransitionsConfig<C, E, never, never, never, CheckpointDelay, EventObject, MetaObject>;
+  const deciding = ({ context }: { context: C }) => context.assessment?.action === 'decide';
   return {
     checkpoint: {
-      always: [{ guard: ({ context }: A) => context.pending.length > 0, target: 'assessing' }, ...o.proceed],
+      always: [{ guard: ({ context }) => context.pending.length > 0, target: 'assessing' }, ...o.proceed],
     },
     assessing: {
-      entry: assign(({ context }: A) => {
+      entry: update(({ context }) => {
         const u = context.pending[0]!;
-        return { pending: context.pending.slice(1), assessment: { ...o.assess(u.update, context), update: u, checkpoint: o.name } } as never;
+        return { pending: context.pending.slice(1), assessment: { ...o.assess(u.update, context), update: u, checkpoint: o.name } };
       }),
       always: [
-        { guard: (args: A) => decision(args) && (args.context.assessment as Decide).deadlineMs !== undefined, target: 'awaitingUntil' },
-        { guard: decision, target: 'awaiting' },
+        { guard: (args) => deciding(args) && (args.context.assessment as Decide).deadlineMs !== undefined, target: 'awaitingUntil' },
+        { guard: deciding, target: 'awaiting' },
         {
           target: 'checkpoint',
-          actions: assign(({ context }: A) => {
+          actions: update(({ context }) => {
             const a = context.assessment!;
-            return { ...settle(o, context, a, a.update, a.checkpoint), assessment: undefined } as never;
+            return { ...settle(o, context, a, a.update, a.checkpoint), assessment: undefined };
           }),
         },
       ],
@@ -200,9 +223,9 @@ export function checkpointStates<C extends CheckpointContext>(o: CheckpointOptio
       after: {
         updateDeadline: {
           target: 'checkpoint',
-          actions: assign(({ context }: A) => {
-            const a = context.assessment as Decide;
-            return resolveAnswer(context, { type: 'decision', decision: 'context.update', choice: a.defaultOption ?? a.options[0] ?? '', by: 'deadline' }, 'default') as never;
+          actions: update(({ context, self }) => {
+            const a = context.assessment as Decide & Assessment;
+            return resolveAnswer(context, { choice: a.defaultOption ?? a.options[0] ?? '', by: 'deadline' }, 'default', actorNow(self));
           }),
         },
       },

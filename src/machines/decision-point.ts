@@ -1,5 +1,6 @@
 import { assign, setup } from 'xstate';
-import { answers, type Awaiting, type DecisionEvent, type DecisionRecord } from './types.js';
+import { actorNow } from './clock.js';
+import { answers, awaitingOf, type Awaiting, type DecisionEvent, type DecisionRecord } from './types.js';
 
 /** What happens when nobody answers in time. */
 export type TimeoutPolicy =
@@ -38,7 +39,8 @@ interface Ctx {
  * A human decision point with a deadline, on durable timers: the task waits
  * (surfacing `awaiting` in its view) for a `decision` event; past the
  * deadline it takes the default or escalates. Answers naming another decision
- * or an option not offered are ignored.
+ * or an option not offered are ignored. Times (`since`, `deadline`, `at`)
+ * are read from the actor's clock.
  *
  * @example
  * const approve = decisionPoint({ decision: 'publish', question: 'Publish the report?', options: ['yes', 'no'],
@@ -65,18 +67,18 @@ export function decisionPoint(opts: DecisionPointOptions) {
     },
     actions: {
       recordAnswer: assign({
-        result: ({ event }) => ({
+        result: ({ event, self }) => ({
           decision: opts.decision,
           choice: event.choice,
           by: event.by ?? 'unknown',
-          at: Date.now(),
+          at: actorNow(self),
           ...(event.note !== undefined ? { note: event.note } : {}),
           source: 'answer' as const,
         }),
         awaiting: undefined,
       }),
       recordDefault: assign({
-        result: () => ({ decision: opts.decision, choice: String(fallback), by: 'deadline', at: Date.now(), source: 'default' as const }),
+        result: ({ self }) => ({ decision: opts.decision, choice: String(fallback), by: 'deadline', at: actorNow(self), source: 'default' as const }),
         awaiting: undefined,
       }),
     },
@@ -87,14 +89,8 @@ export function decisionPoint(opts: DecisionPointOptions) {
     states: {
       waiting: {
         entry: assign({
-          awaiting: ({ context }) => ({
-            decision: opts.decision,
-            question: opts.question,
-            options: opts.options,
-            since: Date.now(),
-            ...(opts.deadlineMs !== undefined ? { deadline: Date.now() + opts.deadlineMs } : {}),
-            ...(context.detail !== undefined ? { detail: context.detail } : {}),
-          }),
+          awaiting: ({ context, self }) =>
+            awaitingOf({ decision: opts.decision, question: opts.question, options: opts.options, deadlineMs: opts.deadlineMs, detail: context.detail }, actorNow(self)),
         }),
         on: { decision: { guard: 'answers', target: 'decided', actions: 'recordAnswer' } },
         ...(opts.deadlineMs !== undefined
@@ -110,11 +106,11 @@ export function decisionPoint(opts: DecisionPointOptions) {
       escalated: {
         entry: assign({
           escalated: true,
-          awaiting: ({ context }) =>
+          awaiting: ({ context, self }) =>
             context.awaiting && {
               ...context.awaiting,
               escalated: true,
-              ...(escalation?.default !== undefined ? { deadline: Date.now() + escalation.deadlineMs } : { deadline: undefined }),
+              deadline: escalation?.default !== undefined ? actorNow(self) + escalation.deadlineMs : undefined,
             },
         }),
         on: { decision: { guard: 'answers', target: 'decided', actions: 'recordAnswer' } },

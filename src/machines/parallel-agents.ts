@@ -1,5 +1,6 @@
 import { assign, setup, type AnyActorLogic } from 'xstate';
-import { answers, type Awaiting, type DecisionEvent } from './types.js';
+import { actorNow } from './clock.js';
+import { answers, awaitingOf, type Awaiting, type DecisionEvent } from './types.js';
 
 /** A conflict found between agents' outputs. */
 export interface Conflict {
@@ -81,7 +82,6 @@ type Ctx = {
   decidedAt?: number;
   awaiting?: Awaiting;
 };
-type Args = { context: Ctx; event: { type: string; [k: string]: unknown } };
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -98,34 +98,40 @@ function fieldConflict(outputs: Record<string, unknown>, fields: string[]): Omit
   return { fields: differing, summary: detail };
 }
 
+/** What an agent's child machine ends with. */
+type AgentResult = { ok: true; output: unknown } | { ok: false; error: { message?: string } };
+
 /**
  * One agent as its own child machine: runs the logic and ends in `done`
  * (output `{ ok: true, output }`) or `failed` (output `{ ok: false, error }`),
  * so one agent's failure does not abort the others.
  */
 function agentMachine(name: string, logic: AnyActorLogic) {
-  type A = { context: { input: unknown; result: unknown }; event: { output?: unknown; error?: unknown } };
-  return setup({ actors: { work: logic } }).createMachine({
+  return setup({
+    types: { context: {} as { input: unknown; result?: AgentResult }, input: {} as unknown, output: {} as AgentResult },
+    actors: { work: logic },
+  }).createMachine({
     id: `agent-${name}`,
-    context: ({ input }: { input: unknown }) => ({ input, result: undefined as unknown }),
+    context: ({ input }) => ({ input }),
     initial: 'working',
     states: {
       working: {
         invoke: {
           src: 'work',
-          input: ({ context }: A) => context.input,
-          onDone: { target: 'done', actions: assign({ result: ({ event }: A) => ({ ok: true, output: event.output }) }) },
+          input: ({ context }: { context: { input: unknown } }) => context.input,
+          onDone: { target: 'done', actions: assign({ result: ({ event }) => ({ ok: true as const, output: event.output }) }) },
           onError: {
             target: 'failed',
-            actions: assign({ result: ({ event }: A) => ({ ok: false, error: { message: (event.error as { message?: string })?.message ?? String(event.error) } }) }),
+            actions: assign({ result: ({ event }) => ({ ok: false as const, error: { message: (event.error as { message?: string })?.message ?? String(event.error) } }) }),
           },
         },
       },
       done: { type: 'final' },
       failed: { type: 'final' },
     },
-    output: ({ context }: A) => context.result,
-  } as never);
+    // Both final states are entered with a result; the fallback only satisfies the type.
+    output: ({ context }) => context.result ?? { ok: false, error: { message: 'the agent ended without a result' } },
+  });
 }
 
 /**
@@ -134,7 +140,8 @@ function agentMachine(name: string, logic: AnyActorLogic) {
  * detector (rule, per-field, or a semantic judge run as an agent), and route a
  * conflict to reconciliation by rule, by an agent (an LLM), or by a person
  * (the task waits for a `decision` event). The result keeps both originals,
- * the conflict, the reconciled output and who decided.
+ * the conflict, the reconciled output and who decided; times (`decidedAt`,
+ * `since`, `deadline`) are read from the actor's clock.
  *
  * @example
  * const review = parallelAgents({
@@ -147,15 +154,27 @@ function agentMachine(name: string, logic: AnyActorLogic) {
 export function parallelAgents(opts: ParallelAgentsOptions) {
   const names = Object.keys(opts.agents);
   const actors: Record<string, AnyActorLogic> = {};
-  for (const n of names) actors[`agent_${n}`] = agentMachine(n, opts.agents[n]!) as unknown as AnyActorLogic;
+  for (const n of names) actors[`agent_${n}`] = agentMachine(n, opts.agents[n]!);
   if (opts.detect.kind === 'agent') actors.judge = opts.detect.judge;
   if (opts.reconcile.kind === 'agent') actors.reconciler = opts.reconcile.reconciler;
   const rec = opts.reconcile;
+  const machine = setup({
+    types: { context: {} as Ctx, input: {} as unknown, events: {} as DecisionEvent, output: {} as ParallelResult },
+    actors,
+    delays: { reconcileDeadline: rec.kind === 'human' ? (rec.deadlineMs ?? 0) : 0 },
+  });
+  type StateConfig = Parameters<typeof machine.createStateConfig>[0];
   const okOutputs = (ctx: Ctx) => Object.fromEntries(Object.entries(ctx.originals).filter(([n]) => !(n in ctx.failed)));
-  const decided = (by: string, value: (ctx: Ctx, e: Args['event']) => unknown) =>
-    assign(({ context, event }: Args) => ({ reconciled: value(context, event), decidedBy: by, decidedAt: Date.now(), awaiting: undefined }));
+  /** The decision, stamped by the actor's clock. */
+  const decided = <E>(by: string, value: (ctx: Ctx, e: E) => unknown) =>
+    assign<Ctx, E & { type: string }, undefined, DecisionEvent, never>(({ context, event, self }) => ({
+      reconciled: value(context, event),
+      decidedBy: by,
+      decidedAt: actorNow(self),
+      awaiting: undefined,
+    }));
 
-  const regions: Record<string, unknown> = {};
+  const regions: Record<string, StateConfig> = {};
   for (const n of names) {
     regions[n] = {
       initial: 'running',
@@ -164,11 +183,11 @@ export function parallelAgents(opts: ParallelAgentsOptions) {
           invoke: {
             id: n,
             src: `agent_${n}`,
-            input: ({ context }: Args) => (opts.input ? opts.input(n, context.input) : context.input),
+            input: ({ context }) => (opts.input ? opts.input(n, context.input) : context.input),
             onDone: {
               target: 'finished',
-              actions: assign(({ context, event }: Args) => {
-                const r = (event as { output?: { ok: boolean; output?: unknown; error?: { message?: string } } }).output;
+              actions: assign(({ context, event }) => {
+                const r = event.output as AgentResult | undefined;
                 return r?.ok
                   ? { originals: { ...context.originals, [n]: r.output } }
                   : { originals: { ...context.originals, [n]: null }, failed: { ...context.failed, [n]: r?.error ?? {} } };
@@ -181,16 +200,17 @@ export function parallelAgents(opts: ParallelAgentsOptions) {
     };
   }
 
-  const detecting =
-    opts.detect.kind === 'agent'
+  const d = opts.detect;
+  const detecting: StateConfig =
+    d.kind === 'agent'
       ? {
           invoke: {
             src: 'judge',
-            input: ({ context }: Args) => ({ outputs: okOutputs(context) }),
+            input: ({ context }) => ({ outputs: okOutputs(context) }),
             onDone: {
               target: 'routing',
-              actions: assign(({ event }: Args) => {
-                const o = ((event as { output?: unknown }).output ?? {}) as { conflict?: boolean; fields?: string[]; summary?: string };
+              actions: assign(({ event }) => {
+                const o = (event.output ?? {}) as { conflict?: boolean; fields?: string[]; summary?: string };
                 return { conflict: o.conflict ? { fields: o.fields ?? [], summary: o.summary ?? 'the judge found a conflict', detectedBy: 'agent' } : null };
               }),
             },
@@ -200,16 +220,15 @@ export function parallelAgents(opts: ParallelAgentsOptions) {
       : {
           always: {
             target: 'routing',
-            actions: assign(({ context }: Args) => {
+            actions: assign(({ context }) => {
               const outputs = okOutputs(context);
-              const d = opts.detect;
-              const found = d.kind === 'rule' ? d.detect(outputs) : fieldConflict(outputs, (d as { fields: string[] }).fields);
+              const found = d.kind === 'rule' ? d.detect(outputs) : fieldConflict(outputs, d.fields);
               return { conflict: found ? { ...found, detectedBy: d.kind } : null };
             }),
           },
         };
 
-  let reconciling: Record<string, unknown>;
+  let reconciling: StateConfig;
   if (rec.kind === 'rule') {
     reconciling = {
       always: { target: 'resolved', actions: decided(`rule:${rec.name ?? 'reconcile'}`, (ctx) => rec.reconcile(okOutputs(ctx), ctx.conflict!)) },
@@ -218,8 +237,8 @@ export function parallelAgents(opts: ParallelAgentsOptions) {
     reconciling = {
       invoke: {
         src: 'reconciler',
-        input: ({ context }: Args) => ({ outputs: okOutputs(context), conflict: context.conflict }),
-        onDone: { target: 'resolved', actions: decided(`agent:${rec.name ?? 'reconciler'}`, (_c, e) => (e as { output?: unknown }).output) },
+        input: ({ context }) => ({ outputs: okOutputs(context), conflict: context.conflict }),
+        onDone: { target: 'resolved', actions: decided(`agent:${rec.name ?? 'reconciler'}`, (_c, e: { output: unknown }) => e.output) },
         onError: { target: 'resolved', actions: decided('default', (ctx) => ({ unresolved: true, outputs: okOutputs(ctx) })) },
       },
     };
@@ -227,24 +246,16 @@ export function parallelAgents(opts: ParallelAgentsOptions) {
     const options = [...names, ...(rec.merge ? ['merge'] : [])];
     const pick = (ctx: Ctx, choice: string) => (choice === 'merge' && rec.merge ? rec.merge(okOutputs(ctx)) : ctx.originals[choice]);
     reconciling = {
-      entry: assign(({ context }: Args) => ({
-        awaiting: {
-          decision: 'reconcile',
-          question: rec.question ?? `The agents disagree (${context.conflict?.summary}). Whose output stands?`,
-          options,
-          since: Date.now(),
-          ...(rec.deadlineMs !== undefined ? { deadline: Date.now() + rec.deadlineMs } : {}),
-          detail: { conflict: context.conflict, originals: context.originals },
-        },
-      })),
+      entry: assign(({ context, self }) => {
+        const question = rec.question ?? `The agents disagree (${context.conflict?.summary}). Whose output stands?`;
+        const detail = { conflict: context.conflict, originals: context.originals };
+        return { awaiting: awaitingOf({ decision: 'reconcile', question, options, deadlineMs: rec.deadlineMs, detail }, actorNow(self)) };
+      }),
       on: {
         decision: {
-          guard: ({ context, event }: Args) => answers(context.awaiting, event as Partial<DecisionEvent>),
+          guard: ({ context, event }) => answers(context.awaiting, event),
           target: 'resolved',
-          actions: assign(({ context, event }: Args) => {
-            const e = event as unknown as DecisionEvent;
-            return { reconciled: pick(context, e.choice), decidedBy: `human:${e.by ?? 'unknown'}`, decidedAt: Date.now(), awaiting: undefined };
-          }),
+          actions: assign(({ context, event, self }) => ({ reconciled: pick(context, event.choice), decidedBy: `human:${event.by ?? 'unknown'}`, decidedAt: actorNow(self), awaiting: undefined })),
         },
       },
       ...(rec.deadlineMs !== undefined
@@ -253,26 +264,23 @@ export function parallelAgents(opts: ParallelAgentsOptions) {
     };
   }
 
-  const config = {
+  return machine.createMachine({
     id: opts.id,
-    context: ({ input }: { input: unknown }): Ctx => ({ input, originals: {}, failed: {}, conflict: null }),
+    context: ({ input }) => ({ input, originals: {}, failed: {}, conflict: null }),
     initial: 'fanOut',
     states: {
       fanOut: { type: 'parallel', states: regions, onDone: 'detecting' },
       detecting,
       routing: {
         always: [
-          { guard: ({ context }: Args) => context.conflict !== null, target: 'reconciling' },
-          {
-            target: 'resolved',
-            actions: decided('no-conflict', (ctx) => (opts.merge ? opts.merge(okOutputs(ctx)) : okOutputs(ctx))),
-          },
+          { guard: ({ context }) => context.conflict !== null, target: 'reconciling' },
+          { target: 'resolved', actions: decided('no-conflict', (ctx) => (opts.merge ? opts.merge(okOutputs(ctx)) : okOutputs(ctx))) },
         ],
       },
       reconciling,
       resolved: { type: 'final' },
     },
-    output: ({ context }: { context: Ctx }): ParallelResult => ({
+    output: ({ context }) => ({
       originals: context.originals,
       failed: context.failed,
       conflict: context.conflict,
@@ -280,10 +288,5 @@ export function parallelAgents(opts: ParallelAgentsOptions) {
       decidedBy: context.decidedBy ?? 'none',
       decidedAt: context.decidedAt ?? 0,
     }),
-  };
-  return setup({
-    types: { context: {} as Ctx, input: {} as unknown, events: {} as DecisionEvent, output: {} as ParallelResult },
-    actors,
-    delays: { reconcileDeadline: rec.kind === 'human' ? (rec.deadlineMs ?? 0) : 0 },
-  }).createMachine(config as never);
+  });
 }

@@ -54,6 +54,31 @@ export interface ContextUpdateEvent {
   by?: string;
 }
 
+/** What a decision surfaces when it opens. */
+export interface OpenDecision {
+  decision: string;
+  question: string;
+  options: string[];
+  /** Time to answer (ms); none: no deadline. */
+  deadlineMs?: number | undefined;
+  detail?: unknown;
+}
+
+/**
+ * The `awaiting` of a decision opened at `now` (by the actor's clock, see
+ * `actorNow`): `since` is `now`, `deadline` is `deadlineMs` later when there is one.
+ */
+export function awaitingOf(d: OpenDecision, now: number): Awaiting {
+  return {
+    decision: d.decision,
+    question: d.question,
+    options: d.options,
+    since: now,
+    ...(d.deadlineMs !== undefined ? { deadline: now + d.deadlineMs } : {}),
+    ...(d.detail !== undefined ? { detail: d.detail } : {}),
+  };
+}
+
 /** True when `choice` answers `awaiting`. */
 export function answers(awaiting: Awaiting | undefined, event: { decision?: unknown; choice?: unknown }): boolean {
   return !!awaiting && event.decision === awaiting.decision && typeof event.choice === 'string' && awaiting.options.includes(event.choice);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, fromPromise, toPromise, type AnyActorLogic } from 'xstate';
+import { createActor, fromPromise, toPromise, waitFor, type AnyActorLogic } from 'xstate';
 import { decisionPoint, durableSteps, parallelAgents, type StepsOutput } from '../../src/machines/index.js';
 import { waitUntil } from '../helpers/wait.ts';
 
@@ -52,6 +52,58 @@ describe('durableSteps (in memory)', () => {
     expect(undone).toEqual(['b', 'a']);
     expect(out).toMatchObject({ outcome: 'failed', compensated: ['b', 'a'] });
   });
+});
+
+describe('durableSteps default failure policy (no onFailure)', () => {
+  /** Undo that records what it undid. */
+  const undoer = () => {
+    const undone: string[] = [];
+    return { undone, undo: (name: string) => fromPromise(async () => { undone.push(name); }) as AnyActorLogic };
+  };
+
+  it('compensates when a completed step has a compensation: the saga undoes it', async () => {
+    const { undone, undo } = undoer();
+    const m = durableSteps({ id: 's', steps: [{ name: 'a', run: ok(1), compensate: undo('a') }, { name: 'b', run: ok(2) }, { name: 'c', run: boom('no') }] });
+    const out = (await toPromise(createActor(m, { input: {} }).start())) as StepsOutput;
+    expect(out).toMatchObject({ outcome: 'failed', compensated: ['a'], failures: [{ step: 'c', decision: 'compensate' }] });
+    expect(undone).toEqual(['a']);
+  });
+
+  it('fails, claiming no saga, when the only compensations are on steps that did not complete', async () => {
+    const { undone, undo } = undoer();
+    // a completed but has no undo; b (the failing step) and c (never reached) have one: nothing to run.
+    const m = durableSteps({
+      id: 's',
+      steps: [{ name: 'a', run: ok(1) }, { name: 'b', run: boom('no'), compensate: undo('b') }, { name: 'c', run: ok(3), compensate: undo('c') }],
+    });
+    // Every microstep's state, eventless ones included (a subscriber only sees where each macrostep ends).
+    const visited: unknown[] = [];
+    const actor = createActor(m, { input: {}, inspect: (ev) => ev.type === '@xstate.microstep' && 'value' in ev.snapshot && visited.push(ev.snapshot.value) });
+    const out = (await toPromise(actor.start())) as StepsOutput;
+    expect(out).toMatchObject({ outcome: 'failed', compensated: [], results: { a: 1 } });
+    expect(out.failures).toEqual([{ step: 'b', error: { name: 'Error', message: 'no' }, decision: 'fail' }]);
+    expect(visited).toContainEqual({ step_1: 'deciding' });
+    expect(visited).not.toContainEqual(expect.objectContaining({ compensating: expect.anything() }));
+    expect(undone).toEqual([]);
+  });
+
+  it('a failed recovery path follows the same rule', async () => {
+    const { undone, undo } = undoer();
+    const run = (withUndoOnA: boolean) =>
+      durableSteps({
+        id: 's',
+        steps: [{ name: 'a', run: ok(1), ...(withUndoOnA ? { compensate: undo('a') } : {}) }, { name: 'b', run: boom('no') }, { name: 'c', run: ok(3), compensate: undo('c') }],
+        recovery: { fallback: { run: boom('fallback broke too') } },
+        onFailure: () => ({ action: 'recover', with: 'fallback' }),
+      });
+    const nothingToUndo = (await toPromise(createActor(run(false), { input: {} }).start())) as StepsOutput;
+    expect(nothingToUndo.failures).toMatchObject([{ step: 'b', decision: 'recover:fallback' }, { step: 'b/recovery:fallback', decision: 'fail' }]);
+    expect(nothingToUndo.compensated).toEqual([]);
+    const toUndo = (await toPromise(createActor(run(true), { input: {} }).start())) as StepsOutput;
+    expect(toUndo.failures).toMatchObject([{ step: 'b', decision: 'recover:fallback' }, { step: 'b/recovery:fallback', decision: 'compensate' }]);
+    expect(toUndo).toMatchObject({ outcome: 'failed', compensated: ['a'] });
+    expect(undone).toEqual(['a']);
+  });
 
   it('assesses a context update at the next checkpoint and absorbs it into the plan', async () => {
     let release!: () => void;
@@ -84,8 +136,8 @@ describe('durableSteps (in memory)', () => {
     const actor = createActor(m, { input: {} }).start();
     actor.send({ type: 'context.update', update: { scope: 'EU' } });
     release();
-    await new Promise((r) => setTimeout(r, 20));
-    const snap = actor.getSnapshot();
+    const snap = await waitFor(actor, (s) => s.context.awaiting !== undefined, { timeout: 5000 });
+    expect(snap.value).toEqual({ step_1: 'awaiting' });
     expect(snap.context.awaiting).toMatchObject({ decision: 'context.update', question: 'Restrict to EU?', options: ['absorb', 'ignore'] });
     actor.send({ type: 'decision', decision: 'context.update', choice: 'absorb', by: 'ana' });
     const out = await toPromise(actor);
@@ -239,8 +291,9 @@ describe('parallelAgents (in memory)', () => {
   it('human reconciliation waits for a decision', async () => {
     const m = parallelAgents({ id: 'p', agents: { a: ok({ v: 1 }), b: ok({ v: 2 }) }, detect: { kind: 'fields', fields: ['v'] }, reconcile: { kind: 'human' } });
     const actor = createActor(m, { input: {} }).start();
-    await new Promise((r) => setTimeout(r, 20));
-    expect(actor.getSnapshot().context.awaiting).toMatchObject({ decision: 'reconcile', options: ['a', 'b'] });
+    const asked = await waitFor(actor, (s) => s.context.awaiting !== undefined, { timeout: 5000 });
+    expect(asked.value).toBe('reconciling');
+    expect(asked.context.awaiting).toMatchObject({ decision: 'reconcile', options: ['a', 'b'] });
     actor.send({ type: 'decision', decision: 'reconcile', choice: 'c', by: 'x' }); // not an option: ignored
     expect(actor.getSnapshot().status).toBe('active');
     actor.send({ type: 'decision', decision: 'reconcile', choice: 'b', by: 'ana' });
