@@ -26,6 +26,8 @@ export class Residency {
     private readonly idleMs: number,
     private readonly log: (msg: string, extra?: Record<string, unknown>) => void,
     private readonly closing: () => boolean,
+    /** Wake a task that a newer version of its machine must run, if a live process runs that version. */
+    private readonly elsewhere: (taskId: string, machine: string, version: number) => Promise<void>,
   ) {}
 
   /** The context every host of this process gets (set once, by the runtime). */
@@ -90,9 +92,12 @@ export class Residency {
     // A task spawned for a newer version than this process runs (its input was checked against that
     // version's schema) is not ours to start. (A committed snapshot of a newer version quarantines, on restore.)
     const fresh = (r.fields.seq ?? '0') === '0';
-    if (!def || (fresh && Number(r.fields.version ?? 1) > def.version)) {
-      this.log('activation for a machine (or version) this process does not run; releasing', { taskId, machine: name, version: r.fields.version });
+    const version = Number(r.fields.version ?? 1);
+    if (!def || (fresh && version > def.version)) {
+      this.log('activation for a machine (or version) this process does not run; releasing', { taskId, machine: name, version });
       await this.hostCtx.store.release(taskId, r.epoch, this.hostCtx.owner).catch(() => undefined);
+      // Offered again at once, for a process of that version to take (the due set's sweep stays the backstop).
+      if (def) await this.elsewhere(taskId, name, version).catch(() => undefined);
       return;
     }
     await TaskHost.start(this.hostCtx, taskId, name, def, r.epoch, r.fields); // registers itself (onHeld)

@@ -53,7 +53,10 @@ export class Runtime implements TaskApi {
       wake: (ids) => this.wake(ids),
       closing: () => this.closed,
     }, log);
-    this.residency = new Residency(definitions, this.lease, clock, o.idleMs, log, () => this.closed);
+    this.residency = new Residency(definitions, this.lease, clock, o.idleMs, log, () => this.closed, async (id, machine, version) => {
+      const serving = await this.client.registry.serving(machine, version);
+      if (serving.live.some((p) => p.owner !== o.owner)) await this.client.activations.wake(id, machine);
+    });
     this.agentQueues = new AgentQueues(() => this.client.connections.open('command'), keys.queuePrefix, keys.agentCancel);
     if (o.agents.size) {
       const progress = (taskId: string, message: string) => store.publishProgress(taskId, message);
