@@ -182,6 +182,10 @@ export class Runtime implements TaskApi {
   machines(): Promise<MachineInfo[]> {
     return this.client.machines();
   }
+  /** The raw committed XState snapshot of a task (children included). */
+  persisted(taskId: string): Promise<Record<string, unknown> | undefined> {
+    return this.client.persisted(taskId);
+  }
   /** The first committed view that satisfies `predicate`. */
   waitFor(taskId: string, predicate: (view: TaskView) => boolean, options?: WaitOptions): Promise<TaskView> {
     return this.client.waitFor(taskId, predicate, options);
