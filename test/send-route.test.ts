@@ -59,8 +59,11 @@ describe('the send route', () => {
     // (runtime.ts hands the call to its client without awaiting it, so it is not in the async stack.)
     const send = route(offered[0]!, 'runtime/mailbox.ts');
     expect(send).toEqual(['runtime/client.ts', 'runtime/runtime-delivery.ts', 'runtime/task-host.ts', 'runtime/mailbox.ts']);
+    // An idle host applies the send at once, inside the same call: then the commit's stack is the whole
+    // route from the send (a host already busy takes it in its running loop, from task-host.ts).
     const commit = route(committed[0]!, 'persistence/task-store.ts');
-    expect(commit).toEqual(['runtime/task-host.ts', 'runtime/commit.ts', 'persistence/task-store.ts']);
+    expect([['runtime/client.ts', 'runtime/runtime-delivery.ts'], []]).toContainEqual(commit.slice(0, -3));
+    expect(commit.slice(-3)).toEqual(['runtime/task-host.ts', 'runtime/commit.ts', 'persistence/task-store.ts']);
     expectOneWay(send);
     expectOneWay(commit);
   });

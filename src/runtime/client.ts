@@ -82,8 +82,9 @@ export class BatonClient implements TaskApi {
   }
 
   /** @internal Resolve once Redis answers; `REDIS_UNREACHABLE` after `connectTimeoutMs`, nothing sent. */
-  reach(): Promise<void> {
-    return this.connections.ready(this.store.redis);
+  reach(): Promise<void> | undefined {
+    // Connected: nothing to wait for (no promise, no microtask on the send path).
+    return this.connections.isReady(this.store.redis) ? undefined : this.connections.ready(this.store.redis);
   }
 
   /**

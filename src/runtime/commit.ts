@@ -131,6 +131,7 @@ export class Commits {
   async commit(c: Capture, cursor: string, append?: Append, onSent?: (landed: Promise<void>) => void): Promise<void> {
     const now = this.ctx.clock.now();
     const seq = this.seq + 1;
+    // One object shape for every commit (no conditional spreads): the commit path stays monomorphic.
     const notice: NoticeFields = {
       machine: this.task.machine,
       version: this.task.version,
@@ -138,21 +139,13 @@ export class Commits {
       seq,
       updatedAt: now,
       createdAt: this.task.createdAt,
+      reason: undefined,
       cursor,
-      ...(this.rejections.length ? { rejections: this.rejections } : {}),
+      rejections: this.rejections.length ? this.rejections : undefined,
     };
-    const args: CommitArgs = {
-      ...this.base(seq, cursor, now),
-      snapshot: c.snapshot,
-      timers: c.timers,
-      status: c.status,
-      event: encodeJson(c.event),
-      from: this.fromValue,
-      to: c.value,
-      notice: noticeHead(this.task.id, notice, c.timers),
-      ...(append ? { append } : {}),
-      ...(c.rejections !== undefined ? { rejections: c.rejections } : {}),
-    };
+    const args = this.args(seq, cursor, now, this.epoch, c.snapshot, c.timers, c.status, encodeJson(c.event), this.fromValue, c.value, noticeHead(this.task.id, notice, c.timers));
+    args.append = append;
+    args.rejections = c.rejections;
     // Commits land in order (one connection, seq-checked); a refused one drops the host before anything depends on it.
     this.seq = seq;
     this.cursor = cursor;
@@ -172,17 +165,9 @@ export class Commits {
     const now = this.ctx.clock.now();
     const seq = this.seq + 1;
     const notice: NoticeFields = { machine: this.task.machine, version: this.task.version, status: 'error', seq, updatedAt: now, createdAt: this.task.createdAt, reason, cursor: this.cursor };
-    await this.send({
-      ...this.base(seq, this.cursor, now, epoch),
-      snapshot: 'null',
-      timers: '[]',
-      status: 'error',
-      event: encodeJson({ type: 'baton.rejected', input: true, reason }),
-      from: 'null',
-      to: 'null',
-      notice: noticeHead(this.task.id, notice, '[]'),
-      reason,
-    });
+    const args = this.args(seq, this.cursor, now, epoch, 'null', '[]', 'error', encodeJson({ type: 'baton.rejected', input: true, reason }), 'null', 'null', noticeHead(this.task.id, notice, '[]'));
+    args.reason = reason;
+    await this.send(args);
   }
 
   /** Quarantine the task (a snapshot that does not restore): status and reason, its state kept as it is for inspection. */
@@ -213,21 +198,39 @@ export class Commits {
   /** The writer's epoch (set by the host once it holds the lease). */
   epoch = 0;
 
-  private base(seq: number, cursor: string, now: number, epoch = this.epoch) {
+  private args(seq: number, cursor: string, now: number, epoch: number, snapshot: string, timers: string, status: string, event: string, from: string, to: string, notice: string): CommitArgs {
     return {
       epoch,
       seq,
       cursor,
+      snapshot,
+      timers,
+      status,
       now,
+      event,
+      from,
+      to,
+      notice,
       owner: this.ctx.owner,
       leaseMs: this.ctx.leaseMs,
       historyLimit: this.ctx.historyLimit,
       version: this.task.version,
+      append: undefined,
+      reason: undefined,
+      rejections: undefined,
     };
   }
 
   /** Send one commit; Redis unreachable: retried (a resent commit is recognised), until it lands or is fenced. */
   private async send(args: CommitArgs): Promise<void> {
+    try {
+      // The first try outside the retry loop: no closures on the common path.
+      await this.ctx.store.commit(this.task.id, args);
+      return;
+    } catch (err) {
+      if (answered(err) || this.abandoned()) throw err instanceof BatonError && err.code === ErrorCode.SeqConflict ? new FencedError(this.task.id) : err;
+      this.ctx.log('commit failed, retrying', { taskId: this.task.id, error: (err as Error).message, delay: 0 });
+    }
     try {
       await retry(() => this.ctx.store.commit(this.task.id, args), {
         // A fence, a seq conflict (another writer moved on) and a stale mailbox are answers, not outages.

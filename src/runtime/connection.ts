@@ -17,6 +17,8 @@ export type ConnectionOption =
   | Cluster
   | { cluster: ClusterNode[]; options?: ClusterOptions };
 
+const READY = Promise.resolve();
+
 /** What {@link Connections} reports about the health of its Redis. */
 export interface ConnectionEvents {
   /** How long a call waits for Redis before `REDIS_UNREACHABLE`, in ms. */
@@ -54,7 +56,7 @@ export class Connections {
    * leaves nothing queued to run later.
    */
   ready(conn: RedisLike): Promise<void> {
-    if ((conn as { status?: string }).status === 'ready') return Promise.resolve();
+    if ((conn as { status?: string }).status === 'ready') return READY;
     if (this.closed) return Promise.reject(new ClosedError());
     const ms = this.events.connectTimeoutMs;
     return new Promise((resolve, reject) => {
@@ -84,6 +86,11 @@ export class Connections {
       const last = this.lastErrorObject.get(conn);
       if (last !== undefined) onError(last);
     });
+  }
+
+  /** True when `conn` is connected now (a call need not wait). */
+  isReady(conn: RedisLike): boolean {
+    return (conn as { status?: string }).status === 'ready';
   }
 
   /** Tell once when the first command connection loses Redis after reaching it, and once when it is back. */

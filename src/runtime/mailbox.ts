@@ -88,13 +88,24 @@ export class HostMailbox {
     this.locals.push(local);
   }
 
-  /** The next thing to apply, or undefined when there is none. */
-  async next(): Promise<Next | undefined> {
+  /** The next thing to apply, or undefined when there is none (a promise only when the stream must be read). */
+  next(): Next | Promise<Next> | undefined {
     const event = this.agentEvents.shift();
     if (event) return { kind: 'agent', event };
     const entry = this.takeInbox();
     if (entry) return { kind: 'entry', entry };
-    if (this.needsRead) {
+    if (this.needsRead) return this.read();
+    const local = this.locals.shift();
+    if (!local) return undefined;
+    const expectLast = this.known;
+    const id = nextStreamId(expectLast, Date.now());
+    this.known = id;
+    return { kind: 'local', local, id, expectLast };
+  }
+
+  /** Read the stream past the last entry known (only when a notice could not carry what came in). */
+  private async read(): Promise<Next> {
+    {
       this.needsRead = false;
       const rows = await this.store.readMailbox(this.taskId, this.known, MAILBOX_BATCH);
       for (const r of rows) {
@@ -106,12 +117,6 @@ export class HostMailbox {
       if (rows.length === MAILBOX_BATCH) this.needsRead = true;
       return { kind: 'read' };
     }
-    const local = this.locals.shift();
-    if (!local) return undefined;
-    const expectLast = this.known;
-    const id = nextStreamId(expectLast, Date.now());
-    this.known = id;
-    return { kind: 'local', local, id, expectLast };
   }
 
   /** A local send's commit is on its way: it resolves with its id once `landed` does. */

@@ -176,6 +176,7 @@ export class Residency {
 
   /** A host's loop went idle: waiters of {@link settled} look again. */
   onIdle(): void {
+    if (this.settledWaiters.size === 0) return;
     for (const check of [...this.settledWaiters]) check();
   }
 

@@ -137,13 +137,14 @@ export class TaskHost implements HeldTask {
   }
 
   private onInspect(ev: InspectionEvent): void {
-    if (this.isGone) return;
-    this.events.inspect(ev, this.actor, (cause) => {
-      this.commits.captureOwn(this.actor, cause);
-      // After the rest of this synchronous cascade (a child's own snapshot follows its parent's).
-      queueMicrotask(() => void this.pump());
-    });
+    if (!this.isGone) this.events.inspect(ev, this.actor, this.moved);
   }
+
+  /** The actor moved on its own: capture it, and run the loop after the rest of this synchronous cascade. */
+  private readonly moved = (cause: AnyEvent): void => {
+    this.commits.captureOwn(this.actor, cause);
+    queueMicrotask(() => void this.pump());
+  };
 
   /** New entries may be in the mailbox stream (a wake notice that did not carry them, a reconnect). */
   poke(): void {
@@ -220,7 +221,8 @@ export class TaskHost implements HeldTask {
           await this.commit(captured, this.commits.cursor);
           continue;
         }
-        const next = await this.mailbox.next();
+        const pending = this.mailbox.next();
+        const next = pending instanceof Promise ? await pending : pending;
         if (next?.kind === 'agent') await this.applyAgentEvent(next.event, undefined);
         else if (next?.kind === 'entry') await this.apply(next.entry);
         else if (next?.kind === 'local') await this.apply({ id: next.id, event: next.local.event }, { local: next.local, expectLast: next.expectLast });

@@ -20,7 +20,7 @@ export class TaskReads {
     private readonly keys: Keys,
     private readonly registry: MachineRegistry,
     private readonly subs: () => Subscriber,
-    private readonly reach: () => Promise<void>,
+    private readonly reach: () => Promise<void> | undefined,
     private readonly unservedAfterMs: number,
   ) {}
 
