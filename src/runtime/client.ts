@@ -144,8 +144,10 @@ export class BatonClient implements TaskApi {
     this.assertOpen();
     assertTaskId(taskId);
     if (options.idempotencyKey !== undefined) assertIdempotencyKey(options.idempotencyKey);
-    await this.reach();
-    const json = encodeEvent(event, this.options.maxEventBytes, await this.rulesFor(taskId));
+    const reaching = this.reach();
+    if (reaching) await reaching;
+    const r = this.rulesFor(taskId);
+    const json = encodeEvent(event, this.options.maxEventBytes, r instanceof Promise ? await r : r);
     const receipt = await this.delivery.deliver(taskId, json, { idempotencyKey: options.idempotencyKey });
     if (options.wait === 'applied') await this.waitApplied(taskId, receipt.entryId, (event as { type: string }).type, options.timeoutMs ?? options.timeout);
     return receipt;
@@ -174,13 +176,28 @@ export class BatonClient implements TaskApi {
    * Undefined for an unknown task (the send script says so) or a machine that
    * no process registered (nothing to check against; its view says no process runs it).
    */
-  async rulesFor(taskId: string): Promise<EventRules | undefined> {
+  rulesFor(taskId: string): EventRules | undefined | Promise<EventRules | undefined> {
+    // A task whose machine this process has: its rules never change, so they are looked up once (the send path's budget).
+    const known = this.localRules.get(taskId);
+    if (known !== undefined) return known ?? undefined;
+    return this.resolveRules(taskId);
+  }
+
+  private async resolveRules(taskId: string): Promise<EventRules | undefined> {
     const m = await this.machineOf.of(taskId);
     if (!m) return undefined;
     const def = this.definitions.get(m.machine);
-    if (def) return definitionRules(def);
+    if (def) {
+      const rules = definitionRules(def);
+      const checked = rules.closed || rules.types.size > 0 ? rules : null; // nothing to check: null, and no check at all
+      if (this.localRules.size >= 10_000) this.localRules.clear();
+      this.localRules.set(taskId, checked);
+      return checked ?? undefined;
+    }
     return (await this.registry.rules(m.machine, m.version))?.events;
   }
+
+  private readonly localRules = new Map<string, EventRules | null>();
 
   /**
    * Stop a task: a `baton.stop` entry goes through its mailbox (so events sent

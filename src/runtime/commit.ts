@@ -150,14 +150,14 @@ export class Commits {
     this.seq = seq;
     this.cursor = cursor;
     this.fromValue = c.value;
-    const sent = this.send(args);
-    sent.catch(() => undefined); // observed through settle()
+    const sent = this.write(args);
+    sent.catch(() => undefined); // observed through drain()
     onSent?.(sent);
     this.inflight.push(sent);
     const effects = c.effects.dispatch.length > 0 || c.effects.cancel.length > 0 || c.effects.starts.length > 0;
-    if (effects || c.status !== 'active' || this.inflight.length >= MAX_INFLIGHT) await this.settle();
+    if (effects || c.status !== 'active' || this.inflight.length >= MAX_INFLIGHT) await this.drain();
     // Effects only after the commit that decided them.
-    if (effects) await this.outbox.send(c.effects, this.abandoned);
+    if (effects) await this.outbox.perform(c.effects, this.abandoned);
   }
 
   /** The commit that ends a task before it ever ran: its spawn input failed the machine's own schema. */
@@ -167,7 +167,7 @@ export class Commits {
     const notice: NoticeFields = { machine: this.task.machine, version: this.task.version, status: 'error', seq, updatedAt: now, createdAt: this.task.createdAt, reason, cursor: this.cursor };
     const args = this.args(seq, this.cursor, now, epoch, 'null', '[]', 'error', encodeJson({ type: 'baton.rejected', input: true, reason }), 'null', 'null', noticeHead(this.task.id, notice, '[]'));
     args.reason = reason;
-    await this.send(args);
+    await this.write(args);
   }
 
   /** Quarantine the task (a snapshot that does not restore): status and reason, its state kept as it is for inspection. */
@@ -178,7 +178,7 @@ export class Commits {
   }
 
   /** Wait for every commit in flight, in order; throws the first failure. */
-  async settle(): Promise<void> {
+  async drain(): Promise<void> {
     while (this.inflight.length) {
       await this.inflight[0];
       this.inflight.shift();
@@ -222,7 +222,7 @@ export class Commits {
   }
 
   /** Send one commit; Redis unreachable: retried (a resent commit is recognised), until it lands or is fenced. */
-  private async send(args: CommitArgs): Promise<void> {
+  private async write(args: CommitArgs): Promise<void> {
     try {
       // The first try outside the retry loop: no closures on the common path.
       await this.ctx.store.commit(this.task.id, args);

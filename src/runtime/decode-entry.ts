@@ -1,6 +1,5 @@
 import { AGENT_ERROR, AGENT_RESULT } from '../actors/fromAgent.js';
-import { eventRefusal } from '../persistence/validate.js';
-import { definitionRules, type TaskDefinition } from './definition.js';
+import { eventRefusal, type EventRules } from '../persistence/validate.js';
 import type { AnyEvent, Entry } from './mailbox.js';
 
 /** Event types of the runtime's own (agent outcomes, stop): not subject to the machine's event rules. */
@@ -18,7 +17,7 @@ export type Decoded =
  * and the machine's own rules again (its zod schema, a closed event set), for
  * a client may have checked only what JSON Schema can say, or nothing.
  */
-export function decodeEntry(entry: Entry, def: TaskDefinition): Decoded {
+export function decodeEntry(entry: Entry, rules: EventRules): Decoded {
   let event: AnyEvent;
   try {
     event = JSON.parse(entry.event) as AnyEvent;
@@ -28,6 +27,6 @@ export function decodeEntry(entry: Entry, def: TaskDefinition): Decoded {
   if (!event || typeof event.type !== 'string') return { kind: 'refused', reason: 'not an event object' };
   if (event.type === AGENT_RESULT || event.type === AGENT_ERROR) return { kind: 'agent', event };
   if (event.type === 'baton.stop') return { kind: 'stop', event };
-  const refusal = INTERNAL.test(event.type) ? undefined : eventRefusal(definitionRules(def), event.type, event);
+  const refusal = INTERNAL.test(event.type) ? undefined : eventRefusal(rules, event.type, event);
   return refusal ? { kind: 'refused', reason: refusal.text, type: event.type } : { kind: 'event', event };
 }

@@ -67,7 +67,7 @@ export class Outbox {
    * unreachable, until sent or `abandoned()` says the task moved on; effects
    * recorded since (later steps') stay queued.
    */
-  async send(effects: Effects, abandoned: () => boolean): Promise<void> {
+  async perform(effects: Effects, abandoned: () => boolean): Promise<void> {
     await retry(
       async () => {
         if (effects.dispatch.length) await this.agents.dispatch(this.taskId, effects.dispatch);
@@ -89,6 +89,6 @@ export class Outbox {
 
   /** Send everything recorded so far (after a restore, or a stop's cancellations). */
   async flush(abandoned: () => boolean): Promise<void> {
-    while (this.pending && !abandoned()) await this.send(this.take(), abandoned);
+    while (this.pending && !abandoned()) await this.perform(this.take(), abandoned);
   }
 }

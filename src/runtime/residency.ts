@@ -157,7 +157,7 @@ export class Residency {
    * idle, not polled. (The deadline is wall-clock time: it bounds a process's
    * start-up, which a task's injected clock does not drive.)
    */
-  async settled(ids: string[], withinMs: number): Promise<void> {
+  async whenSettled(ids: string[], withinMs: number): Promise<void> {
     const busy = () => ids.some((id) => this.host(id)?.settled === false);
     if (!busy()) return;
     await new Promise<void>((resolve) => {

@@ -107,7 +107,7 @@ export class Runtime implements TaskApi {
     const first = await this.lease.firstOwned(batch);
     if (first && (first[1].length > 0 || first[0] !== '0')) {
       const within = Math.min(1000, this.options.leaseMs);
-      void this.lease.reclaim(first, batch, (id) => !!this.residency.host(id), (ids) => void this.residency.settled(ids, within).then(() => this.startQueueWorkers()));
+      void this.lease.reclaim(first, batch, (id) => !!this.residency.host(id), (ids) => void this.residency.whenSettled(ids, within).then(() => this.startQueueWorkers()));
     } else this.startQueueWorkers();
   }
 

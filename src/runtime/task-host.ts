@@ -5,7 +5,8 @@ import type { StateFields } from '../persistence/task-store.js';
 import type { TaskStatus } from '../persistence/view.js';
 import { Commits, type Append } from './commit.js';
 import { InputRefusedError } from './committed-state.js';
-import type { TaskDefinition } from './definition.js';
+import { definitionRules, type TaskDefinition } from './definition.js';
+import type { EventRules } from '../persistence/validate.js';
 import { decodeEntry } from './decode-entry.js';
 import type { GoneReason, HeldTask, HostContext } from './host-context.js';
 import { ActorEvents } from './actor-events.js';
@@ -44,6 +45,7 @@ export class TaskHost implements HeldTask {
   private readonly mailbox: HostMailbox;
   private readonly commits: Commits;
   private readonly events = new ActorEvents();
+  private readonly rules: EventRules;
   /** True while the host stops the actor on purpose and children stopping should cancel their agent work (a user's stop). */
   private cancelOnStop = false;
   private pumping: Promise<void> | undefined;
@@ -66,6 +68,7 @@ export class TaskHost implements HeldTask {
     this.commits = new Commits({ id, machine: machineName, version: def.version, createdAt }, fields, ctx, () => this.isGone);
     this.commits.epoch = epoch;
     this.mailbox = new HostMailbox(id, ctx.store, fields.cursor ?? '0-0', fresh);
+    this.rules = definitionRules(def);
   }
 
   /**
@@ -227,7 +230,7 @@ export class TaskHost implements HeldTask {
         else if (next?.kind === 'entry') await this.apply(next.entry);
         else if (next?.kind === 'local') await this.apply({ id: next.id, event: next.local.event }, { local: next.local, expectLast: next.expectLast });
         else if (next?.kind === 'read') continue;
-        else if (this.commits.busy) await this.commits.settle();
+        else if (this.commits.busy) await this.commits.drain();
         else break;
       }
     } catch (err) {
@@ -255,7 +258,7 @@ export class TaskHost implements HeldTask {
   /** Apply one mailbox entry (or, with `local`, an event sent from this process that its commit appends). */
   private async apply(entry: Entry, local?: { local: LocalSend; expectLast: string }): Promise<void> {
     const append = local ? { local: local.local, append: { event: local.local.event, expectLast: local.expectLast, token: local.local.token } } : undefined;
-    const d = decodeEntry(entry, this.def);
+    const d = decodeEntry(entry, this.rules);
     if (d.kind === 'refused') {
       this.commits.refused({ entry: entry.id, ...(d.type ? { type: d.type } : {}), reason: d.reason, at: this.ctx.clock.now() });
       await this.step(() => undefined, { type: 'baton.rejected', entry: entry.id, ...(d.type ? { rejectedType: d.type } : {}), reason: d.reason }, entry.id, undefined, append);
@@ -310,7 +313,7 @@ export class TaskHost implements HeldTask {
     // A task stopped by the user cancels the agent work it still has in flight; other endings already stopped their children.
     this.letGo('finished', status === 'stopped');
     // One attempt: the task is over, so nothing would re-send them.
-    if (this.commits.outbox.pending) void this.commits.outbox.send(this.commits.outbox.take(), () => true);
+    if (this.commits.outbox.pending) void this.commits.outbox.perform(this.commits.outbox.take(), () => true);
     this.ctx.store.clearDue(this.id).catch(() => undefined);
   }
 
