@@ -356,6 +356,10 @@ export async function check(opts: CheckOptions): Promise<CheckReport> {
       if (f.kind === 'sigstop-worker' && f.pid) frozen.set(f.pid, [...(frozen.get(f.pid) ?? []), { at: f.at, until: f.until ?? f.at }]);
     }
     const redisFaults = faults.filter((f) => REDIS_FAULTS.has(f.kind));
+    // While Redis is away no lease is renewed: one can lapse during the outage or while the holder reconnects,
+    // and the task's next holder re-drives the agent work that was in flight (by design). So a Redis fault
+    // explains a re-run whose first run began up to two leases after the fault ended, not only during it.
+    const leaseMs = readLeaseMs(opts.dir);
     for (const [job, task] of appliedJobs) {
       const list = (runs.get(job) ?? []).sort((a, b) => a.at - b.at);
       if (list.length === 0) {
@@ -376,7 +380,7 @@ export async function check(opts: CheckOptions): Promise<CheckReport> {
           // The later execution is the frozen worker's own: it took the job before its freeze (its lock then
           // lapsed and the job ran elsewhere) and recorded its start only after SIGCONT.
           report.agent.reruns['worker-frozen']++;
-        } else if (redisFaults.some((f) => (f.until ?? f.at) >= run.at && f.at <= next.at + 50)) {
+        } else if (redisFaults.some((f) => (f.until ?? f.at) + 2 * leaseMs >= run.at && f.at <= next.at + 50)) {
           report.agent.reruns['redis-fault']++;
         } else {
           report.agent.reruns.unexplained++;
@@ -469,4 +473,14 @@ if (process.argv[1] && import.meta.url === new URL(`file://${path.resolve(proces
   const r = await check({ connection: url, prefix, dir, lossy: process.argv.includes('--lossy') });
   console.log(summarise(r));
   process.exit(r.ok ? 0 : 1);
+}
+
+/** The lease the run's workers used (meta.json), 0 when the run did not record it. */
+function readLeaseMs(dir: string): number {
+  try {
+    const meta = JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { options?: { leaseMs?: unknown } };
+    return typeof meta.options?.leaseMs === 'number' ? meta.options.leaseMs : 0;
+  } catch {
+    return 0;
+  }
 }
