@@ -65,6 +65,11 @@ export class BatonClient implements TaskApi {
     this.reads = new TaskReads(this.store, this.keys, this.registry, () => this.subs(), () => this.reach(), o.unservedAfterMs);
   }
 
+  /** The key namespace this client works in. */
+  get prefix(): string {
+    return this.keys.prefix;
+  }
+
   /** @internal The pub/sub connection, opened on first use. */
   subs(): Subscriber {
     this.subscriber ??= new Subscriber(this.connections.open('subscriber'));

@@ -147,7 +147,7 @@ export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void> 
     await next();
   });
 
-  app.get('/api/info', async (c) => c.json({ prefix: client.keys.prefix, machines: await catalog.names() }));
+  app.get('/api/info', async (c) => c.json({ prefix: client.prefix, machines: await catalog.names() }));
   app.get('/api/machines', async (c) => c.json(await catalog.names()));
   app.get('/api/machines/:name', async (c) => {
     const g = await catalog.graph(c.req.param('name'));
@@ -178,7 +178,7 @@ export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void> 
   // The page's connection to this server: open while the server runs (the badge says "live"), an error when it goes away.
   app.get('/api/live', (c) =>
     streamSSE(c, async (stream) => {
-      await stream.writeSSE({ event: 'hello', data: JSON.stringify({ prefix: client.keys.prefix, at: Date.now() }), retry: RETRY_MS });
+      await stream.writeSSE({ event: 'hello', data: JSON.stringify({ prefix: client.prefix, at: Date.now() }), retry: RETRY_MS });
       const ping = setInterval(() => void stream.writeSSE({ event: 'ping', data: String(Date.now()) }).catch(() => undefined), 10_000);
       await untilEnd(stream).finally(() => clearInterval(ping));
     }),
