@@ -44,6 +44,11 @@ describe('an unreachable Redis', () => {
     for (const call of [() => client.spawn('x'), () => client.send('t', { type: 'e' }), () => client.list()]) {
       expect(((await codeOf(call())) as { code?: string }).code).toBe(ErrorCode.RedisUnreachable);
     }
+    // Many calls waiting at once share one pair of listeners on the connection (no MaxListeners warning).
+    const ready = client.store.redis.listenerCount('ready');
+    const many = Array.from({ length: 50 }, (_, i) => codeOf(client.get(`m${i}`)));
+    expect(client.store.redis.listenerCount('ready') - ready).toBeLessThanOrEqual(2);
+    expect(new Set((await Promise.all(many)).map((e) => (e as { code?: string }).code))).toEqual(new Set([ErrorCode.RedisUnreachable]));
     await client.close();
 
     const rt = (await codeOf(createRuntime({ connection: url, machines: { counter }, connectTimeoutMs: 400, log: () => undefined }))) as { code?: string };

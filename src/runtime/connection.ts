@@ -19,6 +19,11 @@ export type ConnectionOption =
 
 const READY = Promise.resolve();
 
+interface Waiter {
+  resolve(): void;
+  reject(err: Error): void;
+}
+
 /** What {@link Connections} reports about the health of its Redis. */
 export interface ConnectionEvents {
   /** How long a call waits for Redis before `REDIS_UNREACHABLE`, in ms. */
@@ -35,6 +40,7 @@ export class Connections {
   private readonly lastError = new WeakMap<RedisLike, string>();
   private readonly lastErrorObject = new WeakMap<RedisLike, Error>();
   private watched = false;
+  private readonly waiting = new WeakMap<RedisLike, Set<Waiter>>();
 
   constructor(
     option: ConnectionOption | undefined,
@@ -59,32 +65,53 @@ export class Connections {
     if ((conn as { status?: string }).status === 'ready') return READY;
     if (this.closed) return Promise.reject(new ClosedError());
     const ms = this.events.connectTimeoutMs;
-    return new Promise((resolve, reject) => {
+    // One pair of listeners per connection however many calls wait (each call keeps its own deadline).
+    let waiters = this.waiting.get(conn);
+    if (!waiters) {
+      const set = new Set<Waiter>();
+      waiters = set;
+      this.waiting.set(conn, set);
       const done = () => {
-        clearTimeout(timer);
         conn.off('ready', onReady);
         conn.off('error', onError);
+        this.waiting.delete(conn);
       };
       const onReady = () => {
         done();
-        resolve();
+        for (const w of set) w.resolve();
       };
       // Refused credentials are an answer, not an outage: say so now (REDIS_AUTH), not at the timeout.
+      // (The AUTH command's own reply comes through typedRefusals already typed.)
       const onError = (err: Error) => {
-        // (The AUTH command's own reply comes through typedRefusals already typed.)
         const typed = err instanceof RedisAuthError || err instanceof RedisNoPermError ? err : refusal(err);
         if (!typed) return;
         done();
-        reject(typed);
+        for (const w of set) w.reject(typed);
       };
-      const timer = setTimeout(() => {
-        done();
-        reject(new RedisUnreachableError(addressOf(conn), ms, this.lastError.get(conn)));
-      }, ms);
       conn.on('ready', onReady);
       conn.on('error', onError);
       const last = this.lastErrorObject.get(conn);
-      if (last !== undefined) onError(last);
+      if (last !== undefined && (last instanceof RedisAuthError || last instanceof RedisNoPermError || refusal(last))) {
+        queueMicrotask(() => onError(last));
+      }
+    }
+    const set = waiters;
+    return new Promise((resolve, reject) => {
+      const w: Waiter = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+      const timer = setTimeout(() => {
+        set.delete(w);
+        reject(new RedisUnreachableError(addressOf(conn), ms, this.lastError.get(conn)));
+      }, ms);
+      set.add(w);
     });
   }
 
