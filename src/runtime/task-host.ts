@@ -82,8 +82,7 @@ export class TaskHost implements HeldTask {
       host.restore();
     } catch (err) {
       host.phase = HostPhase.Gone;
-      if (err instanceof InputRefusedError) await host.refuseInput(err.message);
-      else await host.quarantine(err instanceof Error ? err.message : String(err));
+      await host.endUnrun(err instanceof InputRefusedError ? 'refused' : 'quarantined', err instanceof Error ? err.message : String(err));
       return undefined;
     }
     // The first step runs in the loop, so a wake or an agent outcome arriving now is applied after it, never beside it.
@@ -337,27 +336,20 @@ export class TaskHost implements HeldTask {
     if (!this.isGone) this.letGo(why);
   }
 
-  private async quarantine(reason: string): Promise<void> {
-    this.ctx.log('task quarantined', { taskId: this.id, reason });
+  /**
+   * End a task that never runs here: quarantined (its snapshot does not restore; kept as it is, for
+   * inspection) or its spawn input refused by the machine's own schema (status `error`). One fenced write.
+   */
+  private async endUnrun(how: 'quarantined' | 'refused', reason: string): Promise<void> {
+    this.ctx.log(how === 'quarantined' ? 'task quarantined' : 'spawn input refused; the task ends in error', { taskId: this.id, reason });
     try {
-      await this.commits.quarantine(Number(this.fields.version ?? 0), reason);
+      if (how === 'quarantined') await this.commits.quarantine(Number(this.fields.version ?? 0), reason);
+      else await this.commits.refuseInput(this.commits.epoch, reason);
       await this.ctx.store.clearDue(this.id);
     } catch (err) {
       if (!(err instanceof FencedError)) throw err;
     }
-    this.ctx.onGone(this, 'quarantined');
-  }
-
-  /** The spawn input fails the machine's own schema (a check the sender could not make): the task ends in `error` and never runs. */
-  private async refuseInput(reason: string): Promise<void> {
-    this.ctx.log('spawn input refused; the task ends in error', { taskId: this.id, reason });
-    try {
-      await this.commits.refuseInput(this.commits.epoch, reason);
-      await this.ctx.store.clearDue(this.id);
-    } catch (err) {
-      if (!(err instanceof FencedError)) throw err;
-    }
-    this.ctx.onGone(this, 'finished');
+    this.ctx.onGone(this, how === 'quarantined' ? 'quarantined' : 'finished');
   }
 
   /**
