@@ -21,7 +21,7 @@ import { createInterface } from 'node:readline';
 import { createClient, type TaskView } from '../src/index.js';
 import type { ParallelResult, StepsOutput } from '../src/index.js';
 import { startUiServer, type UiServer } from '../src/cli/ui/server.js';
-import { research, type SubResult } from './research/machine.js';
+import { research, type SubResult, ranges } from './research/machine.js';
 
 const argv = process.argv.slice(2);
 const ui = argv.includes('--ui');
@@ -48,17 +48,6 @@ const nameOf = (pid: unknown) => workers.find((w) => w.proc.pid === Number(pid))
 const ownerName = (owner: string | null) => workers.find((w) => w.owner === owner)?.name ?? owner ?? 'nobody';
 
 /** "1-3, 5" */
-function ranges(nums: number[]): string {
-  const sorted = [...new Set(nums)].sort((a, b) => a - b);
-  const out: string[] = [];
-  for (let i = 0; i < sorted.length; i++) {
-    let j = i;
-    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
-    out.push(i === j ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
-    i = j;
-  }
-  return out.join(', ');
-}
 
 /** What the resume line needs: worker B's wait for the lease and its first piece of work. */
 const takeover: { waitedMs?: number; first?: string; told?: boolean } = {};

@@ -6,11 +6,11 @@
 // with nothing selected, "reconnecting…" while the server is away.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, createRuntime, type BatonClient, type Runtime } from '../src/index.js';
 import { createUiApp, startUiServer, type UiServer } from '../src/cli/ui/server.js';
-import { CHROMIUM_PATH, chromiumArgs, ensureChromium, freshProfileDir } from './helpers/chromium.ts';
+import { ensureChromium, openBrowser } from './helpers/chromium.ts';
 import { REPO_ROOT, redisUrl, uniquePrefix, waitUntil } from './helpers/index.ts';
 import { agents, counter, intakeTask, launch, pipeline, STAGES } from './fixtures/ui-machines.ts';
 
@@ -57,9 +57,7 @@ beforeAll(async () => {
   await runtime.spawn('intake', { id: 'intake-a' });
   await runtime.handle('intake-a').waitFor((v) => v.value === 'drafting', { timeout: 15_000 });
   server = await startUiServer({ client, port: 0 });
-  browser = await chromium.launchPersistentContext(freshProfileDir(), { executablePath: CHROMIUM_PATH, headless: true, args: chromiumArgs(), viewport: VIEWPORT });
-  page = browser.pages()[0] ?? (await browser.newPage());
-  page.on('pageerror', (e) => errors.push(e.message));
+  ({ browser, page } = await openBrowser(VIEWPORT, errors));
 }, 900_000);
 
 afterAll(async () => {

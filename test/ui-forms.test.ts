@@ -7,11 +7,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, createRuntime, type BatonClient, type Runtime } from '../src/index.js';
 import { createUiApp, startUiServer, type UiServer } from '../src/cli/ui/server.js';
-import { CHROMIUM_PATH, chromiumArgs, ensureChromium, freshProfileDir } from './helpers/chromium.ts';
+import { ensureChromium, openBrowser } from './helpers/chromium.ts';
 import { REPO_ROOT, redisUrl, uniquePrefix, waitUntil } from './helpers/index.ts';
 import { formMachines, intakeTask } from './fixtures/ui-machines.ts';
 
@@ -40,14 +40,7 @@ beforeAll(async () => {
   // No machines here: the client checks against the registry, the page's forms come from it.
   client = createClient({ connection: redisUrl(), prefix, unservedAfterMs: 300 });
   server = await startUiServer({ client, port: 0 });
-  browser = await chromium.launchPersistentContext(freshProfileDir(), {
-    executablePath: CHROMIUM_PATH,
-    headless: true,
-    args: chromiumArgs(),
-    viewport: { width: 1400, height: 1100 },
-  });
-  page = browser.pages()[0] ?? (await browser.newPage());
-  page.on('pageerror', (e) => errors.push(e.message));
+  ({ browser, page } = await openBrowser({ width: 1400, height: 1100 }, errors));
 }, 900_000);
 
 afterAll(async () => {

@@ -4,11 +4,11 @@
 // moves the task on, and the page follows over Server-Sent Events.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, createRuntime, type BatonClient, type Runtime } from '../src/index.js';
 import { createUiApp, startUiServer, type UiServer } from '../src/cli/ui/server.js';
-import { CHROMIUM_PATH, chromiumArgs, ensureChromium, freshProfileDir } from './helpers/chromium.ts';
+import { ensureChromium, openBrowser } from './helpers/chromium.ts';
 import { REPO_ROOT, redisUrl, uniquePrefix } from './helpers/index.ts';
 import { agents, machines } from './fixtures/ui-machines.ts';
 
@@ -29,13 +29,7 @@ beforeAll(async () => {
   runtime = await createRuntime({ connection: redisUrl(), prefix, machines, agents });
   client = createClient({ connection: redisUrl(), prefix, machines });
   server = await startUiServer({ client, machines, port: 0 });
-  browser = await chromium.launchPersistentContext(freshProfileDir(), {
-    executablePath: CHROMIUM_PATH,
-    headless: true,
-    args: chromiumArgs(),
-    viewport: { width: 1400, height: 1000 },
-  });
-  page = browser.pages()[0] ?? (await browser.newPage());
+  ({ browser, page } = await openBrowser({ width: 1400, height: 1000 }));
 }, 900_000);
 
 afterAll(async () => {

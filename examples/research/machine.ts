@@ -29,7 +29,8 @@ export const DECISION_MS = 30_000;
 const SUBTASKS = 7;
 
 /** "1-3, 5" */
-function ranges(nums: number[]): string {
+/** `1-3, 5`: a list of numbers as ranges, for the demo's lines. */
+export function ranges(nums: number[]): string {
   const sorted = [...new Set(nums)].sort((a, b) => a - b);
   const out: string[] = [];
   for (let i = 0; i < sorted.length; i++) {

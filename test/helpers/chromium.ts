@@ -60,3 +60,16 @@ export function chromiumArgs(): string[] {
 export function freshProfileDir(): string {
   return mkdtempSync(join(tmpdir(), 'baton-chromium-'));
 }
+
+/** A headless Chromium with a fresh profile and its first page (page errors collected in `errors`). */
+export async function openBrowser(viewport: { width: number; height: number }, errors: string[] = []): Promise<{
+  browser: import('playwright-core').BrowserContext;
+  page: import('playwright-core').Page;
+  errors: string[];
+}> {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launchPersistentContext(freshProfileDir(), { executablePath: CHROMIUM_PATH, headless: true, args: chromiumArgs(), viewport });
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  page.on('pageerror', (e) => errors.push(e.message));
+  return { browser, page, errors };
+}
