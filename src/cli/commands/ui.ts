@@ -17,6 +17,10 @@ export function registerUi(program: Command): void {
       const mod = o.module ? await loadWorkerModule(o.module) : {};
       const client = createClient({ connection: connectionOf(cmd), prefix: globals(cmd).prefix, machines: mod.machines });
       const server = await startUiServer({ client, machines: mod.machines, port, host: o.host });
+      // Handlers first: whoever reads the URL line may signal at once (a pipe write is synchronous on Linux).
+      const stop = () => void server.close().then(() => client.close()).then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
       const c = colors();
       if (globals(cmd).json) process.stdout.write(`${JSON.stringify({ url: server.url, prefix: globals(cmd).prefix, machines: Object.keys(mod.machines ?? {}) })}\n`);
       else {
@@ -27,8 +31,5 @@ export function registerUi(program: Command): void {
           );
         }
       }
-      const stop = () => void server.close().then(() => client.close()).then(() => process.exit(0));
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
     });
 }

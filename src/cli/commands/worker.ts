@@ -25,14 +25,15 @@ export function registerWorker(program: Command): void {
       const c = colors();
       const names = (o: object | undefined) => Object.keys(o ?? {}).join(', ') || '-';
       const info = { worker: runtime.owner, prefix: globals(cmd).prefix, machines: Object.keys(mod.machines ?? {}), agents: Object.keys(mod.agents ?? {}) };
+      // Handlers first: whoever reads the banner may signal at once (a pipe write is synchronous on Linux).
+      const stop = () => void runtime.close().then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
       // The banner goes to stderr (stdout stays free); with --json it is one JSON line.
       process.stderr.write(
         globals(cmd).json
           ? `${JSON.stringify({ ready: true, ...info })}\n`
           : `${c.green('baton worker')} ${c.bold(runtime.owner)} ${c.dim('prefix')} ${info.prefix} ${c.dim('machines')} [${names(mod.machines)}] ${c.dim('agents')} [${names(mod.agents)}]\n`,
       );
-      const stop = () => void runtime.close().then(() => process.exit(0));
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
     });
 }
