@@ -277,6 +277,28 @@ describe('a task whose machine no live process runs', () => {
     expect(text.stdout).toMatch(/wait for a process that runs other@1: none is live/);
   });
 
+  it('a miss reads the registry again at most every half second: sends to a task whose version is gone cost no read each', async () => {
+    const p = uniquePrefix('registry-miss');
+    const rt = await createRuntime({ connection: redisUrl(), prefix: p, machines: { typed: machines.typed } });
+    closers.push(rt);
+    // Stamped with version 7, which no process publishes.
+    const old = createClient({ connection: redisUrl(), prefix: p, machines: { typed: defineTask(counter, { version: 7 }) } });
+    const c = createClient({ connection: redisUrl(), prefix: p });
+    closers.push(old, c);
+    await old.spawn('typed', { id: 'v7' });
+    const store = (c.registry as unknown as { store: { read: () => Promise<unknown> } }).store;
+    const read = store.read.bind(store);
+    let reads = 0;
+    store.read = () => {
+      reads++;
+      return read();
+    };
+    // Checked against the newest version instead (its `inc` schema), read fresh once, not once per send.
+    for (let i = 0; i < 20; i++) await c.send('v7', { type: 'inc', by: i });
+    await expect(c.send('v7', { type: 'inc', by: 'x' })).rejects.toMatchObject({ code: 'INVALID_EVENT' });
+    expect(reads).toBeLessThanOrEqual(2);
+  });
+
   it('a client hears registry changes: a machine registered after its first read is known without a retry', async () => {
     const p = uniquePrefix('registry-notice');
     const first = await createRuntime({ connection: redisUrl(), prefix: p, machines: { typed: machines.typed } });

@@ -5,7 +5,6 @@ import { agentJobKey, agentQueueName } from '../persistence/keys.js';
 import type { AgentDispatch } from '../actors/agent-bridge.js';
 import type { RedisLike } from '../persistence/scripts.js';
 
-export { agentQueueName } from '../persistence/keys.js';
 
 /** One invocation as the agent function sees it: the payload of an agent job, and of an in-process run. */
 export interface AgentJobData {

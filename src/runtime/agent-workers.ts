@@ -1,7 +1,8 @@
 import type { Job, Worker } from 'bullmq';
 import { bullmq } from './cjs.js';
 import type { RedisLike } from '../persistence/scripts.js';
-import { agentQueueName, type AgentJobData, type CancelNotice } from './agent-queues.js';
+import { agentQueueName } from '../persistence/keys.js';
+import type { AgentJobData, CancelNotice } from './agent-queues.js';
 import { Cancelled, errorEvent, finalError, isUnrecoverable, outcomeKey, outputData, resultEvent, runAttempt, toError, type AgentRegistration, type OutcomeDelivery } from './agent-run.js';
 
 /** How a worker delivers results back to tasks (the runtime's mailbox append). */

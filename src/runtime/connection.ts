@@ -37,8 +37,7 @@ export class Connections {
   private readonly opened: RedisLike[] = [];
   private closed = false;
   private readonly factory: (purpose: 'command' | 'subscriber' | 'blocking') => RedisLike;
-  private readonly lastError = new WeakMap<RedisLike, string>();
-  private readonly lastErrorObject = new WeakMap<RedisLike, Error>();
+  private readonly lastError = new WeakMap<RedisLike, Error>();
   private watched = false;
   private readonly waiting = new WeakMap<RedisLike, Set<Waiter>>();
 
@@ -90,7 +89,7 @@ export class Connections {
       };
       conn.on('ready', onReady);
       conn.on('error', onError);
-      const last = this.lastErrorObject.get(conn);
+      const last = this.lastError.get(conn);
       if (last !== undefined && (last instanceof RedisAuthError || last instanceof RedisNoPermError || refusal(last))) {
         queueMicrotask(() => onError(last));
       }
@@ -109,7 +108,7 @@ export class Connections {
       };
       const timer = setTimeout(() => {
         set.delete(w);
-        reject(new RedisUnreachableError(addressOf(conn), ms, this.lastError.get(conn)));
+        reject(new RedisUnreachableError(addressOf(conn), ms, this.lastError.get(conn)?.message));
       }, ms);
       set.add(w);
     });
@@ -144,8 +143,7 @@ export class Connections {
     // ioredis reconnects by itself and fails the commands in hand, which reach their callers; without a
     // listener it would also print "[ioredis] Unhandled error event" for every failed reconnect.
     conn.on('error', (err: Error) => {
-      this.lastError.set(conn, err.message);
-      this.lastErrorObject.set(conn, err);
+      this.lastError.set(conn, err);
       if (process.env.BATON_DEBUG) console.error(`[baton] redis ${purpose} connection: ${err.message}`);
     });
     if (purpose === 'command' && !this.watched) {

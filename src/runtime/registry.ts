@@ -19,6 +19,9 @@ export interface Serving {
   lastSeen: number | undefined;
 }
 
+/** A lookup that misses reads the registry again at most this often. */
+const MISS_REREAD_MS = 500;
+
 /** How long a read of the registry's processes is trusted for liveness (they beat every few seconds). */
 const PROCS_FRESH_MS = 2000;
 
@@ -49,7 +52,10 @@ export class MachineRegistry {
 
   private async load(force = false): Promise<RegistryContents> {
     this.listening ??= this.listen(() => this.invalidate()).catch(() => (this.listening = undefined));
-    if (this.contents && !this.stale && !force) return this.contents;
+    // A forced read (a miss) at most every MISS_REREAD_MS: a send to a task whose version is no longer
+    // registered, or spawns of a machine nobody runs, must not cost a registry read each (notices still do).
+    const fresh = this.clock.now() - this.readAt < MISS_REREAD_MS;
+    if (this.contents && !this.stale && (!force || fresh)) return this.contents;
     this.loading ??= (async () => {
       this.stale = false; // a notice arriving during the read makes the next lookup read again
       try {

@@ -103,11 +103,7 @@ export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void> 
   const catalog = new MachineCatalog(client, opts.machines);
   /** The task detail, with `unserved` (as `client.get` flags it) and the events its state accepts. */
   const detailOf = async (id: string): Promise<TaskDetail & { accepts: Accepts }> => {
-    const d = await readDetail(client, id);
-    if (d.view.status === 'active') {
-      const v = await client.get(id).catch(() => undefined);
-      if (v?.unserved) Object.assign(d.view, { unserved: true, reason: v.reason });
-    }
+    const d = await readDetail(client, id); // its view comes from client.get: `unserved` is already set
     const accepts = await catalog.accepts(d.view.machine, d.view.version, d.view.value);
     // An ended task takes no more events (a send is TASK_NOT_RUNNING).
     return { ...d, accepts: d.view.status === 'active' ? accepts : { ...accepts, events: [] } };
