@@ -112,8 +112,11 @@ describe('failover across three worker processes', () => {
       expect(pids[1], `${jobId}: re-run on a survivor`).not.toBe(victim.pid);
     }
     // Invocations run in the holder's process (in-process agents) or, past its concurrency and after a
-    // restore, as BullMQ jobs: either way none is left failed or pending.
-    expect(await ticks.getJobCounts('failed', 'active', 'waiting', 'delayed')).toEqual({
+    // restore, as BullMQ jobs: either way none is left failed or pending. (A job's result is committed
+    // before BullMQ marks the job completed: wait for the queue to settle, with a deadline.)
+    const counts = () => ticks.getJobCounts('failed', 'active', 'waiting', 'delayed');
+    await waitUntil(async () => Object.values(await counts()).every((n) => n === 0), { timeout: 10_000 }).catch(() => undefined);
+    expect(await counts()).toEqual({
       failed: 0,
       active: 0,
       waiting: 0,
