@@ -151,7 +151,10 @@ export class Commits {
     this.cursor = cursor;
     this.fromValue = c.value;
     const sent = this.write(args);
-    sent.catch(() => undefined); // observed through drain()
+    // Observed through drain(); a refusal that lands after the host let the task go is only logged here.
+    sent.catch((err: unknown) => {
+      if (err instanceof FencedError && this.abandoned()) this.ctx.log('fenced: a commit in flight when the task was let go was refused', { taskId: this.task.id, seq });
+    });
     onSent?.(sent);
     this.inflight.push(sent);
     const effects = c.effects.dispatch.length > 0 || c.effects.cancel.length > 0 || c.effects.starts.length > 0;
