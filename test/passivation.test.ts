@@ -213,7 +213,13 @@ describe('no stranding', () => {
     await Promise.all(
       ids.map(async (id, t) => {
         for (let i = 0; i < EVENTS; i++) {
-          await waitUntil(() => (applied.get(id) ?? 0) >= i && idle(id), { timeout: 5_000, interval: 1, message: `${id}: event ${i - 1} to be applied (stranded?)` });
+          await waitUntil(() => (applied.get(id) ?? 0) >= i && idle(id), { timeout: 5_000, interval: 1, message: `${id}: event ${i - 1} to be applied (stranded?)` }).catch(async (e) => {
+            const k = new Keys(prefix).task(id);
+            const st = await redis.hgetall(k.state);
+            const hs = runtimes.map((rt) => { const h = rt.hosts.get(id) as unknown as { state?: string; passivatable?: boolean; settled?: boolean; lastActivity?: number } | undefined; return h ? { phase: h.state, passivatable: h.passivatable, settled: h.settled, idleFor: Date.now() - (h.lastActivity ?? 0) } : null; });
+            console.log('stranding state', JSON.stringify({ applied: applied.get(id), i, seq: st.seq, cursor: st.cursor, last: st.last, lease: await redis.get(k.lease), due: await redis.zscore(new Keys(prefix).due, id), mailbox: await redis.xlen(k.mailbox), hosts: hs, owners: runtimes.map((r) => r.owner) }));
+            throw e;
+          });
           await Promise.all([senders[(i + t) % senders.length]!.send(id, { type: 'inc', n: String(i) }), passivateNow()]);
         }
       }),
