@@ -49,6 +49,8 @@ export interface HeldTask {
   offerAgentOutcome(event: { type: string; [k: string]: unknown }): void;
   /** An event sent from this process: committed with the step that applies it; undefined: send it through the mailbox. */
   sendLocal(event: string, token: string): Promise<string | undefined>;
+  /** While a passivation is under way: settles when it has (the host then either let the task go or kept it). */
+  readonly releasing: Promise<unknown> | undefined;
   /** Passivate: finish the work in hand and release the lease (false when events kept coming). */
   release(attempts?: number): Promise<{ nextDue: number | undefined } | false>;
   /** Stop holding the task without committing. */

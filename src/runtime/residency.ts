@@ -74,6 +74,9 @@ export class Residency {
     if (this.closing()) return Promise.resolve();
     const local = this.host(taskId);
     if (local) {
+      // A host that is releasing may already have let the lease go (a send then found no holder and woke
+      // the task here): poking it could drop that wake. Wait for the release, then look again.
+      if (local.releasing) return local.releasing.then(() => this.activate(taskId), () => this.activate(taskId));
       local.poke();
       return Promise.resolve();
     }

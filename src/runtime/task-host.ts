@@ -358,6 +358,18 @@ export class TaskHost implements HeldTask {
    * or false when it could not let go.
    */
   release(attempts = 5): Promise<{ nextDue: number | undefined } | false> {
+    const p = this.passivate(attempts);
+    this.releasing = p;
+    void p.finally(() => {
+      if (this.releasing === p) this.releasing = undefined;
+    }).catch(() => undefined);
+    return p;
+  }
+
+  /** The passivation under way, if any (see HeldTask.releasing). */
+  releasing: Promise<unknown> | undefined;
+
+  private passivate(attempts: number): Promise<{ nextDue: number | undefined } | false> {
     return passivate(
       {
         id: this.id,
