@@ -10,6 +10,7 @@ import { Keys } from '../src/persistence/keys.js';
 import { defineScripts } from '../src/persistence/scripts.js';
 import { TaskStore, type CommitArgs } from '../src/persistence/task-store.js';
 import { noticeHead } from '../src/persistence/view.js';
+import { splitSnapshot } from '../src/persistence/parts.js';
 import { counter, INC, MACHINE } from './machines.js';
 import { now } from './stats.js';
 
@@ -33,7 +34,7 @@ let cachedSnapshot: { snapshot: string; value: string } | undefined;
 export class CommitLoop {
   private seq = 0;
   private readonly createdAt = Date.now();
-  private readonly snapshot: string;
+  private readonly parts: Record<string, string>;
   private readonly value: string;
 
   private constructor(
@@ -43,7 +44,7 @@ export class CommitLoop {
   ) {
     cachedSnapshot ??= counterSnapshotJson(12_345);
     const s = cachedSnapshot;
-    this.snapshot = s.snapshot;
+    this.parts = splitSnapshot(JSON.parse(s.snapshot) as Record<string, unknown>, encodeJson);
     this.value = s.value;
   }
 
@@ -61,8 +62,9 @@ export class CommitLoop {
       epoch: this.epoch,
       seq,
       cursor: `${t}-${seq}`,
-      snapshot: this.snapshot,
-      timers,
+      // What a counter's step changes: its context's `count` (and, on the first commit, every part).
+      parts: seq === 1 ? { set: Object.entries(this.parts).flat(), app: [], del: [] } : { set: ['x::count', String(12_345 + seq)], app: [], del: [] },
+      timers: seq === 1 ? timers : '',
       status: 'active',
       now: t,
       event: encodeJson(INC),
@@ -70,7 +72,7 @@ export class CommitLoop {
       to: this.value,
       notice: noticeHead(
         this.taskId,
-        { machine: MACHINE, version: 1, status: 'active', seq, updatedAt: t, createdAt: this.createdAt },
+        { machine: MACHINE, version: 1, status: 'active', seq, updatedAt: t, createdAt: this.createdAt, base: seq - 1 },
         timers,
       ),
       owner: OWNER,

@@ -18,6 +18,8 @@ export const ErrorCode = {
   StaleMailbox: 'STALE_MAILBOX',
   Unrecoverable: 'UNRECOVERABLE',
   Timeout: 'TIMEOUT',
+  /** The commit asked for is older than what the task's history keeps. */
+  NotRetained: 'NOT_RETAINED',
   Closed: 'CLOSED',
   InvalidOptions: 'INVALID_OPTIONS',
   Redis: 'REDIS',

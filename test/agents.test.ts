@@ -3,6 +3,7 @@
 // the task's process dying, invocations run once across restores, retries and
 // onError, cancellation, cross-process progress, and input validation before
 // anything is enqueued. The in-process path is test/local-agents.test.ts.
+import { readStoredSnapshot } from './helpers/stored.js';
 import { describe, expect, it } from 'vitest';
 import { AGENT_RESULT } from '../src/actors/fromAgent.js';
 import { createWorker, type Runtime, type RuntimeOptions } from '../src/index.js';
@@ -219,7 +220,7 @@ describe('cancellation', () => {
     // A result that arrives late anyway (a worker that finished before it heard of the cancel)
     // goes through the very path a worker uses; the task records it as dropped and stays put.
     const deliver = (rt as unknown as { deliverAgentEvent(taskId: string, event: Record<string, unknown>, key: string): Promise<void> }).deliverAgentEvent.bind(rt);
-    const snapshot = JSON.parse((await redis.hget(new Keys(prefix).task(id).state, 'snapshot'))!) as { children: Record<string, unknown> };
+    const snapshot = (await readStoredSnapshot(redis, new Keys(prefix).task(id).state)) as { children: Record<string, unknown> };
     expect(snapshot.children).toEqual({}); // the agent child is gone from the committed tree
     await deliver(id, { type: AGENT_RESULT, jobId, childPath: childIds, output: { text: 'late' } }, `agent-${jobId}`);
     await waitUntil(async () => (await t.history()).some((h) => h.event.type === 'baton.agent.dropped'), { timeout: 5000, message: 'the late result to be dropped' });

@@ -5,6 +5,7 @@
 // test/chaos/fuzz.ts) should go.
 //
 // Each test runs against a private redis-server (some kill its connections).
+import { historyLength, readStoredParts, readStoredSnapshot, removeStoredSnapshot, writeStoredSnapshot } from './helpers/stored.js';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BatonError, createClient, createRuntime, type BatonClient, type Runtime } from '../src/index.js';
@@ -224,7 +225,7 @@ describe('corrupt state hashes', () => {
   // committed step is silently gone. Only seq 0 (never committed) may start from the input.
   it('a committed task whose snapshot field is missing is quarantined, not restarted', async () => {
     const prefix = uniquePrefix('no-snapshot');
-    const { c } = await corrupted(prefix, 'm1', (k) => redis.hdel(k, 'snapshot'));
+    const { c } = await corrupted(prefix, 'm1', (k) => removeStoredSnapshot(redis, k));
     expect(await quarantined(c, 'm1')).toBeTruthy();
   });
 
@@ -248,8 +249,8 @@ describe('corrupt state hashes', () => {
   it('a snapshot with a child of unknown logic is quarantined', async () => {
     const prefix = uniquePrefix('ghost-child');
     const { c } = await corrupted(prefix, 'g1', async (k) => {
-      const snap = JSON.parse((await redis.hget(k, 'snapshot'))!) as Record<string, unknown>;
-      await redis.hset(k, 'snapshot', JSON.stringify({ ...snap, children: { ghost: { src: 'nope', snapshot: { status: 'active', value: 'x', context: {} } } } }));
+      const snap = (await readStoredSnapshot(redis, k))!;
+      await writeStoredSnapshot(redis, k, { ...snap, children: { ghost: { src: 'nope', snapshot: { status: 'active', value: 'x', context: {} } } } });
     });
     expect(await quarantined(c, 'g1')).toBeTruthy();
   });
@@ -271,19 +272,19 @@ describe('corrupt state hashes', () => {
   // (Ignoring inspection events while restoring, or marking the host gone before actor.stop(), fixes it.)
   it('quarantine keeps the snapshot it could not restore, and commits nothing', async () => {
     const prefix = uniquePrefix('ghost-kept');
-    let bad = '';
+    let bad: Record<string, string> = {};
     let before: Record<string, string> = {};
     let historyBefore = 0;
     const { c } = await corrupted(prefix, 'g2', async (k) => {
-      const snap = JSON.parse((await redis.hget(k, 'snapshot'))!) as Record<string, unknown>;
-      bad = JSON.stringify({ ...snap, children: { ghost: { src: 'nope', snapshot: { status: 'active', value: 'x', context: {} } } } });
-      await redis.hset(k, 'snapshot', bad);
+      const snap = (await readStoredSnapshot(redis, k))!;
+      await writeStoredSnapshot(redis, k, { ...snap, children: { ghost: { src: 'nope', snapshot: { status: 'active', value: 'x', context: {} } } } });
+      bad = await readStoredParts(redis, k);
       before = await redis.hgetall(k);
-      historyBefore = await redis.xlen(`${prefix}:task:{g2}:history`);
+      historyBefore = await historyLength(redis, `${prefix}:task:{g2}:history`);
     });
     expect(await quarantined(c, 'g2')).toMatch(/ghost/);
     const after = await redis.hgetall(`${prefix}:task:{g2}:state`);
-    expect({ snapshot: after.snapshot, seq: after.seq, history: await redis.xlen(`${prefix}:task:{g2}:history`) }).toEqual({
+    expect({ snapshot: await readStoredParts(redis, `${prefix}:task:{g2}:state`), seq: after.seq, history: await historyLength(redis, `${prefix}:task:{g2}:history`) }).toEqual({
       snapshot: bad,
       seq: before.seq,
       history: historyBefore,

@@ -1,5 +1,6 @@
 // Invariant 3: one writer per task. A writer that lost its lease cannot commit.
 import { Redis } from 'ioredis';
+import { historyLength, readStoredSnapshot } from './helpers/stored.js';
 import { describe, expect, it } from 'vitest';
 import { Keys } from '../src/persistence/keys.js';
 import { defineScripts } from '../src/persistence/scripts.js';
@@ -23,7 +24,7 @@ function commitArgs(epoch: number, seq: number, owner: string, marker: string): 
     epoch,
     seq,
     cursor: '0-0',
-    snapshot: JSON.stringify({ status: 'active', value: marker, context: {} }),
+    parts: { set: ['n:', JSON.stringify({ s: { status: 'active', value: marker }, k: [] })], app: [], del: [] },
     timers: '[]',
     status: 'active',
     now: Date.now(),
@@ -61,18 +62,18 @@ describe('fencing', () => {
     expect(taken.epoch).toBeGreaterThan(epochA);
 
     const before = await redis.hgetall(k.state);
-    const historyBefore = await redis.xlen(k.history);
+    const historyBefore = await historyLength(redis, k.history);
     const err = await store.commit('t1', commitArgs(epochA, 2, 'A', 'lateA')).catch((e: unknown) => e);
     expect((err as { code?: string }).code).toBe('FENCED');
     expect(await redis.hgetall(k.state)).toEqual(before);
     expect(before.seq).toBe('1');
-    expect(await redis.xlen(k.history)).toBe(historyBefore);
+    expect(await historyLength(redis, k.history)).toBe(historyBefore);
     expect(await redis.get(k.lease)).toBe('B');
 
     // The same commit with the current epoch goes through: the fence is the epoch, nothing else.
     await store.commit('t1', commitArgs(taken.epoch, 2, 'B', 'byB'));
     expect(await redis.hget(k.state, 'seq')).toBe('2');
-    expect(await redis.xlen(k.history)).toBe(historyBefore + 1);
+    expect(await historyLength(redis, k.history)).toBe(historyBefore + 1);
 
     // A's release and quarantine are fenced too.
     await expect(store.release('t1', epochA, 'A')).rejects.toMatchObject({ code: 'FENCED' });
@@ -96,7 +97,7 @@ describe('fencing', () => {
     const stoppedAt = Date.now();
     const h0 = await redis.hgetall(keys.task(id).state);
     expect(h0.status).toBe('active');
-    expect(JSON.parse(h0.snapshot!).value).toBe('waiting');
+    expect((await readStoredSnapshot(redis, keys.task(id).state))?.value).toBe('waiting');
     const deadline = (JSON.parse(h0.timers!) as Array<{ dueAt: number }>)[0]!.dueAt;
     // The child was stopped before its timer could fire (otherwise this test proves nothing).
     expect(stoppedAt).toBeLessThan(deadline);

@@ -1,6 +1,7 @@
 // Invariant 5 (restore half): a corrupt or incompatible persisted snapshot
 // quarantines that task with a readable reason; it never takes the worker
 // down. And a registered migrate() upgrades an older snapshot on restore.
+import { readStoredParts, readStoredSnapshot, writeStoredSnapshot } from './helpers/stored.js';
 import { describe, expect, it } from 'vitest';
 import { createRuntime, defineTask, type TaskView } from '../src/index.js';
 import { Keys } from '../src/persistence/keys.js';
@@ -34,14 +35,14 @@ describe('quarantine', () => {
 
     // Corrupt them by hand.
     const state = (id: string) => keys.task(id).state;
-    const good = JSON.parse((await redis.hget(state('q-state'), 'snapshot'))!) as Record<string, unknown>;
-    await redis.hset(state('q-garbage'), 'snapshot', 'garbage{{{');
-    await redis.hset(state('q-state'), 'snapshot', JSON.stringify({ ...good, value: 'vanished' }));
+    const good = (await readStoredSnapshot(redis, state('q-state')))!;
+    await writeStoredSnapshot(redis, state('q-garbage'), 'garbage{{{');
+    await writeStoredSnapshot(redis, state('q-state'), { ...good, value: 'vanished' });
     await redis.hset(state('q-version'), 'version', '99');
-    await redis.hset(state('q-shape'), 'snapshot', JSON.stringify({ hello: 'world' }));
+    await writeStoredSnapshot(redis, state('q-shape'), { hello: 'world' });
     await redis.hset(state('q-timers'), 'timers', 'not a timer table');
     const corrupt = ids.filter((id) => id !== 'healthy');
-    const stored = Object.fromEntries(await Promise.all(corrupt.map(async (id) => [id, await redis!.hget(state(id), 'snapshot')] as const)));
+    const stored = Object.fromEntries(await Promise.all(corrupt.map(async (id) => [id, await readStoredParts(redis!, state(id))] as const)));
 
     // A runtime in its own process; waking each corrupt task makes it try to restore it.
     const b = await startRuntimeProc({ prefix, leaseMs: 500 });
@@ -62,7 +63,7 @@ describe('quarantine', () => {
       expect(v?.status, id).toBe('quarantined');
       expect(v?.reason, id).toMatch(reasons[id]!);
       // Kept for inspection: the snapshot as it was, and the event that woke it.
-      expect(await redis.hget(state(id), 'snapshot'), id).toBe(stored[id]);
+      expect(await readStoredParts(redis, state(id)), id).toEqual(stored[id]);
       const mailbox = await redis.xrange(keys.task(id).mailbox, '-', '+');
       expect(mailbox.map(([, f]) => f[1]), id).toContain(JSON.stringify({ type: 'inc', n: 'after' }));
       // A quarantined task takes no more events.
@@ -94,7 +95,7 @@ describe('quarantine', () => {
     const a = await createRuntime({ connection: redisUrl(), prefix, machines: { counter }, leaseMs: 500 });
     await a.spawn('counter', { id: 'q' });
     await a.close();
-    await redis.hset(keys.task('q').state, 'snapshot', 'garbage{{{');
+    await writeStoredSnapshot(redis, keys.task('q').state, 'garbage{{{');
     const b = await baton.runtime(prefix);
     const notices: TaskView[] = [];
     const off = await b.subscribeReady('q', (v) => notices.push(v));

@@ -53,7 +53,11 @@ export function decodeSnapshot(json: string): Record<string, unknown> {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new Error('snapshot is not an object');
   }
-  const snap = parsed as Record<string, unknown>;
+  return checkSnapshot(parsed as Record<string, unknown>);
+}
+
+/** A snapshot as XState persists it: throws when it lacks the status and value fields. */
+export function checkSnapshot(snap: Record<string, unknown>): Record<string, unknown> {
   if (typeof snap.status !== 'string' || !('value' in snap)) {
     throw new Error('snapshot lacks XState status/value fields');
   }

@@ -22,7 +22,7 @@ const SCRIPTS = {
   batonSpawn: { file: 'spawn-5.lua', keys: 5 },
   batonSend: { file: 'send-5.lua', keys: 5 },
   batonAcquire: { file: 'acquire-3.lua', keys: 3 },
-  batonCommit: { file: 'commit-6.lua', keys: 6 },
+  batonCommit: { file: 'commit-7.lua', keys: 6 },
   batonRelease: { file: 'release-4.lua', keys: 4 },
   batonQuarantine: { file: 'quarantine-3.lua', keys: 3 },
   batonRenew: { file: 'renew-1.lua', keys: 1 },

@@ -61,12 +61,24 @@ function pairs(arr: unknown[]): Record<string, string> {
   return out;
 }
 
+/** The parts a commit changes (see parts.ts): flat lists, as the commit script takes them. */
+export interface PartsDelta {
+  /** field, JSON, field, JSON, … */
+  set: string[];
+  /** field, items JSON without brackets, stored length, … : arrays that only grew. */
+  app: string[];
+  /** fields to delete */
+  del: string[];
+}
+
 /** Arguments of one commit. */
 export interface CommitArgs {
   epoch: number;
   seq: number;
   cursor: string;
-  snapshot: string;
+  /** The parts of the actor tree that changed. */
+  parts: PartsDelta;
+  /** Pending timers (JSON), or '' when unchanged since the last commit. */
   timers: string;
   status: string;
   now: number;
@@ -84,6 +96,30 @@ export interface CommitArgs {
   reason?: string;
   /** Replaces the task's list of refused events (JSON), when this step refused one. */
   rejections?: string;
+  /** The task was stored in format 1 (one snapshot field): this commit writes every part and converts it. */
+  upgrade?: boolean;
+}
+
+/**
+ * One history entry: the commit's seq, event, root state value before and
+ * after, time, and (format 2) what the commit replaced: `u` the previous JSON
+ * of each field it set or deleted, `n` the fields it created, `t` the
+ * previous length of each array it appended to. Entries converted from
+ * format 1 have no undo and cannot be rebuilt past.
+ */
+export interface HistoryRecord {
+  seq: number;
+  e: unknown;
+  from: unknown;
+  to: unknown;
+  at: number;
+  u?: Record<string, unknown>;
+  n?: string[];
+  t?: Record<string, number>;
+}
+
+function parseHistory(json: string): HistoryRecord {
+  return JSON.parse(json) as HistoryRecord;
 }
 
 /** Reads and writes one prefix's tasks. */
@@ -184,11 +220,11 @@ export class TaskStore {
   /** Commit one step. Throws {@link FencedError} when another writer took over. */
   async commit(taskId: string, c: CommitArgs): Promise<void> {
     const k = this.keys.task(taskId);
+    const p = c.parts;
     const reply = await runScript<Reply>(this.redis, 'batonCommit', [k.state, k.epoch, k.history, k.lease, k.mailbox, k.recent], [
       c.epoch,
       c.seq,
       c.cursor,
-      c.snapshot,
       c.timers,
       c.status,
       c.now,
@@ -207,6 +243,13 @@ export class TaskStore {
       c.append?.token ?? '',
       c.reason ?? '',
       c.rejections ?? '',
+      c.upgrade ? '1' : '',
+      p.set.length / 2,
+      p.app.length / 3,
+      p.del.length,
+      ...p.set,
+      ...p.app,
+      ...p.del,
     ]);
     if (reply[0] === ScriptCode.Ok || reply[0] === ScriptCode.Duplicate) return;
     throw refused('commit', taskId, reply[0] === ScriptCode.SeqConflict ? [reply[0], reply[1], c.seq] : reply);
@@ -305,10 +348,37 @@ export class TaskStore {
     return machine ? { machine, version: Number(version ?? 1) } : undefined;
   }
 
-  /** The last `limit` history entries of a task, oldest first, as stored (JSON fields unparsed). */
-  async history(taskId: string, limit: number): Promise<Array<Record<string, string>>> {
-    const rows = await this.redis.xrevrange(this.keys.task(taskId).history, '+', '-', 'COUNT', limit);
-    return rows.reverse().map(([, f]) => pairs(f));
+  /**
+   * The last `limit` history entries of a task, oldest first, parsed (see
+   * {@link HistoryRecord}). A task still in format 1 keeps them in a stream.
+   */
+  async history(taskId: string, limit: number): Promise<HistoryRecord[]> {
+    const key = this.keys.task(taskId).history;
+    if (limit <= 0) return [];
+    try {
+      return (await this.redis.lrange(key, -limit, -1)).map(parseHistory);
+    } catch (err) {
+      if (!/WRONGTYPE/.test((err as Error).message)) throw err;
+    }
+    const rows = await this.redis.xrevrange(key, '+', '-', 'COUNT', limit);
+    return rows.reverse().map(([, f]) => {
+      const m = pairs(f);
+      return { seq: Number(m.seq), e: JSON.parse(m.e ?? '{}'), from: m.from ? JSON.parse(m.from) : null, to: m.to ? JSON.parse(m.to) : null, at: Number(m.at) };
+    });
+  }
+
+  /**
+   * The state hash and every history entry, read in one transaction (a commit
+   * cannot fall between them): what rebuilding a past commit's tree starts from.
+   */
+  async stateAndHistory(taskId: string): Promise<{ fields: Record<string, string>; history: HistoryRecord[] }> {
+    const k = this.keys.task(taskId);
+    const type = await this.redis.type(k.history);
+    if (type === 'stream') return { fields: await this.read(taskId), history: await this.history(taskId, 1_000_000) };
+    const res = await this.redis.multi().hgetall(k.state).lrange(k.history, 0, -1).exec();
+    if (!res) throw new BatonError(ErrorCode.Redis, 'reading the task state and its history was aborted');
+    for (const [err] of res) if (err) throw err;
+    return { fields: res[0]![1] as Record<string, string>, history: (res[1]![1] as string[]).map(parseHistory) };
   }
 
   /** Every task id of the prefix, newest first. */

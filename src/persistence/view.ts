@@ -1,4 +1,5 @@
 import { decodeTimers, type PersistedTimer } from './codec.js';
+import { assemble, partsOfHash } from './parts.js';
 
 /** Lifecycle of a task as callers see it. */
 export type TaskStatus = 'active' | 'done' | 'error' | 'stopped' | 'quarantined';
@@ -176,92 +177,107 @@ export function buildView(id: string, fields: ViewFields, snapshot: Obj | undefi
   return view;
 }
 
-/** Build a view from the state hash (HGETALL); undefined when the task does not exist. */
-export function viewFromHash(id: string, h: Record<string, string>): TaskView | undefined {
-  if (!h.machine) return undefined;
-  let snapshot: Obj | undefined;
-  try {
-    snapshot = h.snapshot ? (JSON.parse(h.snapshot) as Obj) : undefined;
-  } catch {
-    snapshot = undefined; // a corrupt snapshot still gets a view: status and reason say the rest
-  }
+/** The committed fields of a state hash (besides the parts). */
+export function fieldsFromHash(h: Record<string, string>): ViewFields {
   let timers: PersistedTimer[] = [];
   try {
     timers = decodeTimers(h.timers);
   } catch {
     timers = [];
   }
-  return buildView(
-    id,
-    {
-      machine: h.machine,
-      version: Number(h.version ?? 0),
-      status: h.status ?? 'active',
-      seq: Number(h.seq ?? 0),
-      updatedAt: Number(h.updatedAt ?? 0),
-      createdAt: Number(h.createdAt ?? 0),
-      reason: h.reason,
-      timers,
-      cursor: h.cursor,
-      rejections: decodeRejections(h.rejections),
-    },
-    snapshot,
-  );
+  return {
+    machine: h.machine ?? '',
+    version: Number(h.version ?? 0),
+    status: h.status ?? 'active',
+    seq: Number(h.seq ?? 0),
+    updatedAt: Number(h.updatedAt ?? 0),
+    createdAt: Number(h.createdAt ?? 0),
+    reason: h.reason,
+    timers,
+    cursor: h.cursor,
+    rejections: decodeRejections(h.rejections),
+  };
 }
 
-/** The change notice published with every commit: the committed fields and the raw snapshot JSON. */
-export function encodeNotice(
-  id: string,
-  f: NoticeFields,
-  snapshotJson: string,
-  timersJson: string,
-): string {
-  return noticeHead(id, f, timersJson) + snapshotJson + '}';
+/** The persisted snapshot assembled from a state hash (either format); undefined when absent or unreadable. */
+export function snapshotOfHash(h: Record<string, string>): Obj | undefined {
+  try {
+    const parts = partsOfHash(h);
+    return parts ? assemble(parts) : undefined;
+  } catch {
+    return undefined; // a corrupt part still gets a view: status and reason say the rest
+  }
 }
 
-/** The fields a change notice carries in its head (the refusals only when there are some). */
-export type NoticeFields = Omit<ViewFields, 'timers'>;
+/** Build a view from the state hash (HGETALL); undefined when the task does not exist. */
+export function viewFromHash(id: string, h: Record<string, string>): TaskView | undefined {
+  if (!h.machine) return undefined;
+  return buildView(id, fieldsFromHash(h), snapshotOfHash(h));
+}
+
+/** The change a notice carries: parts set (parsed), items appended to arrays, parts deleted. */
+export interface NoticeDelta {
+  s: Record<string, unknown>;
+  a: Record<string, unknown[]>;
+  x: string[];
+}
+
+/** The fields a change notice carries in its head; `base` is the seq its delta applies to (seq - 1 for a commit). */
+export type NoticeFields = Omit<ViewFields, 'timers'> & { base: number };
+
+/** A notice that changes no part (a quarantine): its head, then this. */
+const EMPTY_DELTA = '{"s":{},"a":{},"x":[]}';
+
+/** A change notice whose delta is empty (the head's fields change, no part). */
+export function encodeNotice(id: string, f: NoticeFields, timersJson: string): string {
+  return noticeHead(id, f, timersJson) + EMPTY_DELTA + '}';
+}
 
 /** Width of the head length written at the start of every notice (`{"h":       123,...`; JSON allows the spaces, not leading zeros). */
 const HEAD_DIGITS = 10;
 const HEAD_PREFIX = '{"h":';
 
 /**
- * The change notice without its snapshot: the commit script appends the
- * snapshot it already received (and the closing brace), so the snapshot
- * travels to Redis once. The notice starts with the head's own length, so a
- * reader can parse the fields without the snapshot and the snapshot only
- * when a caller looks at it.
+ * The change notice without its delta: the commit script appends the delta
+ * it already received (and the closing brace), so the changed parts travel
+ * to Redis once. The notice starts with the head's own length, so a reader
+ * can parse the fields without the delta.
  */
 export function noticeHead(id: string, f: NoticeFields, timersJson: string): string {
   const fields = JSON.stringify({ id, ...f });
-  const rest = `,${fields.slice(1, -1)},"timers":${timersJson},"snapshot":`;
+  const rest = `,${fields.slice(1, -1)},"timers":${timersJson},"d":`;
   const length = HEAD_PREFIX.length + HEAD_DIGITS + rest.length;
   return `${HEAD_PREFIX}${String(length).padStart(HEAD_DIGITS, ' ')}${rest}`;
 }
 
-type Head = Obj & { id: string; timers?: PersistedTimer[]; snapshot?: Obj };
+type Head = Obj & { id: string; timers?: PersistedTimer[]; snapshot?: Obj; d?: NoticeDelta };
 
-/**
- * Parse a change notice into a view. The snapshot is parsed on first access
- * to a field that needs it (value, context, children, output, error,
- * awaiting): a `waitFor` on status reads only the head.
- */
-export function viewFromNotice(message: string): TaskView {
+/** A change notice, parsed: the committed fields, and the delta (or, from a format-1 writer, the whole snapshot). */
+export interface Notice {
+  id: string;
+  fields: ViewFields;
+  /** The seq the delta applies to. */
+  base: number;
+  delta?: NoticeDelta;
+  /** A whole snapshot (notices of format-1 writers): replaces the state. */
+  snapshot?: Obj;
+}
+
+/** Parse a change notice. */
+export function parseNotice(message: string): Notice {
   let head: Head;
-  let snapshotJson: string | undefined;
   const h = message.startsWith(HEAD_PREFIX) ? Number(message.slice(HEAD_PREFIX.length, HEAD_PREFIX.length + HEAD_DIGITS)) : NaN;
+  let rest: string | undefined;
   if (h > 0 && h < message.length) {
     head = JSON.parse(`${message.slice(0, h)}null}`) as Head;
-    snapshotJson = message.slice(h, -1);
-  } else {
-    head = JSON.parse(message) as Head; // a notice without the length (written by an older version)
-  }
-  const fields = {
+    rest = message.slice(h, -1);
+  } else head = JSON.parse(message) as Head;
+  const seq = Number(head.seq);
+  const fields: ViewFields = {
     machine: String(head.machine),
     version: Number(head.version),
     status: String(head.status),
-    seq: Number(head.seq),
+    seq,
     updatedAt: Number(head.updatedAt),
     createdAt: Number(head.createdAt),
     reason: typeof head.reason === 'string' ? head.reason : undefined,
@@ -269,11 +285,21 @@ export function viewFromNotice(message: string): TaskView {
     cursor: typeof head.cursor === 'string' ? head.cursor : undefined,
     rejections: Array.isArray(head.rejections) ? (head.rejections as Rejection[]) : undefined,
   };
-  if (snapshotJson === undefined) return buildView(head.id, fields, head.snapshot ?? undefined);
-  // The head's fields now; those that need the snapshot built once, on first read (enumerable, so spreads and JSON see them).
-  const view = buildView(head.id, fields, undefined);
+  const base = typeof head.base === 'number' ? head.base : seq - 1;
+  if ('d' in head) return { id: head.id, fields, base, delta: (rest !== undefined ? JSON.parse(rest) : head.d) as NoticeDelta };
+  const snapshot = rest !== undefined ? (JSON.parse(rest) as Obj | null) : head.snapshot;
+  return { id: head.id, fields, base, snapshot: snapshot ?? undefined };
+}
+
+/**
+ * A view whose snapshot-dependent fields (value, context, children, output,
+ * error, awaiting) are built on first read from `snapshot()`: a `waitFor` on
+ * status reads only the head.
+ */
+export function lazyView(id: string, fields: ViewFields, snapshot: () => Obj | undefined): TaskView {
+  const view = buildView(id, fields, undefined);
   let full: TaskView | undefined;
-  const built = (): TaskView => (full ??= buildView(head.id, fields, (JSON.parse(snapshotJson) as Obj | null) ?? undefined));
+  const built = (): TaskView => (full ??= buildView(id, fields, snapshot()));
   for (const key of ['value', 'context', 'children', 'output', 'error', 'awaiting'] as const) {
     Object.defineProperty(view, key, {
       enumerable: true,

@@ -192,7 +192,7 @@ export interface TaskApi {
   list(options?: ListOptions): Promise<TaskView[]>;
   history(taskId: string, options?: { limit?: number }): Promise<HistoryEntry[]>;
   machines(): Promise<MachineInfo[]>;
-  persisted(taskId: string): Promise<Record<string, unknown> | undefined>;
+  persisted(taskId: string, options?: { seq?: number }): Promise<Record<string, unknown> | undefined>;
   waitFor(taskId: string, predicate: (view: TaskView) => boolean, options?: WaitOptions): Promise<TaskView>;
   subscribe(taskId: string, listener: (view: TaskView) => void): () => void;
   subscribeReady(taskId: string, listener: (view: TaskView) => void): Promise<() => void>;

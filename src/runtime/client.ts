@@ -222,9 +222,14 @@ export class BatonClient implements TaskApi {
     return this.reads.get(taskId);
   }
 
-  /** The raw committed snapshot of a task (XState's persisted snapshot, children included): for tools that look deeper than the view. */
-  persisted(taskId: string): Promise<Record<string, unknown> | undefined> {
-    return this.reads.persisted(taskId);
+  /**
+   * The raw committed snapshot of a task (XState's persisted snapshot,
+   * children included): for tools that look deeper than the view. With
+   * `seq`, the whole tree as it was at that commit, rebuilt from the history
+   * (`NOT_RETAINED` once the history no longer keeps it).
+   */
+  persisted(taskId: string, options?: { seq?: number }): Promise<Record<string, unknown> | undefined> {
+    return this.reads.persisted(taskId, options);
   }
 
   /** Tasks of this prefix, newest first, filtered by machine and status. */

@@ -8,12 +8,15 @@ import type { AnyEvent } from './mailbox.js';
 import { Outbox, type Effects } from './outbox.js';
 import { retry } from './retry.js';
 import { captureTimers } from './timers.js';
+import { mergeDelta, type Delta, type StateDelta } from './state-delta.js';
+import { PARTS_FORMAT } from '../persistence/parts.js';
 
 /** A step ready to commit: the actor's state when it was taken and the effects it decided. */
 export interface Capture {
   event: AnyEvent;
   status: TaskStatus;
-  snapshot: string;
+  /** The parts of the actor tree that changed since the previous capture. */
+  parts: Delta;
   timers: string;
   value: string;
   effects: Effects;
@@ -52,6 +55,12 @@ export class Commits {
   private capturing = false;
   private rejections: Rejection[];
   private rejectionsChanged = false;
+  /** The delta encoder (set by the host once the actor is restored). */
+  delta!: StateDelta;
+  /** Timers JSON of the last commit sent: unchanged timers are not written again. */
+  private timersSent: string | undefined;
+  /** The task was stored in format 1 (one snapshot field): its first commit converts it. */
+  private upgrade: boolean;
 
   constructor(
     private readonly task: { id: string; machine: string; version: number; createdAt: number },
@@ -63,6 +72,8 @@ export class Commits {
     this.seq = Number(fields.seq ?? 0);
     this.cursor = fields.cursor ?? '0-0';
     this.rejections = decodeRejections(fields.rejections);
+    this.timersSent = fields.timers;
+    this.upgrade = fields.format !== PARTS_FORMAT;
     this.outbox = new Outbox(task.id, ctx.agents, ctx.log);
   }
 
@@ -87,7 +98,7 @@ export class Commits {
     return {
       event,
       status,
-      snapshot: encodeJson(actor.getPersistedSnapshot()),
+      parts: this.delta.take(actor),
       timers: JSON.stringify(timers),
       value: encodeJson(snap.value ?? null),
       effects: this.outbox.take(),
@@ -108,7 +119,7 @@ export class Commits {
       last.effects.dispatch.push(...c.effects.dispatch);
       last.effects.cancel.push(...c.effects.cancel);
       last.effects.starts.push(...c.effects.starts);
-      this.captured[this.captured.length - 1] = { ...c, effects: last.effects, event: last.event, rejections: c.rejections ?? last.rejections };
+      this.captured[this.captured.length - 1] = { ...c, parts: mergeDelta(last.parts, c.parts), effects: last.effects, event: last.event, rejections: c.rejections ?? last.rejections };
     } else {
       this.captured.push(c);
       this.capturing = true;
@@ -142,10 +153,15 @@ export class Commits {
       reason: undefined,
       cursor,
       rejections: this.rejections.length ? this.rejections : undefined,
+      base: seq - 1,
     };
-    const args = this.args(seq, cursor, now, this.epoch, c.snapshot, c.timers, c.status, encodeJson(c.event), this.fromValue, c.value, noticeHead(this.task.id, notice, c.timers));
+    const timers = c.timers === this.timersSent ? '' : c.timers;
+    this.timersSent = c.timers;
+    const args = this.args(seq, cursor, now, this.epoch, c.parts, timers, c.status, encodeJson(c.event), this.fromValue, c.value, noticeHead(this.task.id, notice, c.timers));
     args.append = append;
     args.rejections = c.rejections;
+    args.upgrade = this.upgrade;
+    this.upgrade = false;
     // Commits land in order (one connection, seq-checked); a refused one drops the host before anything depends on it.
     this.seq = seq;
     this.cursor = cursor;
@@ -167,8 +183,8 @@ export class Commits {
   async refuseInput(epoch: number, reason: string): Promise<void> {
     const now = this.ctx.clock.now();
     const seq = this.seq + 1;
-    const notice: NoticeFields = { machine: this.task.machine, version: this.task.version, status: 'error', seq, updatedAt: now, createdAt: this.task.createdAt, reason, cursor: this.cursor };
-    const args = this.args(seq, this.cursor, now, epoch, 'null', '[]', 'error', encodeJson({ type: 'baton.rejected', input: true, reason }), 'null', 'null', noticeHead(this.task.id, notice, '[]'));
+    const notice: NoticeFields = { machine: this.task.machine, version: this.task.version, status: 'error', seq, updatedAt: now, createdAt: this.task.createdAt, reason, cursor: this.cursor, base: seq - 1 };
+    const args = this.args(seq, this.cursor, now, epoch, { set: [], app: [], del: [] }, '[]', 'error', encodeJson({ type: 'baton.rejected', input: true, reason }), 'null', 'null', noticeHead(this.task.id, notice, '[]'));
     args.reason = reason;
     await this.write(args);
   }
@@ -176,7 +192,7 @@ export class Commits {
   /** Quarantine the task (a snapshot that does not restore): status and reason, its state kept as it is for inspection. */
   async quarantine(storedVersion: number, reason: string): Promise<void> {
     const now = this.ctx.clock.now();
-    const notice = encodeNotice(this.task.id, { machine: this.task.machine, version: storedVersion, status: 'quarantined', seq: this.seq, updatedAt: now, createdAt: this.task.createdAt, reason }, 'null', '[]');
+    const notice = encodeNotice(this.task.id, { machine: this.task.machine, version: storedVersion, status: 'quarantined', seq: this.seq, updatedAt: now, createdAt: this.task.createdAt, reason, base: this.seq }, '[]');
     await this.ctx.store.quarantine(this.task.id, { epoch: this.epoch, reason, now, owner: this.ctx.owner, notice });
   }
 
@@ -201,12 +217,12 @@ export class Commits {
   /** The writer's epoch (set by the host once it holds the lease). */
   epoch = 0;
 
-  private args(seq: number, cursor: string, now: number, epoch: number, snapshot: string, timers: string, status: string, event: string, from: string, to: string, notice: string): CommitArgs {
+  private args(seq: number, cursor: string, now: number, epoch: number, parts: Delta, timers: string, status: string, event: string, from: string, to: string, notice: string): CommitArgs {
     return {
       epoch,
       seq,
       cursor,
-      snapshot,
+      parts,
       timers,
       status,
       now,
@@ -221,6 +237,7 @@ export class Commits {
       append: undefined,
       reason: undefined,
       rejections: undefined,
+      upgrade: false,
     };
   }
 

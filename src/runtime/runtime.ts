@@ -182,9 +182,9 @@ export class Runtime implements TaskApi {
   machines(): Promise<MachineInfo[]> {
     return this.client.machines();
   }
-  /** The raw committed XState snapshot of a task (children included). */
-  persisted(taskId: string): Promise<Record<string, unknown> | undefined> {
-    return this.client.persisted(taskId);
+  /** The raw committed XState snapshot of a task (children included); with `seq`, as it was at that commit. */
+  persisted(taskId: string, options?: { seq?: number }): Promise<Record<string, unknown> | undefined> {
+    return this.client.persisted(taskId, options);
   }
   /** The first committed view that satisfies `predicate`. */
   waitFor(taskId: string, predicate: (view: TaskView) => boolean, options?: WaitOptions): Promise<TaskView> {

@@ -14,6 +14,7 @@ import { HostMailbox, type AnyEvent, type Entry, type LocalSend } from './mailbo
 import { quiescent } from './quiescence.js';
 import { passivate } from './passivation.js';
 import { restoreActor } from './restore.js';
+import { StateDelta } from './state-delta.js';
 import { captureTimers, resolvePath } from './timers.js';
 
 /** Where a host is in its life. */
@@ -118,6 +119,8 @@ export class TaskHost implements HeldTask {
     this.actor = r.actor;
     // Agent children restored active re-dispatch their invocation: it may have run already.
     if (r.fromSnapshot) this.commits.outbox.markRestored();
+    // What the first commit writes: what differs between the restored actor and the stored parts (all of a task never stored in parts).
+    this.commits.delta = new StateDelta(this.fields, this.actor);
     this.commits.from = this.actor.getSnapshot().value;
     this.commits.captured.length = 0;
   }

@@ -2,7 +2,9 @@ import { TaskNotFoundError, TimeoutError } from '../errors.js';
 import type { Keys } from '../persistence/keys.js';
 import type { TaskStore } from '../persistence/task-store.js';
 import { assertTaskId } from '../persistence/validate.js';
-import { viewFromHash, viewFromNotice, type TaskView } from '../persistence/view.js';
+import { parseNotice, snapshotOfHash, viewFromHash, type TaskView } from '../persistence/view.js';
+import { TaskMirror } from '../persistence/task-mirror.js';
+import { rebuildAt } from '../persistence/rebuild.js';
 import { createWatchStore, type AgentProgress, type HistoryEntry, type ListOptions, type MachineInfo, type TaskWatch, type WaitOptions } from './client-api.js';
 import type { MachineGraph } from './machine-graph.js';
 import type { MachineRegistry } from './registry.js';
@@ -33,16 +35,19 @@ export class TaskReads {
     return view;
   }
 
-  /** The raw committed snapshot of a task (XState's persisted snapshot, children included), or undefined. */
-  async persisted(taskId: string): Promise<Record<string, unknown> | undefined> {
+  /**
+   * The raw committed snapshot of a task (XState's persisted snapshot,
+   * children included), or undefined. With `seq`, the tree as it was at that
+   * retained commit, rebuilt from the history (`HISTORY_NOT_RETAINED` when it
+   * is older than what the history keeps).
+   */
+  async persisted(taskId: string, options: { seq?: number } = {}): Promise<Record<string, unknown> | undefined> {
     assertTaskId(taskId);
     await this.reach();
-    const h = await this.store.read(taskId);
-    try {
-      return h.snapshot ? (JSON.parse(h.snapshot) as Record<string, unknown>) : undefined;
-    } catch {
-      return undefined;
-    }
+    if (options.seq === undefined) return snapshotOfHash(await this.store.read(taskId));
+    const { fields, history } = await this.store.stateAndHistory(taskId);
+    if (!fields.machine) return undefined;
+    return rebuildAt(taskId, fields, history, options.seq);
   }
 
   /**
@@ -88,9 +93,62 @@ export class TaskReads {
 
   /** Like {@link subscribe}, resolving once the subscription is live. */
   async subscribeReady(taskId: string, listener: (view: TaskView) => void): Promise<() => void> {
+    return (await this.follow(taskId, listener)).off;
+  }
+
+  /**
+   * Follow a task's commits: a mirror loaded from the stored state once the
+   * subscription is live, then kept current from each notice's delta (in seq
+   * order; a gap, from a missed notice, reloads the stored state and reports
+   * the view it finds). `listener` hears each commit after `initial`.
+   */
+  async follow(taskId: string, listener: (view: TaskView) => void): Promise<{ off: () => void; initial: TaskView | undefined }> {
     assertTaskId(taskId);
     await this.reach();
-    return this.subs().listen(this.keys.task(taskId).changes, (message) => listener(viewFromNotice(message)));
+    const mirror = new TaskMirror(taskId);
+    const queue: string[] = [];
+    let loading = true;
+    let closed = false;
+    const drain = async (): Promise<void> => {
+      while (queue.length && !closed) {
+        const step = mirror.apply(parseNotice(queue.shift()!));
+        if (step.kind === 'view') listener(step.view);
+        else if (step.kind === 'gap') {
+          loading = true;
+          try {
+            const view = mirror.load(await this.store.read(taskId));
+            if (view && !closed) listener(view);
+          } finally {
+            loading = false;
+          }
+        }
+      }
+    };
+    const run = (): void => {
+      drain().catch((err: unknown) => {
+        if (process.env.BATON_DEBUG) console.error(`[baton] following task ${taskId} failed: ${(err as Error)?.message ?? String(err)}`);
+      });
+    };
+    const off = await this.subs().listen(this.keys.task(taskId).changes, (message) => {
+      queue.push(message);
+      if (!loading) run();
+    });
+    let initial: TaskView | undefined;
+    try {
+      initial = mirror.load(await this.store.read(taskId));
+    } catch (err) {
+      off();
+      throw err;
+    }
+    loading = false;
+    run();
+    return {
+      off: () => {
+        closed = true;
+        off();
+      },
+      initial,
+    };
   }
 
   /** Resolve with the first committed view that satisfies `predicate`; `TIMEOUT` after `options.timeout`. */
@@ -99,6 +157,7 @@ export class TaskReads {
     const timeout = options.timeoutMs ?? options.timeout ?? 30_000;
     let off: (() => void) | undefined;
     let timer: NodeJS.Timeout | undefined;
+    let settled = false;
     try {
       return await new Promise<TaskView>((resolve, reject) => {
         let last: TaskView | undefined;
@@ -116,16 +175,18 @@ export class TaskReads {
           () => reject(new TimeoutError(`task '${taskId}': condition not met within ${timeout} ms`, { taskId, last: last?.value, seq: last?.seq })),
           timeout,
         );
-        this.subscribeReady(taskId, check)
-          .then(async (u) => {
-            off = u;
-            const v = await this.get(taskId);
-            if (!v) reject(new TaskNotFoundError(taskId));
-            else check(v);
+        this.follow(taskId, check)
+          .then(async (f) => {
+            if (settled) return f.off(); // met (or timed out) before the subscription was handed over
+            off = f.off;
+            if (!f.initial) return reject(new TaskNotFoundError(taskId));
+            await this.markUnserved([f.initial]);
+            check(f.initial);
           })
           .catch(reject);
       });
     } finally {
+      settled = true;
       if (timer) clearTimeout(timer);
       off?.();
     }
@@ -145,15 +206,13 @@ export class TaskReads {
   async history(taskId: string, options: { limit?: number } = {}): Promise<HistoryEntry[]> {
     assertTaskId(taskId);
     await this.reach();
-    return (await this.store.history(taskId, options.limit ?? 100)).map((m) => {
-      return {
-        seq: Number(m.seq),
-        event: JSON.parse(m.e ?? '{}'),
-        from: m.from ? JSON.parse(m.from) : undefined,
-        to: m.to ? JSON.parse(m.to) : undefined,
-        at: Number(m.at),
-      };
-    });
+    return (await this.store.history(taskId, options.limit ?? 100)).map((m) => ({
+      seq: Number(m.seq),
+      event: (m.e ?? {}) as HistoryEntry['event'],
+      from: m.from ?? undefined,
+      to: m.to ?? undefined,
+      at: Number(m.at),
+    }));
   }
 
   /**
@@ -208,9 +267,11 @@ export class TaskReads {
     // Loaded on first use: a process that never watches does not pay for it at start.
     const { createStore } = await import('@xstate/store');
     const store = createWatchStore(createStore);
-    const off = await this.subscribeReady(taskId, (view) => store.trigger.commit({ view }));
-    const first = await this.get(taskId);
-    if (first) store.trigger.commit({ view: first });
+    const { off, initial } = await this.follow(taskId, (view) => store.trigger.commit({ view }));
+    if (initial) {
+      await this.markUnserved([initial]);
+      store.trigger.commit({ view: initial });
+    }
     return Object.assign(store, { close: off });
   }
 }

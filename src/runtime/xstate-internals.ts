@@ -69,3 +69,48 @@ export function logicKind(child: AnyActorRef): 'machine' | 'agent' | 'other' {
   if (logic?.config && typeof logic.config === 'object' && 'agent' in logic.config) return 'agent';
   return 'other';
 }
+
+/**
+ * A machine actor's persisted snapshot without its context and children
+ * (XState's own `getPersistedSnapshot` on a copy whose children are empty,
+ * so nothing below is walked): what a node part stores.
+ */
+export function persistedNode(ref: AnyActorRef): Record<string, unknown> {
+  const snap = ref.getSnapshot() as Record<string, unknown>;
+  const logic = (ref as unknown as { logic: { getPersistedSnapshot(s: unknown): Record<string, unknown> } }).logic;
+  const { context: _context, children: _children, ...node } = logic.getPersistedSnapshot({ ...snap, children: {}, context: undefined });
+  return node;
+}
+
+/** How a parent's persisted snapshot refers to child `ref` (beside the child's own snapshot). */
+export function childMeta(ref: AnyActorRef): { src: unknown; systemId: unknown; syncSnapshot: unknown } {
+  const r = ref as unknown as { src: unknown; systemId?: unknown; _syncSnapshot?: unknown };
+  return { src: r.src, systemId: r.systemId, syncSnapshot: r._syncSnapshot };
+}
+
+/** The live children of an actor (XState keeps them on its snapshot), or undefined for logic without. */
+export function childrenOf(ref: AnyActorRef): Record<string, AnyActorRef> | undefined {
+  return (ref.getSnapshot() as { children?: Record<string, AnyActorRef> }).children;
+}
+
+/**
+ * One context value as XState persists it: actor references anywhere inside
+ * become `{ xstate$$type: 1, id }` (XState's `persistContext`, not exported).
+ * The value itself when it holds none.
+ */
+export function persistValue(value: unknown): unknown {
+  if (!value || typeof value !== 'object') return value;
+  if ('sessionId' in value && 'send' in value && 'ref' in value) return { xstate$$type: 1, id: (value as unknown as { id: string }).id };
+  let copy: Record<string, unknown> | unknown[] | undefined;
+  const obj = value as Record<string, unknown>;
+  for (const key in obj) {
+    const v = obj[key];
+    if (!v || typeof v !== 'object') continue;
+    const p = persistValue(v);
+    if (p !== v) {
+      copy ??= Array.isArray(value) ? value.slice() : { ...obj };
+      (copy as Record<string, unknown>)[key] = p;
+    }
+  }
+  return copy ?? value;
+}

@@ -1,0 +1,158 @@
+--[[
+  Commit one step of a task atomically: the parts of its actor tree that
+  changed (format 2, see parts.ts), seq, mailbox cursor, pending timers and
+  status; one history entry holding what the step replaced (so any retained
+  commit's tree can be rebuilt); refresh the lease; publish the change with
+  the delta. Fenced by the epoch: a writer that lost the task cannot commit.
+  With ARGV[16], the step applied an event sent from the holder's own
+  process: the event is appended to the mailbox here, under the id the holder
+  chose, provided nothing was appended since the last entry the holder knew
+  (else STALE, nothing written): one script per event instead of send + commit.
+
+  Input:
+    KEYS[1] state hash
+    KEYS[2] epoch
+    KEYS[3] history (LIST of JSON entries; a format-1 STREAM is converted on upgrade)
+    KEYS[4] lease
+    KEYS[5] mailbox stream
+    KEYS[6] recent send tokens (hash token -> entry id, short-lived; see send-5.lua)
+    ARGV[1]  fencing token (the epoch this writer acquired)
+    ARGV[2]  seq of this commit (committed seq + 1)
+    ARGV[3]  mailbox cursor (id of the last applied entry)
+    ARGV[4]  pending timers (JSON), or '' when unchanged
+    ARGV[5]  status: active | done | error | stopped
+    ARGV[6]  now (ms)
+    ARGV[7]  history: event (JSON)
+    ARGV[8]  history: state value before (JSON)
+    ARGV[9]  history: state value after (JSON)
+    ARGV[10] changes channel
+    ARGV[11] change notice head: the script appends the delta and '}'
+    ARGV[12] owner id
+    ARGV[13] lease duration (ms)
+    ARGV[14] history length cap
+    ARGV[15] machine version
+    ARGV[16] id of the entry to append (the cursor), or '' for a commit that appends nothing
+    ARGV[17] event (JSON) to append
+    ARGV[18] the mailbox's last id the holder knows: the append requires it to still be the last
+    ARGV[19] the send's token (a fallback send with the same token then appends nothing)
+    ARGV[20] reason to set ('' leaves it): why the task ended without running
+    ARGV[21] refused-events list (JSON) to set ('' leaves it): this step refused an event
+    ARGV[22] '1': the task was stored in format 1: drop its `snapshot` field, convert its history
+    ARGV[23] number of parts set (S), ARGV[24] appended (A), ARGV[25] deleted (D), then
+             S pairs (field, JSON), A triples (field, items JSON without brackets, stored length), D fields
+
+  Output:
+    {1}         committed
+    {2}         this exact commit was already applied (a resent command): nothing written
+    {-5}        FENCED: nothing written
+    {-6, seq}   SEQ_CONFLICT with the committed seq: nothing written
+    {-8, last}  STALE: an entry was appended after ARGV[18]; nothing written
+]]
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return {-5}
+end
+local committed = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+local seq = tonumber(ARGV[2])
+if committed ~= seq - 1 then
+  if committed == seq and redis.call('HGET', KEYS[1], 'cursor') == ARGV[3] then
+    return {2}
+  end
+  return {-6, committed}
+end
+if ARGV[16] ~= '' then
+  local last = redis.call('HGET', KEYS[1], 'last') or '0-0'
+  if last ~= ARGV[18] then
+    return {-8, last}
+  end
+  redis.call('XADD', KEYS[5], ARGV[16], 'e', ARGV[17], 'k', '', 't', ARGV[6])
+  redis.call('HSET', KEYS[1], 'last', ARGV[16])
+  if ARGV[19] ~= '' then
+    if redis.call('HLEN', KEYS[6]) >= 512 then
+      redis.call('DEL', KEYS[6])
+    end
+    redis.call('HSET', KEYS[6], ARGV[19], ARGV[16])
+    redis.call('EXPIRE', KEYS[6], 60)
+  end
+end
+
+if ARGV[22] == '1' then
+  redis.call('HDEL', KEYS[1], 'snapshot')
+  if redis.call('TYPE', KEYS[3]).ok == 'stream' then
+    local rows = redis.call('XRANGE', KEYS[3], '-', '+')
+    redis.call('DEL', KEYS[3])
+    for _, row in ipairs(rows) do
+      local f = {}
+      for i = 1, #row[2], 2 do f[row[2][i]] = row[2][i + 1] end
+      redis.call('RPUSH', KEYS[3], '{"seq":' .. (f.seq or '0') .. ',"e":' .. (f.e or '{}') .. ',"from":' .. (f.from or 'null') ..
+        ',"to":' .. (f.to or 'null') .. ',"at":' .. (f.at or '0') .. '}')
+    end
+  end
+end
+
+-- The delta, and what it replaces (the undo of this step, kept in its history entry).
+local S, A, D = tonumber(ARGV[23]), tonumber(ARGV[24]), tonumber(ARGV[25])
+local undo, absent, lens = {}, {}, {}
+local nset, napp, ndel = {}, {}, {}
+local i = 26
+for _ = 1, S do
+  local f, v = ARGV[i], ARGV[i + 1]
+  local old = redis.call('HGET', KEYS[1], f)
+  local name = cjson.encode(f)
+  if old then undo[#undo + 1] = name .. ':' .. old else absent[#absent + 1] = name end
+  redis.call('HSET', KEYS[1], f, v)
+  nset[#nset + 1] = name .. ':' .. v
+  i = i + 2
+end
+for _ = 1, A do
+  local f, items, len = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local old = redis.call('HGET', KEYS[1], f) or '[]'
+  local name = cjson.encode(f)
+  if old == '[]' then
+    redis.call('HSET', KEYS[1], f, '[' .. items .. ']')
+  else
+    redis.call('HSET', KEYS[1], f, string.sub(old, 1, -2) .. ',' .. items .. ']')
+  end
+  lens[#lens + 1] = name .. ':' .. len
+  napp[#napp + 1] = name .. ':[' .. items .. ']'
+  i = i + 3
+end
+for _ = 1, D do
+  local f = ARGV[i]
+  local old = redis.call('HGET', KEYS[1], f)
+  local name = cjson.encode(f)
+  if old then
+    undo[#undo + 1] = name .. ':' .. old
+    redis.call('HDEL', KEYS[1], f)
+  end
+  ndel[#ndel + 1] = name
+  i = i + 1
+end
+if ARGV[4] ~= '' then
+  local old = redis.call('HGET', KEYS[1], 'timers')
+  if old then undo[#undo + 1] = '"timers":' .. old else absent[#absent + 1] = '"timers"' end
+  redis.call('HSET', KEYS[1], 'timers', ARGV[4])
+end
+
+redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'cursor', ARGV[3], 'status', ARGV[5], 'updatedAt', ARGV[6], 'version', ARGV[15], 'format', '2')
+if ARGV[20] ~= '' then
+  redis.call('HSET', KEYS[1], 'reason', ARGV[20])
+end
+if ARGV[21] ~= '' then
+  redis.call('HSET', KEYS[1], 'rejections', ARGV[21])
+end
+redis.call('RPUSH', KEYS[3], '{"seq":' .. ARGV[2] .. ',"e":' .. ARGV[7] .. ',"from":' .. ARGV[8] .. ',"to":' .. ARGV[9] .. ',"at":' .. ARGV[6] ..
+  ',"u":{' .. table.concat(undo, ',') .. '},"n":[' .. table.concat(absent, ',') .. '],"t":{' .. table.concat(lens, ',') .. '}}')
+redis.call('LTRIM', KEYS[3], -tonumber(ARGV[14]), -1)
+if ARGV[3] ~= '0-0' then
+  redis.call('XTRIM', KEYS[5], 'MINID', '~', ARGV[3])
+end
+if redis.call('GET', KEYS[4]) == ARGV[12] then
+  if ARGV[5] == 'active' then
+    redis.call('PEXPIRE', KEYS[4], ARGV[13])
+  else
+    redis.call('DEL', KEYS[4])
+  end
+end
+redis.call('PUBLISH', ARGV[10], ARGV[11] .. '{"s":{' .. table.concat(nset, ',') .. '},"a":{' .. table.concat(napp, ',') ..
+  '},"x":[' .. table.concat(ndel, ',') .. ']}}')
+return {1}

@@ -1,0 +1,196 @@
+/**
+ * A task's stored state in parts (format 2): each actor of the tree in its
+ * own field of the state hash, and each top-level key of a machine actor's
+ * context in a field of its own, so a commit rewrites only what changed.
+ *
+ *   n:<path>        the actor: `{ "s": snapshot without context and children,
+ *                   "k": [child ids] (machines only), "m": { src, systemId,
+ *                   syncSnapshot } (children only) }`
+ *   x:<path>:<key>  one key of a machine actor's context (JSON)
+ *
+ * `<path>` is the child ids from the root, joined by `/` ('' is the root),
+ * each id with `%`, `/` and `:` percent-escaped. The persisted snapshot
+ * XState restores from is {@link assemble}d from the parts; format 1 (one
+ * `snapshot` field) is still read, and a task's first commit after it
+ * rewrites the task in parts.
+ */
+
+/** The `format` field of a state hash written in parts. */
+export const PARTS_FORMAT = '2';
+
+/** Escape one child id for a path. */
+function esc(id: string): string {
+  return /[%/:]/.test(id) ? id.replace(/%/g, '%25').replace(/\//g, '%2F').replace(/:/g, '%3A') : id;
+}
+
+function unesc(s: string): string {
+  return s.includes('%') ? s.replace(/%2F/g, '/').replace(/%3A/g, ':').replace(/%25/g, '%') : s;
+}
+
+/** The path key of child `id` under `parent` ('' is the root). */
+export function childPath(parent: string, id: string): string {
+  return parent === '' ? esc(id) : `${parent}/${esc(id)}`;
+}
+
+/** The child ids of a path key. */
+export function pathIds(path: string): string[] {
+  return path === '' ? [] : path.split('/').map(unesc);
+}
+
+/** Field of an actor's node part. */
+export function nodeField(path: string): string {
+  return `n:${path}`;
+}
+
+/** Field of one key of a machine actor's context. */
+export function contextField(path: string, key: string): string {
+  return `x:${path}:${key}`;
+}
+
+/** True for a field that holds a part of the actor tree. */
+export function isPartField(field: string): boolean {
+  return field.startsWith('n:') || field.startsWith('x:');
+}
+
+/** A stored node part, parsed. */
+export interface NodePart {
+  /** The actor's persisted snapshot (machines: without context and children). */
+  s: Record<string, unknown>;
+  /** Ids of a machine actor's children, in order; absent for other logic. */
+  k?: string[];
+  /** How the parent refers to this child. */
+  m?: { src?: unknown; systemId?: unknown; syncSnapshot?: unknown };
+  /** A machine context that is not a plain object, stored whole. */
+  c?: unknown;
+}
+
+/** One actor's parts, parsed. */
+export interface ActorParts {
+  node?: NodePart;
+  context: Record<string, unknown>;
+}
+
+/** A part could not be read: the task is quarantined with this reason. */
+export class PartError extends Error {}
+
+/** Parse one part's JSON, naming the field when it is corrupt. */
+export function parsePart(field: string, json: string): unknown {
+  try {
+    return JSON.parse(json);
+  } catch (err) {
+    throw new PartError(`snapshot is not valid JSON: its part ${JSON.stringify(field)} (${(err as Error).message})`);
+  }
+}
+
+/** Where a part field belongs: its actor's path, and the context key for `x:` fields. */
+export function partAddress(field: string): { path: string; key?: string } | undefined {
+  if (field.startsWith('n:')) return { path: field.slice(2) };
+  if (!field.startsWith('x:')) return undefined;
+  const rest = field.slice(2);
+  const at = rest.indexOf(':');
+  return at < 0 ? undefined : { path: rest.slice(0, at), key: rest.slice(at + 1) };
+}
+
+/** Group a state hash's parts by actor (parsing each); throws {@link PartError}. */
+export function groupParts(fields: Record<string, string>): Map<string, ActorParts> {
+  return groupValues(fields, parsePart);
+}
+
+/** Group parts (field → value, parsed by `parse`) by actor; throws {@link PartError}. */
+export function groupValues<T>(fields: Record<string, T>, parse: (field: string, value: T) => unknown): Map<string, ActorParts> {
+  const actors = new Map<string, ActorParts>();
+  for (const field in fields) {
+    const a = partAddress(field);
+    if (!a) continue;
+    let actor = actors.get(a.path);
+    if (!actor) actors.set(a.path, (actor = { context: {} }));
+    const value = parse(field, fields[field]!);
+    if (a.key === undefined) actor.node = asNode(field, value);
+    else actor.context[a.key] = value;
+  }
+  return actors;
+}
+
+/** A node part's parsed value, checked. */
+export function asNode(field: string, value: unknown): NodePart {
+  if (!value || typeof value !== 'object' || !('s' in value) || !(value as NodePart).s || typeof (value as NodePart).s !== 'object') {
+    throw new PartError(`stored part ${JSON.stringify(field)} is not an actor node`);
+  }
+  return value as NodePart;
+}
+
+/**
+ * The parts of a task's state hash, by actor: format 2's parts, or format 1's
+ * one snapshot split the same way. Undefined when it has neither (spawned,
+ * not yet committed). Throws {@link PartError} for a part that cannot be read.
+ */
+export function partsOfHash(h: Record<string, string>): Map<string, ActorParts> | undefined {
+  if (h.format === PARTS_FORMAT) return h['n:'] === undefined ? undefined : groupParts(h);
+  if (!h.snapshot) return undefined;
+  let snap: unknown;
+  try {
+    snap = JSON.parse(h.snapshot);
+  } catch (err) {
+    throw new PartError(`snapshot is not valid JSON (${(err as Error).message})`);
+  }
+  if (!snap || typeof snap !== 'object' || Array.isArray(snap)) throw new PartError('snapshot is not an object');
+  return groupValues(splitSnapshot(snap as Record<string, unknown>, (v) => v), (_f, v) => v);
+}
+
+/**
+ * The persisted snapshot (as XState's `getPersistedSnapshot` makes it) from
+ * the parts, or undefined when the root has none. A child listed by its
+ * parent whose node is missing throws {@link PartError}.
+ */
+export function assemble(actors: ReadonlyMap<string, ActorParts>): Record<string, unknown> | undefined {
+  if (!actors.get('')?.node) return undefined;
+  return build(actors, '', 0);
+}
+
+function build(actors: ReadonlyMap<string, ActorParts>, path: string, depth: number): Record<string, unknown> {
+  const a = actors.get(path);
+  if (!a?.node) throw new PartError(`the stored state lacks the actor at ${JSON.stringify(pathIds(path).join('/'))}`);
+  if (depth > 256) throw new PartError('the stored actor tree is deeper than 256 levels');
+  const n = a.node;
+  if (!Array.isArray(n.k)) return n.s;
+  const children: Record<string, unknown> = {};
+  for (const id of n.k) {
+    const p = childPath(path, id);
+    const m = actors.get(p)?.node?.m ?? {};
+    children[id] = { snapshot: build(actors, p, depth + 1), src: m.src, systemId: m.systemId, syncSnapshot: m.syncSnapshot };
+  }
+  return { ...n.s, context: 'c' in n ? n.c : a.context, children };
+}
+
+/**
+ * The parts of a whole persisted snapshot (format 1's `snapshot` field, or
+ * a migrated one), as field → JSON. Children whose snapshot is a machine's
+ * (it has `children`) are split further.
+ */
+export function splitSnapshot<T>(snapshot: Record<string, unknown>, encode: (v: unknown) => T): Record<string, T> {
+  const out: Record<string, T> = {};
+  split(snapshot, '', undefined, encode, out);
+  return out;
+}
+
+function split<T>(snap: Record<string, unknown>, path: string, meta: NodePart['m'], encode: (v: unknown) => T, out: Record<string, T>): void {
+  const kids = snap.children && typeof snap.children === 'object' ? (snap.children as Record<string, { snapshot?: Record<string, unknown>; src?: unknown; systemId?: unknown; syncSnapshot?: unknown }>) : undefined;
+  if (!kids) {
+    out[nodeField(path)] = encode(meta ? { s: snap, m: meta } : { s: snap });
+    return;
+  }
+  const { context, children: _c, ...rest } = snap;
+  const node: NodePart = { s: rest, k: Object.keys(kids) };
+  if (meta) node.m = meta;
+  if (context && typeof context === 'object' && !Array.isArray(context)) {
+    for (const key in context as Record<string, unknown>) {
+      const v = (context as Record<string, unknown>)[key];
+      if (v !== undefined) out[contextField(path, key)] = encode(v);
+    }
+  } else node.c = context;
+  out[nodeField(path)] = encode(node);
+  for (const id of node.k!) {
+    const c = kids[id] ?? {};
+    split(c.snapshot ?? {}, childPath(path, id), { src: c.src, systemId: c.systemId, syncSnapshot: c.syncSnapshot }, encode, out);
+  }
+}
