@@ -55,7 +55,7 @@ describe('notices and the mirror', () => {
     const m = new TaskMirror('t');
     m.load(hashAt(7, snapshot));
     const v8 = m.apply(parseNotice(notice(8, { s: { 'x::n': 2 }, a: { 'x::items': ['b', 'c'] } })));
-    const v9 = m.apply(parseNotice(notice(9, { x: ['n:a'], s: { 'n:': { s: { status: 'active', value: 'c', historyValue: {} }, k: ['odd/id:1'] } } })));
+    const v9 = m.apply(parseNotice(notice(9, { x: ['n:a'], s: { 'n:': { s: { status: 'active', value: 'c', historyValue: {} }, x: 1 } } })));
     if (v8.kind !== 'view' || v9.kind !== 'view') throw new Error('not applied');
     expect(v8.view.context).toMatchObject({ n: 2, items: ['a', 'b', 'c'] });
     expect(Object.keys(v8.view.children)).toEqual(['a', 'odd/id:1']);

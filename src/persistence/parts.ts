@@ -3,13 +3,17 @@
  * own field of the state hash, and each top-level key of a machine actor's
  * context in a field of its own, so a commit rewrites only what changed.
  *
- *   n:<path>        the actor: `{ "s": snapshot without context and children,
- *                   "k": [child ids] (machines only), "m": { src, systemId,
- *                   syncSnapshot } (children only) }`
+ *   n:<path>        the actor: `{ "s": its persisted snapshot (a machine's
+ *                   without context and children), "x": 1 for a machine,
+ *                   "m": { src, systemId, syncSnapshot } and "o": its place
+ *                   among its siblings (children only) }`
  *   x:<path>:<key>  one key of a machine actor's context (JSON)
  *
  * `<path>` is the child ids from the root, joined by `/` ('' is the root),
- * each id with `%`, `/` and `:` percent-escaped. The persisted snapshot
+ * each id with `%`, `/` and `:` percent-escaped. A machine's children are
+ * the nodes one level below it, in the order of their `o`: no part lists
+ * them, so adding or removing one child writes that child's parts only.
+ * The persisted snapshot
  * XState restores from is {@link assemble}d from the parts; format 1 (one
  * `snapshot` field) is still read, and a task's first commit after it
  * rewrites the task in parts.
@@ -56,10 +60,12 @@ export function isPartField(field: string): boolean {
 export interface NodePart {
   /** The actor's persisted snapshot (machines: without context and children). */
   s: Record<string, unknown>;
-  /** Ids of a machine actor's children, in order; absent for other logic. */
-  k?: string[];
+  /** 1 for a machine actor: its context is in `x:` parts, its children are the nodes below it. */
+  x?: 1;
   /** How the parent refers to this child. */
   m?: { src?: unknown; systemId?: unknown; syncSnapshot?: unknown };
+  /** The child's place among its siblings (they are assembled in this order). */
+  o?: number;
   /** A machine context that is not a plain object, stored whole. */
   c?: unknown;
 }
@@ -144,20 +150,35 @@ export function partsOfHash(h: Record<string, string>): Map<string, ActorParts> 
  */
 export function assemble(actors: ReadonlyMap<string, ActorParts>): Record<string, unknown> | undefined {
   if (!actors.get('')?.node) return undefined;
-  return build(actors, '', 0);
+  const below = new Map<string, string[]>();
+  for (const path of actors.keys()) {
+    if (path === '') continue;
+    const parent = parentPath(path);
+    const list = below.get(parent);
+    if (list) list.push(path);
+    else below.set(parent, [path]);
+  }
+  return build(actors, below, '', 0);
 }
 
-function build(actors: ReadonlyMap<string, ActorParts>, path: string, depth: number): Record<string, unknown> {
+/** The path of an actor's parent ('' for the root's children). */
+export function parentPath(path: string): string {
+  const at = path.lastIndexOf('/');
+  return at < 0 ? '' : path.slice(0, at);
+}
+
+function build(actors: ReadonlyMap<string, ActorParts>, below: Map<string, string[]>, path: string, depth: number): Record<string, unknown> {
   const a = actors.get(path);
   if (!a?.node) throw new PartError(`the stored state lacks the actor at ${JSON.stringify(pathIds(path).join('/'))}`);
   if (depth > 256) throw new PartError('the stored actor tree is deeper than 256 levels');
   const n = a.node;
-  if (!Array.isArray(n.k)) return n.s;
+  if (n.x !== 1) return n.s;
   const children: Record<string, unknown> = {};
-  for (const id of n.k) {
-    const p = childPath(path, id);
+  const kids = (below.get(path) ?? []).map((p) => ({ p, o: actors.get(p)?.node?.o ?? 0 })).sort((x, y) => x.o - y.o);
+  for (const { p } of kids) {
     const m = actors.get(p)?.node?.m ?? {};
-    children[id] = { snapshot: build(actors, p, depth + 1), src: m.src, systemId: m.systemId, syncSnapshot: m.syncSnapshot };
+    const ids = pathIds(p);
+    children[ids[ids.length - 1]!] = { snapshot: build(actors, below, p, depth + 1), src: m.src, systemId: m.systemId, syncSnapshot: m.syncSnapshot };
   }
   return { ...n.s, context: 'c' in n ? n.c : a.context, children };
 }
@@ -169,19 +190,19 @@ function build(actors: ReadonlyMap<string, ActorParts>, path: string, depth: num
  */
 export function splitSnapshot<T>(snapshot: Record<string, unknown>, encode: (v: unknown) => T): Record<string, T> {
   const out: Record<string, T> = {};
-  split(snapshot, '', undefined, encode, out);
+  split(snapshot, '', undefined, undefined, encode, out);
   return out;
 }
 
-function split<T>(snap: Record<string, unknown>, path: string, meta: NodePart['m'], encode: (v: unknown) => T, out: Record<string, T>): void {
+function split<T>(snap: Record<string, unknown>, path: string, meta: NodePart['m'], o: number | undefined, encode: (v: unknown) => T, out: Record<string, T>): void {
   const kids = snap.children && typeof snap.children === 'object' ? (snap.children as Record<string, { snapshot?: Record<string, unknown>; src?: unknown; systemId?: unknown; syncSnapshot?: unknown }>) : undefined;
+  const place = meta ? { m: meta, o } : {};
   if (!kids) {
-    out[nodeField(path)] = encode(meta ? { s: snap, m: meta } : { s: snap });
+    out[nodeField(path)] = encode({ s: snap, ...place });
     return;
   }
   const { context, children: _c, ...rest } = snap;
-  const node: NodePart = { s: rest, k: Object.keys(kids) };
-  if (meta) node.m = meta;
+  const node: NodePart = { s: rest, x: 1, ...place };
   if (context && typeof context === 'object' && !Array.isArray(context)) {
     for (const key in context as Record<string, unknown>) {
       const v = (context as Record<string, unknown>)[key];
@@ -189,8 +210,8 @@ function split<T>(snap: Record<string, unknown>, path: string, meta: NodePart['m
     }
   } else node.c = context;
   out[nodeField(path)] = encode(node);
-  for (const id of node.k!) {
+  Object.keys(kids).forEach((id, i) => {
     const c = kids[id] ?? {};
-    split(c.snapshot ?? {}, childPath(path, id), { src: c.src, systemId: c.systemId, syncSnapshot: c.syncSnapshot }, encode, out);
-  }
+    split(c.snapshot ?? {}, childPath(path, id), { src: c.src, systemId: c.systemId, syncSnapshot: c.syncSnapshot }, i + 1, encode, out);
+  });
 }

@@ -20,6 +20,11 @@ export class TaskMirror {
 
   constructor(readonly id: string) {}
 
+  /** Status of the state mirrored (undefined before the first load). */
+  get status(): string | undefined {
+    return this.fields?.status;
+  }
+
   /** Replace the mirror with the stored state (HGETALL); undefined when the task does not exist. */
   load(h: Record<string, string>): TaskView | undefined {
     if (!h.machine) {

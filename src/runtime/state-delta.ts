@@ -26,6 +26,8 @@ interface Known {
   keys?: Map<string, unknown>;
   /** Lengths written of array values (an array that only grew is appended to). */
   lens?: Map<string, number>;
+  /** Its place among its siblings (children only). */
+  o?: number;
 }
 
 /**
@@ -38,6 +40,8 @@ interface Known {
  */
 export class StateDelta {
   private readonly known = new Map<string, Known>();
+  /** The last place handed to a child: a new child goes after every other. */
+  private ordinal = 0;
   /** What differs between the restored actor and the stored parts: written by the first delta. */
   private initial: Delta | undefined;
 
@@ -86,23 +90,41 @@ export class StateDelta {
     let k = this.known.get(path);
     const machine = path === '' || logicKind(ref) === 'machine';
     if (!k || k.snap !== snap) {
-      if (!k) this.known.set(path, (k = { snap }));
+      if (!k) this.known.set(path, (k = { snap, o: path === '' ? undefined : this.place(stored?.[nodeField(path)]) }));
       k.snap = snap;
       let json: string;
       if (machine) {
-        const node: NodePart = { s: persistedNode(ref), k: Object.keys(childrenOf(ref) ?? {}) };
-        if (path !== '') node.m = childMeta(ref);
+        const node: NodePart = { s: persistedNode(ref), x: 1 };
+        if (path !== '') {
+          node.m = childMeta(ref);
+          node.o = k.o;
+        }
         const ctx = snap.context;
         if (ctx && typeof ctx === 'object' && !Array.isArray(ctx)) this.context(path, ctx as Record<string, unknown>, k, d, stored);
         else node.c = persistValue(ctx);
         json = encodeJson(node);
-      } else json = encodeJson({ s: ref.getPersistedSnapshot(), m: childMeta(ref) });
+      } else json = encodeJson({ s: ref.getPersistedSnapshot(), m: childMeta(ref), o: k.o });
       if (json !== (stored ? stored[nodeField(path)] : k.node)) d.set.push(nodeField(path), json);
       k.node = json;
     }
     if (!machine) return;
     const kids = childrenOf(ref);
     for (const id in kids) this.walk(kids[id]!, childPath(path, id), d, seen, stored);
+  }
+
+  /** A new child's place: the one it is stored with (at restore), else after every other. */
+  private place(storedNode: string | undefined): number {
+    let o: unknown;
+    try {
+      o = storedNode ? (JSON.parse(storedNode) as { o?: unknown }).o : undefined;
+    } catch {
+      o = undefined;
+    }
+    if (typeof o === 'number' && Number.isFinite(o)) {
+      this.ordinal = Math.max(this.ordinal, o);
+      return o;
+    }
+    return ++this.ordinal;
   }
 
   private context(path: string, ctx: Record<string, unknown>, k: Known, d: Delta, stored?: Record<string, string>): void {

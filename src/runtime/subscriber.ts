@@ -28,16 +28,18 @@ export class Subscriber {
    * at most once: notices published while it was down are lost, so a holder
    * must then look at its mailboxes itself.
    */
-  onReconnect(fn: () => void): void {
+  onReconnect(fn: () => void): () => void {
     // The first 'ready' is the initial connection, unless that has happened already.
     let first = (this.conn as { status?: string }).status !== 'ready';
-    this.conn.on('ready', () => {
+    const onReady = () => {
       if (first) {
         first = false;
         return;
       }
       fn();
-    });
+    };
+    this.conn.on('ready', onReady);
+    return () => void this.conn.off('ready', onReady);
   }
 
   /** Listen on `channel`; resolves once Redis confirmed the subscription. */

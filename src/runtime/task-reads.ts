@@ -10,6 +10,9 @@ import type { MachineGraph } from './machine-graph.js';
 import type { MachineRegistry } from './registry.js';
 import type { Subscriber } from './subscriber.js';
 
+/** Queued for a follower when its connection came back: reload the stored state. */
+const RELOAD = '';
+
 /**
  * The read side of a client: committed views, history and the registry read
  * from Redis, and live views from commit notices (subscribing before
@@ -111,13 +114,15 @@ export class TaskReads {
     let closed = false;
     const drain = async (): Promise<void> => {
       while (queue.length && !closed) {
-        const step = mirror.apply(parseNotice(queue.shift()!));
+        const message = queue.shift()!;
+        const step = message === RELOAD ? ({ kind: 'gap' } as const) : mirror.apply(parseNotice(message));
         if (step.kind === 'view') listener(step.view);
         else if (step.kind === 'gap') {
           loading = true;
           try {
+            const was = { seq: mirror.seq, status: mirror.status };
             const view = mirror.load(await this.store.read(taskId));
-            if (view && !closed) listener(view);
+            if (view && !closed && (view.seq !== was.seq || view.status !== was.status)) listener(view);
           } finally {
             loading = false;
           }
@@ -129,10 +134,20 @@ export class TaskReads {
         if (process.env.BATON_DEBUG) console.error(`[baton] following task ${taskId} failed: ${(err as Error)?.message ?? String(err)}`);
       });
     };
-    const off = await this.subs().listen(this.keys.task(taskId).changes, (message) => {
+    const subs = this.subs();
+    const listening = await subs.listen(this.keys.task(taskId).changes, (message) => {
       queue.push(message);
       if (!loading) run();
     });
+    // Notices published while the connection was down are lost, and none may follow: reload at once.
+    const offReconnect = subs.onReconnect(() => {
+      queue.push(RELOAD);
+      if (!loading) run();
+    });
+    const off = () => {
+      offReconnect();
+      listening();
+    };
     let initial: TaskView | undefined;
     try {
       initial = mirror.load(await this.store.read(taskId));
