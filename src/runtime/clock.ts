@@ -11,14 +11,29 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
-/** The real clock. */
+/** Node's longest timer (2^31 - 1 ms, about 24.8 days): a longer delay fires at once. */
+const MAX_TIMEOUT = 2_147_483_647;
+
+/** A timer longer than Node allows, armed in legs of at most {@link MAX_TIMEOUT}. */
+interface LongTimer {
+  t: NodeJS.Timeout;
+}
+
+/** The real clock. Delays beyond Node's ~24.8-day limit are armed in legs (a 30-day `after` fires after 30 days). */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    return t;
+    if (!(ms > MAX_TIMEOUT)) return setTimeout(fn, ms);
+    const at = Date.now() + ms;
+    const handle: LongTimer = { t: undefined as unknown as NodeJS.Timeout };
+    const arm = () => {
+      const left = at - Date.now();
+      handle.t = left > MAX_TIMEOUT ? setTimeout(arm, MAX_TIMEOUT) : setTimeout(fn, Math.max(0, left));
+    };
+    arm();
+    return handle;
   },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+  clearTimeout: (h) => clearTimeout(h && typeof h === 'object' && 't' in h ? (h as LongTimer).t : (h as NodeJS.Timeout)),
 };
 
 /**

@@ -109,3 +109,15 @@ describe('time inside actions is the actor clock', () => {
     actor.stop();
   });
 });
+
+describe('the real clock', () => {
+  it('a delay longer than Node allows (~24.8 days) is armed in legs, not fired at once', async () => {
+    const { systemClock } = await import('../../src/runtime/clock.js');
+    let fired = false;
+    const handle = systemClock.setTimeout(() => (fired = true), 30 * 24 * 3600_000);
+    // Node fires an over-long setTimeout after 1 ms; by the time a 50 ms timer fires, it would have.
+    await new Promise<void>((resolve) => systemClock.setTimeout(resolve, 50));
+    expect(fired).toBe(false);
+    systemClock.clearTimeout(handle);
+  });
+});
