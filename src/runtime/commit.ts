@@ -1,4 +1,5 @@
 import type { AnyActor } from 'xstate';
+import type { AgentBridge } from '../actors/agent-bridge.js';
 import { BatonError, ErrorCode, FencedError } from '../errors.js';
 import { encodeJson } from '../persistence/codec.js';
 import type { CommitArgs, StateFields } from '../persistence/task-store.js';
@@ -80,6 +81,26 @@ export class Commits {
   /** The root state value committed last (the next history entry's `from`). */
   set from(value: unknown) {
     this.fromValue = JSON.stringify(value ?? null);
+  }
+
+  /**
+   * The agent bridge of the task's actor: agent children dispatch, cancel and
+   * start their work through the outbox, after the commit that decided it.
+   * `stopping`: the host itself is stopping the actor (its children persist).
+   */
+  bridge(stopping: () => boolean): AgentBridge {
+    const outbox = this.outbox;
+    return {
+      taskId: this.task.id,
+      // The seq advances when a step is sent to Redis, so a change made now lands in the next commit.
+      nextSeq: () => this.nextSeq(),
+      dispatch: (spec) => outbox.dispatch(spec),
+      cancel: (jobId, agent) => outbox.cancel({ jobId, agent }),
+      afterCommit: (start) => outbox.start(start),
+      get stopping() {
+        return stopping();
+      },
+    };
   }
 
   /** Seq of the commit the change being made now will be part of. */
@@ -194,6 +215,22 @@ export class Commits {
     const now = this.ctx.clock.now();
     const notice = encodeNotice(this.task.id, { machine: this.task.machine, version: storedVersion, status: 'quarantined', seq: this.seq, updatedAt: now, createdAt: this.task.createdAt, reason, base: this.seq }, '[]');
     await this.ctx.store.quarantine(this.task.id, { epoch: this.epoch, reason, now, owner: this.ctx.owner, notice });
+  }
+
+  /**
+   * End a task that never runs here: quarantined (its snapshot does not
+   * restore; kept as it is, for inspection) or its spawn input refused by the
+   * machine's own schema (status `error`). One fenced write; fenced is fine
+   * (another process owns the task now).
+   */
+  async endUnrun(how: 'quarantined' | 'refused', reason: string, storedVersion: number): Promise<void> {
+    try {
+      if (how === 'quarantined') await this.quarantine(storedVersion, reason);
+      else await this.refuseInput(this.epoch, reason);
+      await this.ctx.store.clearDue(this.task.id);
+    } catch (err) {
+      if (!(err instanceof FencedError)) throw err;
+    }
   }
 
   /** Wait for every commit in flight, in order; throws the first failure. */

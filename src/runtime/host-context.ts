@@ -3,6 +3,18 @@ import type { Clock } from './clock.js';
 import type { Inspector } from './inspection.js';
 import type { AgentSink } from './local-agents.js';
 
+/** Where a host is in its life. */
+export enum HostPhase {
+  /** Restored; its first step (the spawn commit, or re-sending what the restore decided) is next. */
+  Starting = 'starting',
+  /** Applying the mailbox and committing each step. */
+  Running = 'running',
+  /** Passivating: finishing the work in hand, then releasing the lease. */
+  Releasing = 'releasing',
+  /** No longer holds the task. */
+  Gone = 'gone',
+}
+
 /** Why a host stopped holding its task. */
 export type GoneReason = 'finished' | 'fenced' | 'released' | 'quarantined' | 'lost' | 'stale';
 
@@ -13,7 +25,7 @@ export interface HostContext {
   /** This process's owner id (the lease holder's name). */
   owner: string;
   leaseMs: number;
-  /** Approximate number of history entries kept per task. */
+  /** Number of history entries kept per task. */
   historyLimit: number;
   log: (msg: string, extra?: Record<string, unknown>) => void;
   /** True while an agent invoked by the task runs in this process (its outcome comes back to the host in memory). */

@@ -61,3 +61,9 @@ export async function passivate(h: Releasable, ctx: HostContext, attempts: numbe
     h.end();
   }
 }
+
+/** `p`, with `done(p)` called once it settles (either way): the host forgets its passivation. */
+export function tracked<T>(p: Promise<T>, done: (p: Promise<T>) => unknown): Promise<T> {
+  void p.finally(() => done(p)).catch(() => undefined);
+  return p;
+}

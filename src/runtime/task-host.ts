@@ -1,33 +1,23 @@
 import type { AnyActor, InspectionEvent } from 'xstate';
 import { FencedError, StaleMailboxError } from '../errors.js';
-import type { AgentBridge } from '../actors/agent-bridge.js';
 import type { StateFields } from '../persistence/task-store.js';
 import type { TaskStatus } from '../persistence/view.js';
 import { Commits, type Append } from './commit.js';
 import { InputRefusedError } from './committed-state.js';
 import { definitionRules, type TaskDefinition } from './definition.js';
 import type { EventRules } from '../persistence/validate.js';
-import { decodeEntry } from './decode-entry.js';
-import type { GoneReason, HeldTask, HostContext } from './host-context.js';
+import { agentStep, decodeEntry, entryStep } from './decode-entry.js';
+import { HostPhase, type GoneReason, type HeldTask, type HostContext } from './host-context.js';
+
+export { HostPhase };
 import { ActorEvents } from './actor-events.js';
 import { HostMailbox, type AnyEvent, type Entry, type LocalSend } from './mailbox.js';
 import { quiescent } from './quiescence.js';
-import { passivate } from './passivation.js';
+import { passivate, tracked } from './passivation.js';
 import { restoreActor } from './restore.js';
 import { StateDelta } from './state-delta.js';
-import { captureTimers, resolvePath } from './timers.js';
+import { captureTimers } from './timers.js';
 
-/** Where a host is in its life. */
-export enum HostPhase {
-  /** Restored; its first step (the spawn commit, or re-sending what the restore decided) is next. */
-  Starting = 'starting',
-  /** Applying the mailbox and committing each step. */
-  Running = 'running',
-  /** Passivating: finishing the work in hand, then releasing the lease. */
-  Releasing = 'releasing',
-  /** No longer holds the task. */
-  Gone = 'gone',
-}
 
 /**
  * Holds one running task in this process: its XState actor, restored from
@@ -110,7 +100,7 @@ export class TaskHost implements HeldTask {
       def: this.def,
       fields: this.fields,
       ctx: this.ctx,
-      bridge: this.bridge(),
+      bridge: this.commits.bridge(() => this.phase === HostPhase.Gone && !this.cancelOnStop),
       onInspect: (ev) => this.onInspect(ev),
       starting: (on) => (this.events.starting = on),
       // Nothing the stop does may be captured or committed: the quarantine keeps the snapshot.
@@ -123,22 +113,6 @@ export class TaskHost implements HeldTask {
     this.commits.delta = new StateDelta(this.fields, this.actor);
     this.commits.from = this.actor.getSnapshot().value;
     this.commits.captured.length = 0;
-  }
-
-  private bridge(): AgentBridge {
-    const host = this;
-    const outbox = () => this.commits.outbox;
-    return {
-      taskId: this.id,
-      // The seq advances when a step is sent to Redis, so a change made now lands in the next commit.
-      nextSeq: () => this.commits.nextSeq(),
-      dispatch: (spec) => outbox().dispatch(spec),
-      cancel: (jobId, agent) => outbox().cancel({ jobId, agent }),
-      afterCommit: (start) => outbox().start(start),
-      get stopping() {
-        return host.phase === HostPhase.Gone && !host.cancelOnStop;
-      },
-    };
   }
 
   private onInspect(ev: InspectionEvent): void {
@@ -228,7 +202,7 @@ export class TaskHost implements HeldTask {
         }
         const pending = this.mailbox.next();
         const next = pending instanceof Promise ? await pending : pending;
-        if (next?.kind === 'agent') await this.applyAgentEvent(next.event, undefined);
+        if (next?.kind === 'agent') await this.applyAgentEvent(next.event);
         else if (next?.kind === 'entry') await this.apply(next.entry);
         else if (next?.kind === 'local') await this.apply({ id: next.id, event: next.local.event }, { local: next.local, expectLast: next.expectLast });
         else if (next?.kind === 'read') continue;
@@ -261,27 +235,15 @@ export class TaskHost implements HeldTask {
   private async apply(entry: Entry, local?: { local: LocalSend; expectLast: string }): Promise<void> {
     const append = local ? { local: local.local, append: { event: local.local.event, expectLast: local.expectLast, token: local.local.token } } : undefined;
     const d = decodeEntry(entry, this.rules);
-    if (d.kind === 'refused') {
-      this.commits.refused({ entry: entry.id, ...(d.type ? { type: d.type } : {}), reason: d.reason, at: this.ctx.clock.now() });
-      await this.step(() => undefined, { type: 'baton.rejected', entry: entry.id, ...(d.type ? { rejectedType: d.type } : {}), reason: d.reason }, entry.id, undefined, append);
-    } else if (d.kind === 'agent') await this.applyAgentEvent(d.event, entry.id);
-    else if (d.kind === 'stop') await this.step(() => undefined, d.event, entry.id, 'stopped', append);
-    else await this.step(() => this.actor.send(d.event), d.event, entry.id, undefined, append);
+    if (d.kind === 'refused') this.commits.refused({ entry: entry.id, ...(d.type ? { type: d.type } : {}), reason: d.reason, at: this.ctx.clock.now() });
+    const s = d.kind === 'agent' ? agentStep(this.actor, d.event, entry.id) : entryStep(this.actor, d, entry.id);
+    if (s) await this.step(s.change, s.event, entry.id, s.force, append);
   }
 
-  /**
-   * An agent's outcome, from the mailbox entry `entryId` or (undefined) handed
-   * over in memory. A child that left (cancelled, state exited, or a newer
-   * invocation) drops it: a mailbox entry still gets a commit, to move the cursor.
-   */
-  private async applyAgentEvent(ev: AnyEvent, entryId: string | undefined): Promise<void> {
-    const child = Array.isArray(ev.childPath) ? resolvePath(this.actor, ev.childPath as string[]) : undefined;
-    const snap = child?.getSnapshot() as { status?: string; jobId?: string } | undefined;
-    if (!child || snap?.status !== 'active' || snap.jobId !== ev.jobId) {
-      if (entryId !== undefined) await this.step(() => undefined, { type: 'baton.agent.dropped', jobId: ev.jobId, result: ev.type }, entryId);
-      return;
-    }
-    await this.step(() => child.send(ev), ev, entryId ?? this.commits.cursor);
+  /** An agent's outcome handed over in memory (no mailbox entry): dropped when its child left. */
+  private async applyAgentEvent(ev: AnyEvent): Promise<void> {
+    const s = agentStep(this.actor, ev, undefined);
+    if (s) await this.step(s.change, s.event, this.commits.cursor);
   }
 
   /** Run `change` on the actor, then commit the whole actor tree with `cursor`. */
@@ -339,19 +301,10 @@ export class TaskHost implements HeldTask {
     if (!this.isGone) this.letGo(why);
   }
 
-  /**
-   * End a task that never runs here: quarantined (its snapshot does not restore; kept as it is, for
-   * inspection) or its spawn input refused by the machine's own schema (status `error`). One fenced write.
-   */
+  /** End a task that never runs here (see Commits.endUnrun), then tell the runtime. */
   private async endUnrun(how: 'quarantined' | 'refused', reason: string): Promise<void> {
     this.ctx.log(how === 'quarantined' ? 'task quarantined' : 'spawn input refused; the task ends in error', { taskId: this.id, reason });
-    try {
-      if (how === 'quarantined') await this.commits.quarantine(Number(this.fields.version ?? 0), reason);
-      else await this.commits.refuseInput(this.commits.epoch, reason);
-      await this.ctx.store.clearDue(this.id);
-    } catch (err) {
-      if (!(err instanceof FencedError)) throw err;
-    }
+    await this.commits.endUnrun(how, reason, Number(this.fields.version ?? 0));
     this.ctx.onGone(this, how === 'quarantined' ? 'quarantined' : 'finished');
   }
 
@@ -361,12 +314,7 @@ export class TaskHost implements HeldTask {
    * or false when it could not let go.
    */
   release(attempts = 5): Promise<{ nextDue: number | undefined } | false> {
-    const p = this.passivate(attempts);
-    this.releasing = p;
-    void p.finally(() => {
-      if (this.releasing === p) this.releasing = undefined;
-    }).catch(() => undefined);
-    return p;
+    return (this.releasing = tracked(this.passivate(attempts), (p) => this.releasing === p && (this.releasing = undefined)));
   }
 
   /** The passivation under way, if any (see HeldTask.releasing). */
