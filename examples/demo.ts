@@ -157,7 +157,7 @@ let asked = false;
 let answerShown = false;
 let reviewShown = false;
 let failuresSeen = 0;
-progressOff = await client.onProgress(taskId, (p) => {
+const progress = client.onProgress(taskId, (p) => {
   const d = p.data as { pid: number; what: string; attempt?: number };
   if (Number(d.pid) === workerB.proc.pid && takeover.first === undefined) {
     takeover.first = d.what;
@@ -171,9 +171,11 @@ progressOff = await client.onProgress(taskId, (p) => {
     workerB.proc.stdin!.write('start\n');
   }
 });
+await progress.ready;
+progressOff = progress;
 
 const done = new Promise<TaskView>((resolve) => {
-  void client.subscribeReady(taskId, (v) => {
+  client.subscribe(taskId, (v) => {
     say('redis', `commit #${v.seq} ${where(v)}`);
     const steps = v.children.subtasks?.context as
       | { results?: Record<string, unknown>; failures?: Array<{ step: string; error: { name?: string; message?: string }; decision: string }> }

@@ -27,6 +27,7 @@ export {
   type ListOptions,
   type TaskHandle,
   type TaskWatch,
+  type Subscription,
   type AgentProgress,
   type MachineInfo,
 } from './runtime/client.js';

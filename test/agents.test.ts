@@ -261,7 +261,8 @@ describe('progress', () => {
     const rt = await runtime(prefix); // holds the task; runs no agents
     const c = client(prefix);
     const seen: Array<{ jobId: string; agent: string; childPath: string[]; data: unknown }> = [];
-    const off = await c.onProgress(id, (p) => seen.push(p));
+    const off = c.onProgress(id, (p) => seen.push(p));
+    await off.ready;
     closers.push(async () => off());
 
     await rt.spawn('reporterTask', { id, input: { text: 'p' } });

@@ -209,7 +209,8 @@ describe('in-process agents', () => {
     const rt = await runtime(prefix, { reporter: suiteAgents(redis, prefix).reporter! });
     const c = client(prefix);
     const seen: Array<{ agent: string; data: unknown }> = [];
-    const off = await c.onProgress('l-progress', (p) => seen.push(p));
+    const off = c.onProgress('l-progress', (p) => seen.push(p));
+    await off.ready;
     closers.push(async () => off());
     const t = await rt.spawn('reporterTask', { id: 'l-progress', input: { text: 'p' } });
     await waitUntil(() => seen.length > 0, { timeout: 10_000, message: 'progress to arrive' });

@@ -155,10 +155,41 @@ export interface ListOptions {
   limit?: number;
 }
 
+/**
+ * A live listener (`subscribe`, `onProgress`): returned at once, like
+ * XState's `actor.subscribe`. Call it, or `unsubscribe()`, to stop; `ready`
+ * resolves once it is live (no commit after that is missed) and rejects
+ * when Redis cannot be reached (`REDIS_UNREACHABLE`).
+ */
+export interface Subscription {
+  (): void;
+  unsubscribe(): void;
+  readonly ready: Promise<void>;
+}
+
+/** A {@link Subscription} over `start` (which resolves with the stop once live). */
+export function toSubscription(start: () => Promise<() => void>): Subscription {
+  let off: (() => void) | undefined;
+  let stopped = false;
+  const ready = start().then((u) => {
+    if (stopped) u();
+    else off = u;
+  });
+  ready.catch(() => undefined); // seen by whoever awaits `ready`; never an unhandled rejection
+  const stop = () => {
+    stopped = true;
+    off?.();
+    off = undefined;
+  };
+  return Object.assign(stop, { unsubscribe: stop, ready });
+}
+
 /** A live, read-side view of one task: an @xstate/store kept current from commit notices. */
 export type TaskWatch = ReturnType<typeof createWatchStore> & {
   /** Stop listening. */
   close(): void;
+  /** The same as {@link close}: every listening handle stops with `unsubscribe()`. */
+  unsubscribe(): void;
 };
 
 /** The store behind {@link TaskWatch}: the newest committed view wins. */
@@ -177,7 +208,7 @@ export interface TaskHandle {
   send(event: { type: string; [k: string]: unknown }, options?: SendOptions): Promise<SendReceipt>;
   get(): Promise<TaskView | undefined>;
   waitFor(predicate: (view: TaskView) => boolean, options?: WaitOptions): Promise<TaskView>;
-  subscribe(listener: (view: TaskView) => void): () => void;
+  subscribe(listener: (view: TaskView) => void): Subscription;
   history(options?: { limit?: number }): Promise<HistoryEntry[]>;
   stop(options?: WaitOptions): Promise<TaskView>;
 }
@@ -194,9 +225,10 @@ export interface TaskApi {
   machines(): Promise<MachineInfo[]>;
   persisted(taskId: string, options?: { seq?: number }): Promise<Record<string, unknown> | undefined>;
   waitFor(taskId: string, predicate: (view: TaskView) => boolean, options?: WaitOptions): Promise<TaskView>;
-  subscribe(taskId: string, listener: (view: TaskView) => void): () => void;
-  subscribeReady(taskId: string, listener: (view: TaskView) => void): Promise<() => void>;
-  onProgress(taskId: string, listener: (progress: AgentProgress) => void): Promise<() => void>;
+  subscribe(taskId: string, listener: (view: TaskView) => void): Subscription;
+  /** @deprecated `const s = subscribe(id, fn); await s.ready` */
+  subscribeReady(taskId: string, listener: (view: TaskView) => void): Promise<Subscription>;
+  onProgress(taskId: string, listener: (progress: AgentProgress) => void): Subscription;
   watch(taskId: string): Promise<TaskWatch>;
   handle(taskId: string): TaskHandle;
   close(): Promise<void>;

@@ -7,7 +7,7 @@ import { TaskStore } from '../persistence/task-store.js';
 import { assertIdempotencyKey, assertTaskId, encodeEvent, encodeInput, zodCheck, type EventRules } from '../persistence/validate.js';
 import type { TaskView } from '../persistence/view.js';
 import { Activations } from './activation.js';
-import type { AgentProgress, ClientOptions, TaskApi, HistoryEntry, ListOptions, MachineInfo, SendOptions, SendReceipt, SpawnOptions, TaskHandle, TaskWatch, WaitOptions } from './client-api.js';
+import type { AgentProgress, Subscription, ClientOptions, TaskApi, HistoryEntry, ListOptions, MachineInfo, SendOptions, SendReceipt, SpawnOptions, TaskHandle, TaskWatch, WaitOptions } from './client-api.js';
 import { resolveClientOptions, type ResolvedClientOptions } from './client-options.js';
 import { systemClock, type Clock } from './clock.js';
 import { Connections } from './connection.js';
@@ -252,18 +252,26 @@ export class BatonClient implements TaskApi {
     return this.reads.waitFor(taskId, predicate, options);
   }
 
-  /** Call `listener` with the view of every commit of the task, from any process; returns the unsubscribe. */
-  subscribe(taskId: string, listener: (view: TaskView) => void): () => void {
+  /**
+   * Call `listener` with the view of every commit of the task, from any
+   * process. Returns at once (see {@link Subscription}: `await s.ready` to
+   * know it is live; call `s()` or `s.unsubscribe()` to stop). A missed
+   * notice (a dropped connection) is made up by reading the stored state: a
+   * listener may see seqs skip, never go back.
+   */
+  subscribe(taskId: string, listener: (view: TaskView) => void): Subscription {
     return this.reads.subscribe(taskId, listener);
   }
 
-  /** Like {@link subscribe}, resolving once the subscription is live. */
-  subscribeReady(taskId: string, listener: (view: TaskView) => void): Promise<() => void> {
-    return this.reads.subscribeReady(taskId, listener);
+  /** @deprecated Use `const s = subscribe(id, listener); await s.ready`. */
+  async subscribeReady(taskId: string, listener: (view: TaskView) => void): Promise<Subscription> {
+    const s = this.subscribe(taskId, listener);
+    await s.ready;
+    return s;
   }
 
-  /** Listen to agents' progress reports of a task (from any process). Resolves once listening, with the unsubscribe. */
-  onProgress(taskId: string, listener: (progress: AgentProgress) => void): Promise<() => void> {
+  /** Listen to agents' progress reports of a task, from any process: a {@link Subscription}, like `subscribe`. */
+  onProgress(taskId: string, listener: (progress: AgentProgress) => void): Subscription {
     return this.reads.onProgress(taskId, listener);
   }
 

@@ -5,6 +5,7 @@ import { Activations } from './activation.js';
 import { AgentQueues } from './agent-queues.js';
 import { AgentWorkers } from './agent-workers.js';
 import { BatonClient, type TaskApi, type AgentProgress, type HistoryEntry, type ListOptions, type MachineInfo, type SendOptions, type SendReceipt, type SpawnOptions, type TaskHandle, type TaskWatch, type WaitOptions } from './client.js';
+import type { Subscription } from './client-api.js';
 import { systemClock } from './clock.js';
 import type { HeldTask } from './host-context.js';
 import { LeaseKeeper } from './lease.js';
@@ -191,15 +192,15 @@ export class Runtime implements TaskApi {
     return this.client.waitFor(taskId, predicate, options);
   }
   /** Every commit of a task, from any process. */
-  subscribe(taskId: string, listener: (view: TaskView) => void): () => void {
+  subscribe(taskId: string, listener: (view: TaskView) => void): Subscription {
     return this.client.subscribe(taskId, listener);
   }
-  /** Like {@link subscribe}, resolving once live. */
-  subscribeReady(taskId: string, listener: (view: TaskView) => void): Promise<() => void> {
+  /** @deprecated Use `const s = subscribe(id, listener); await s.ready`. */
+  subscribeReady(taskId: string, listener: (view: TaskView) => void): Promise<Subscription> {
     return this.client.subscribeReady(taskId, listener);
   }
-  /** Agents' progress reports of a task. */
-  onProgress(taskId: string, listener: (progress: AgentProgress) => void): Promise<() => void> {
+  /** Agents' progress reports (see {@link BatonClient.onProgress}). */
+  onProgress(taskId: string, listener: (progress: AgentProgress) => void): Subscription {
     return this.client.onProgress(taskId, listener);
   }
   /** A live @xstate/store of a task's view. */

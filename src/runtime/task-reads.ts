@@ -5,7 +5,7 @@ import { assertTaskId } from '../persistence/validate.js';
 import { parseNotice, snapshotOfHash, viewFromHash, type TaskView } from '../persistence/view.js';
 import { TaskMirror } from '../persistence/task-mirror.js';
 import { rebuildAt } from '../persistence/rebuild.js';
-import { createWatchStore, type AgentProgress, type HistoryEntry, type ListOptions, type MachineInfo, type TaskWatch, type WaitOptions } from './client-api.js';
+import { createWatchStore, toSubscription, type Subscription, type AgentProgress, type HistoryEntry, type ListOptions, type MachineInfo, type TaskWatch, type WaitOptions } from './client-api.js';
 import type { MachineGraph } from './machine-graph.js';
 import type { MachineRegistry } from './registry.js';
 import type { Subscriber } from './subscriber.js';
@@ -79,24 +79,10 @@ export class TaskReads {
     }
   }
 
-  /** Call `listener` with the view of every commit of the task, from any process. */
-  subscribe(taskId: string, listener: (view: TaskView) => void): () => void {
+  /** Call `listener` with the view of every commit of the task, from any process (see {@link Subscription}). */
+  subscribe(taskId: string, listener: (view: TaskView) => void): Subscription {
     assertTaskId(taskId);
-    let off: (() => void) | undefined;
-    let cancelled = false;
-    void this.subscribeReady(taskId, listener).then((u) => {
-      if (cancelled) u();
-      else off = u;
-    });
-    return () => {
-      cancelled = true;
-      off?.();
-    };
-  }
-
-  /** Like {@link subscribe}, resolving once the subscription is live. */
-  async subscribeReady(taskId: string, listener: (view: TaskView) => void): Promise<() => void> {
-    return (await this.follow(taskId, listener)).off;
+    return toSubscription(async () => (await this.follow(taskId, listener)).off);
   }
 
   /**
@@ -207,14 +193,13 @@ export class TaskReads {
     }
   }
 
-  /** Listen to agents' progress reports of a task (from any process). Resolves once listening. */
-  async onProgress(
-    taskId: string,
-    listener: (progress: AgentProgress) => void,
-  ): Promise<() => void> {
+  /** Listen to agents' progress reports of a task (from any process; see {@link Subscription}). */
+  onProgress(taskId: string, listener: (progress: AgentProgress) => void): Subscription {
     assertTaskId(taskId);
-    await this.reach();
-    return this.subs().listen(this.keys.task(taskId).progress, (m) => listener(JSON.parse(m) as AgentProgress));
+    return toSubscription(async () => {
+      await this.reach();
+      return this.subs().listen(this.keys.task(taskId).progress, (m) => listener(JSON.parse(m) as AgentProgress));
+    });
   }
 
   /** The last `limit` committed transitions of a task, oldest first. */
@@ -287,6 +272,6 @@ export class TaskReads {
       await this.markUnserved([initial]);
       store.trigger.commit({ view: initial });
     }
-    return Object.assign(store, { close: off });
+    return Object.assign(store, { close: off, unsubscribe: off });
   }
 }

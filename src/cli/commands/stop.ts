@@ -13,7 +13,8 @@ export function registerStop(program: Command): void {
       const timeout = parseCount('--timeout', o.timeout);
       const progress = startProgress(`stopping ${id}`);
       const view = await withClient(cmd, async (c) => {
-        const off = await c.subscribeReady(id, (v) => progress.update(`stopping ${taskLine(v)}`));
+        const off = c.subscribe(id, (v) => progress.update(`stopping ${taskLine(v)}`));
+        await off.ready;
         try {
           return await c.stop(id, { timeout });
         } finally {

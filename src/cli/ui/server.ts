@@ -266,10 +266,11 @@ export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void> 
           lastSeq = Math.max(lastSeq, d.view.seq, seq);
           return d;
         });
-      const offCommits = await client.subscribeReady(id, (view) => {
+      const offCommits = client.subscribe(id, (view) => {
         if (view.seq > lastSeq) sendDetail(view.seq);
       });
-      const offProgress = await client.onProgress(id, (p) => push('progress', () => p));
+      const offProgress = client.onProgress(id, (p) => push('progress', () => p));
+      await Promise.all([offCommits.ready, offProgress.ready]);
       sendDetail(-1);
       const ping = setInterval(() => push('ping', () => Date.now()), 15_000);
       await untilEnd(stream).finally(() => {
