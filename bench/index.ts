@@ -11,12 +11,16 @@
  *   failover  kill 1 of 3 workers -> 1,000 done vs the same run without a kill
  *   memory    heap and Redis per passivated task vs plain Redis hashes
  *   timers    durable timer lateness            vs setTimeout
+ *   sizes     (9) one transition as the state grows: context 100 B-1 MB,
+ *             1-1,000 children                  vs the smallest task, and the
+ *                                                commit script in a loop
  *
  * Options: --only=1,agents,timers (keys above; `core` = 1,2,3) and --quick
  * (short run). Core: --rounds=N, --duration=MS, --window-events=N, --tasks=N,
  * --per-task=N, --samples=N, --no-remote. Others: --agent-rounds=N,
  * --agent-tasks=N, --agent-jobs=N, --agent-concurrency=N, --step-runs=N,
- * --failover-tasks=N, --failover-rounds=N, --memory-tasks=N, --timer-tasks=N, --timer-rate=N.
+ * --failover-tasks=N, --failover-rounds=N, --memory-tasks=N, --timer-tasks=N, --timer-rate=N,
+ * --size-rounds=N, --size-ms=MS.
  * Before measuring it waits (up to --max-wait=S seconds, default 240) for the
  * 1-minute load average to drop below --max-load (default 1.5).
  */
@@ -34,12 +38,13 @@ import { figure1, figure2, figure3, Runtimes, type FigureResult, type Options } 
 import { memoryFigure, type MemoryOptions } from './memory.js';
 import { cpuMeter, loadNow, waitForQuiet, type CpuShare } from './quiet.js';
 import { costJson, renderCosts, renderRows, writeJson } from './report.js';
+import { sizesFigure, type SizeOptions } from './sizes.js';
 import { round } from './stats.js';
 import { timerFigure, type TimerOptions } from './timers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'core-latest.json');
-const KEYS = ['1', '2', '3', 'agents', 'steps', 'failover', 'memory', 'timers'];
+const KEYS = ['1', '2', '3', 'agents', 'steps', 'failover', 'memory', 'timers', 'sizes'];
 
 interface AllOptions extends Options {
   agents: AgentOptions;
@@ -47,6 +52,7 @@ interface AllOptions extends Options {
   failover: FailoverOptions;
   memory: MemoryOptions;
   timers: TimerOptions;
+  sizes: SizeOptions;
   maxLoad: number;
   maxWaitSec: number;
 }
@@ -94,6 +100,7 @@ function parseOptions(argv: string[]): AllOptions {
     },
     memory: { tasks: num('memory-tasks', quick ? 2000 : 10_000), idleMs: 4000 },
     timers: { tasks: num('timer-tasks', quick ? 200 : 1000), minMs: 50, maxMs: 500, idleMs: 20, rate: num('timer-rate', 500) },
+    sizes: { rounds: num('size-rounds', quick ? 3 : 5), roundMs: num('size-ms', quick ? 200 : 700), warmupMs: quick ? 100 : 300 },
     maxLoad: num('max-load', 1.5),
     maxWaitSec: num('max-wait', 240),
   };
@@ -166,6 +173,10 @@ async function main(): Promise<void> {
     const t = o.timers;
     await run('timers', 'timers', `figure 8: timer lateness, ${t.tasks} held + ${t.tasks} passivated, ${t.minMs}-${t.maxMs} ms, ${t.rate} arms/s`, () =>
       timerFigure(env, rts, raw, t),
+    );
+    const z = o.sizes;
+    await run('sizes', 'sizes', `figure 9: state sizes, context 100 B-1 MB and 1-1,000 children, ${z.rounds} rounds of ${z.roundMs} ms a variant`, () =>
+      sizesFigure(env, rts, stores.raw, z),
     );
 
     const rows = Object.values(results).flatMap((r) => r.rows);
