@@ -63,7 +63,7 @@ export class CommitLoop {
       seq,
       cursor: `${t}-${seq}`,
       // What a counter's step changes: its context's `count` (and, on the first commit, every part).
-      parts: seq === 1 ? { set: Object.entries(this.parts).flat(), app: [], del: [] } : { set: ['x::count', String(12_345 + seq)], app: [], del: [] },
+      parts: seq === 1 ? { set: Object.entries(this.parts).flat(), del: [] } : { set: ['x::count', String(12_345 + seq)], del: [] },
       timers: seq === 1 ? timers : '',
       status: 'active',
       now: t,

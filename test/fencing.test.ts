@@ -24,7 +24,7 @@ function commitArgs(epoch: number, seq: number, owner: string, marker: string): 
     epoch,
     seq,
     cursor: '0-0',
-    parts: { set: ['n:', JSON.stringify({ s: { status: 'active', value: marker }, k: [] })], app: [], del: [] },
+    parts: { set: ['n:', JSON.stringify({ s: { status: 'active', value: marker }, k: [] })], del: [] },
     timers: '[]',
     status: 'active',
     now: Date.now(),

@@ -12,10 +12,6 @@ import { bigTask } from './fixtures/big.js';
 /** Apply a delta to stored fields the way commit-7.lua does. */
 function store(fields: Record<string, string>, d: Delta): void {
   for (let i = 0; i < d.set.length; i += 2) fields[d.set[i]!] = d.set[i + 1]!;
-  for (let i = 0; i < d.app.length; i += 3) {
-    const old = fields[d.app[i]!] ?? '[]';
-    fields[d.app[i]!] = old === '[]' ? `[${d.app[i + 1]}]` : `${old.slice(0, -1)},${d.app[i + 1]}]`;
-  }
   for (const f of d.del) delete fields[f];
 }
 
@@ -60,12 +56,22 @@ describe('StateDelta', () => {
     const poke = delta.take(actor);
     // The child's node (its state value) did not change: only the two context keys are written.
     expect(poke.set.filter((_, i) => i % 2 === 0).sort()).toEqual(['x::n', 'x:k500:hits']);
-    expect(poke.app).toEqual([]);
     expect(poke.del).toEqual([]);
+    // An array that only grew: its new items, as a chunk of their own.
     actor.send({ type: 'note', text: 'hello' } as never);
-    expect(delta.take(actor)).toEqual({ set: [], app: ['x::items', '"hello"', '0'], del: [] });
+    expect(delta.take(actor)).toEqual({ set: ['a::items:1', '["hello"]'], del: [] });
     actor.send({ type: 'note', text: 'again' } as never);
-    expect(delta.take(actor)).toEqual({ set: [], app: ['x::items', '"again"', '1'], del: [] });
+    expect(delta.take(actor)).toEqual({ set: ['a::items:2', '["again"]'], del: [] });
+    // After 32 chunks the array is written whole again and its chunks dropped.
+    for (let i = 3; i <= 32; i++) {
+      actor.send({ type: 'note', text: `n${i}` } as never);
+      expect(delta.take(actor).set[0]).toBe(`a::items:${i}`);
+    }
+    actor.send({ type: 'note', text: 'whole' } as never);
+    const compacted = delta.take(actor);
+    expect(compacted.set[0]).toBe('x::items');
+    expect(JSON.parse(compacted.set[1]!)).toHaveLength(33);
+    expect(compacted.del).toEqual(Array.from({ length: 32 }, (_, i) => `a::items:${i + 1}`));
     actor.send({ type: 'drop', i: 3 } as never);
     const drop = delta.take(actor);
     expect(drop.del.sort()).toEqual(['n:k3', 'x:k3:hits', 'x:k3:i', 'x:k3:notes']);
@@ -79,16 +85,16 @@ describe('StateDelta', () => {
     actor.send({ type: 'poke', i: 1, note: 'x' } as never);
     const fields = splitSnapshot(actor.getPersistedSnapshot() as Record<string, unknown>, encodeJson);
     const restored = createActor(bigTask, { snapshot: actor.getPersistedSnapshot(), input: { kids: 3, blobBytes: 2000 } }).start();
-    expect(new StateDelta(fields, restored).take(restored)).toEqual({ set: [], app: [], del: [] });
+    expect(new StateDelta(fields, restored).take(restored)).toEqual({ set: [], del: [] });
     const legacy = new StateDelta({ snapshot: '{}' }, restored).take(restored);
     expect(Object.fromEntries(Array.from({ length: legacy.set.length / 2 }, (_, i) => [legacy.set[2 * i], legacy.set[2 * i + 1]]))).toEqual(fields);
     // A stored part no actor has any more (a migration dropped it) is deleted by the first delta.
-    expect(new StateDelta({ ...fields, 'x::gone': '1' }, restored).take(restored)).toEqual({ set: [], app: [], del: ['x::gone'] });
+    expect(new StateDelta({ ...fields, 'x::gone': '1' }, restored).take(restored)).toEqual({ set: [], del: ['x::gone'] });
   });
 
   it('merged deltas (one capture for a cascade) do what both do, in order', () => {
-    const a: Delta = { set: ['x::a', '1', 'x::l', '[1]'], app: ['x::m', '2', '1'], del: ['x::z'] };
-    const b: Delta = { set: ['x::a', '2', 'x::z', '3'], app: ['x::l', '2', '1', 'x::m', '3', '2'], del: ['x::q'] };
+    const a: Delta = { set: ['x::a', '1', 'x::l', '[1]', 'a::m:1', '[2]'], del: ['x::z'] };
+    const b: Delta = { set: ['x::a', '2', 'x::z', '3', 'a::l:1', '[2]', 'a::m:2', '[3]'], del: ['x::q'] };
     const fields = { 'x::m': '[1]', 'x::z': '0', 'x::q': '9' };
     const seq = { ...fields };
     store(seq, a);
@@ -96,5 +102,6 @@ describe('StateDelta', () => {
     const merged = { ...fields };
     store(merged, mergeDelta(a, b));
     expect(merged).toEqual(seq);
+    expect(assemble(groupParts({ 'n:': '{"s":{"status":"active","value":"v"},"x":1}', ...merged }))?.context).toMatchObject({ l: [1, 2], m: [1, 2, 3] });
   });
 });

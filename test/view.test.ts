@@ -25,8 +25,8 @@ function hashAt(seq: number, snap: Record<string, unknown>): Record<string, stri
   return { machine: 'm', version: '2', status: 'active', seq: String(seq), updatedAt: '50', createdAt: '10', timers: '[]', format: '2', ...splitSnapshot(snap, encodeJson) };
 }
 
-function notice(seq: number, d: { s?: Record<string, unknown>; a?: Record<string, unknown[]>; x?: string[] }, base = seq - 1): string {
-  return noticeHead('t', { ...fields, seq, base }, '[]') + JSON.stringify({ s: d.s ?? {}, a: d.a ?? {}, x: d.x ?? [] }) + '}';
+function notice(seq: number, d: { s?: Record<string, unknown>; x?: string[] }, base = seq - 1): string {
+  return noticeHead('t', { ...fields, seq, base }, '[]') + JSON.stringify({ s: d.s ?? {}, x: d.x ?? [] }) + '}';
 }
 
 describe('parts', () => {
@@ -48,13 +48,13 @@ describe('notices and the mirror', () => {
     const n = parseNotice(message);
     expect(n.fields.seq).toBe(8);
     expect(n.base).toBe(7);
-    expect(n.delta).toEqual({ s: { 'x::n': 2 }, a: {}, x: [] });
+    expect(n.delta).toEqual({ s: { 'x::n': 2 }, x: [] });
   });
 
   it('applies deltas in order to the same view the stored state gives; a view keeps its own commit', () => {
     const m = new TaskMirror('t');
     m.load(hashAt(7, snapshot));
-    const v8 = m.apply(parseNotice(notice(8, { s: { 'x::n': 2 }, a: { 'x::items': ['b', 'c'] } })));
+    const v8 = m.apply(parseNotice(notice(8, { s: { 'x::n': 2, 'a::items:1': ['b', 'c'] } })));
     const v9 = m.apply(parseNotice(notice(9, { x: ['n:a'], s: { 'n:': { s: { status: 'active', value: 'c', historyValue: {} }, x: 1 } } })));
     if (v8.kind !== 'view' || v9.kind !== 'view') throw new Error('not applied');
     expect(v8.view.context).toMatchObject({ n: 2, items: ['a', 'b', 'c'] });
@@ -64,6 +64,9 @@ describe('notices and the mirror', () => {
     // Read after v9 was made: v8 still shows commit 8.
     expect(v8.view.value).toEqual({ steps: 'b' });
     const stored = { ...snapshot, value: 'c', context: { ...snapshot.context, n: 2, items: ['a', 'b', 'c'] }, children: { 'odd/id:1': snapshot.children['odd/id:1'] } };
+    // The stored form of the same state: the array's base and its chunk, joined when read.
+    const parts = { ...hashAt(9, stored), 'x::items': '["a"]', 'a::items:1': '["b","c"]' };
+    expect(viewFromHash('t', parts)!.context).toEqual(stored.context);
     expect(JSON.parse(JSON.stringify(v9.view))).toEqual(JSON.parse(JSON.stringify({ ...viewFromHash('t', hashAt(9, stored))!, timers: [] })));
   });
 
@@ -82,13 +85,13 @@ describe('notices and the mirror', () => {
   it('an append to a key the reader holds no array for is a gap, not a wrong view', () => {
     const m = new TaskMirror('t');
     m.load(hashAt(7, snapshot));
-    expect(m.apply(parseNotice(notice(8, { a: { 'x::n': [1] } }))).kind).toBe('gap');
+    expect(m.apply(parseNotice(notice(8, { s: { 'a::n:1': [1] } }))).kind).toBe('gap');
   });
 
   it('applyDelta leaves the map it was given as it was', () => {
     const before = groupParts(splitSnapshot(snapshot, encodeJson));
     const copy = JSON.stringify([...before]);
-    applyDelta(before, { s: { 'x::n': 5 }, a: { 'x::items': ['z'] }, x: ['n:a'] });
+    applyDelta(before, { s: { 'x::n': 5, 'a::items:1': ['z'] }, x: ['n:a'] });
     expect(JSON.stringify([...before])).toBe(copy);
   });
 

@@ -8,6 +8,10 @@
  *                   "m": { src, systemId, syncSnapshot } and "o": its place
  *                   among its siblings (children only) }`
  *   x:<path>:<key>  one key of a machine actor's context (JSON)
+ *   a:<path>:<key>:<n>  items appended to that key's array since it was last
+ *                   written whole (JSON array), n = 1, 2, …: an array that only
+ *                   grows costs its new items; after a few dozen chunks the
+ *                   next commit writes it whole again and drops them
  *
  * `<path>` is the child ids from the root, joined by `/` ('' is the root),
  * each id with `%`, `/` and `:` percent-escaped. A machine's children are
@@ -51,9 +55,14 @@ export function contextField(path: string, key: string): string {
   return `x:${path}:${key}`;
 }
 
+/** Field of the `n`th chunk of items appended to a context key's array. */
+export function chunkField(path: string, key: string, n: number): string {
+  return `a:${path}:${key}:${n}`;
+}
+
 /** True for a field that holds a part of the actor tree. */
 export function isPartField(field: string): boolean {
-  return field.startsWith('n:') || field.startsWith('x:');
+  return field.startsWith('n:') || field.startsWith('x:') || field.startsWith('a:');
 }
 
 /** A stored node part, parsed. */
@@ -88,13 +97,18 @@ export function parsePart(field: string, json: string): unknown {
   }
 }
 
-/** Where a part field belongs: its actor's path, and the context key for `x:` fields. */
-export function partAddress(field: string): { path: string; key?: string } | undefined {
+/** Where a part field belongs: its actor's path, the context key for `x:` and `a:` fields, and an `a:` field's chunk number. */
+export function partAddress(field: string): { path: string; key?: string; chunk?: number } | undefined {
   if (field.startsWith('n:')) return { path: field.slice(2) };
-  if (!field.startsWith('x:')) return undefined;
+  const chunk = field.startsWith('a:');
+  if (!chunk && !field.startsWith('x:')) return undefined;
   const rest = field.slice(2);
   const at = rest.indexOf(':');
-  return at < 0 ? undefined : { path: rest.slice(0, at), key: rest.slice(at + 1) };
+  if (at < 0) return undefined;
+  if (!chunk) return { path: rest.slice(0, at), key: rest.slice(at + 1) };
+  const last = rest.lastIndexOf(':');
+  const n = Number(rest.slice(last + 1));
+  return last > at && Number.isInteger(n) && n > 0 ? { path: rest.slice(0, at), key: rest.slice(at + 1, last), chunk: n } : undefined;
 }
 
 /** Group a state hash's parts by actor (parsing each); throws {@link PartError}. */
@@ -102,9 +116,10 @@ export function groupParts(fields: Record<string, string>): Map<string, ActorPar
   return groupValues(fields, parsePart);
 }
 
-/** Group parts (field → value, parsed by `parse`) by actor; throws {@link PartError}. */
+/** Group parts (field → value, parsed by `parse`) by actor, appended chunks joined to their arrays; throws {@link PartError}. */
 export function groupValues<T>(fields: Record<string, T>, parse: (field: string, value: T) => unknown): Map<string, ActorParts> {
   const actors = new Map<string, ActorParts>();
+  let chunks: Array<{ field: string; path: string; key: string; n: number; items: unknown }> | undefined;
   for (const field in fields) {
     const a = partAddress(field);
     if (!a) continue;
@@ -112,7 +127,17 @@ export function groupValues<T>(fields: Record<string, T>, parse: (field: string,
     if (!actor) actors.set(a.path, (actor = { context: {} }));
     const value = parse(field, fields[field]!);
     if (a.key === undefined) actor.node = asNode(field, value);
-    else actor.context[a.key] = value;
+    else if (a.chunk === undefined) actor.context[a.key] = value;
+    else (chunks ??= []).push({ field, path: a.path, key: a.key, n: a.chunk, items: value });
+  }
+  if (chunks) {
+    chunks.sort((x, y) => x.n - y.n);
+    for (const c of chunks) {
+      const ctx = actors.get(c.path)!.context;
+      const base = ctx[c.key] ?? [];
+      if (!Array.isArray(base) || !Array.isArray(c.items)) throw new PartError(`stored part ${JSON.stringify(c.field)} appends to something that is not an array`);
+      ctx[c.key] = base.concat(c.items);
+    }
   }
   return actors;
 }

@@ -28,10 +28,6 @@ export function rebuildAt(taskId: string, fields: Record<string, string>, histor
     if (!h?.u) throw notRetained(taskId, seq, current);
     for (const f in h.u) vals[f] = h.u[f];
     for (const f of h.n ?? []) delete vals[f];
-    for (const f in h.t ?? {}) {
-      const v = vals[f];
-      if (Array.isArray(v)) vals[f] = v.slice(0, h.t![f]);
-    }
   }
   return assemble(groupValues(vals, (_f, v) => v));
 }

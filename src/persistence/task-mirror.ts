@@ -76,7 +76,7 @@ export class TaskMirror {
 export function applyDelta(actors: ReadonlyMap<string, ActorParts>, d: NoticeDelta): Map<string, ActorParts> {
   const next = new Map(actors);
   const touched = new Set<string>();
-  const at = (field: string): { a: ActorParts; key?: string } | undefined => {
+  const at = (field: string): { a: ActorParts; key?: string; chunk?: number } | undefined => {
     const addr = partAddress(field);
     if (!addr) return undefined;
     let a = next.get(addr.path);
@@ -85,24 +85,24 @@ export function applyDelta(actors: ReadonlyMap<string, ActorParts>, d: NoticeDel
       next.set(addr.path, a);
       touched.add(addr.path);
     }
-    return { a: a!, key: addr.key };
+    return { a: a!, key: addr.key, chunk: addr.chunk };
   };
   for (const field in d.s) {
     const t = at(field);
     if (!t) continue;
-    if (t.key === undefined) t.a.node = asNode(field, d.s[field]);
-    else t.a.context[t.key] = d.s[field];
-  }
-  for (const field in d.a) {
-    const t = at(field);
-    if (!t || t.key === undefined) continue;
-    const old = t.a.context[t.key];
-    if (!Array.isArray(old)) throw new PartError(`appended to ${field}, which the reader holds no array for`);
-    t.a.context[t.key] = [...old, ...(d.a[field] ?? [])];
+    const value = d.s[field];
+    if (t.key === undefined) t.a.node = asNode(field, value);
+    else if (t.chunk === undefined) t.a.context[t.key] = value;
+    else {
+      // Items appended to the array (the mirror holds it whole: chunks are joined as they come).
+      const old = t.a.context[t.key];
+      if (!Array.isArray(old) || !Array.isArray(value)) throw new PartError(`appended to ${field}, which the reader holds no array for`);
+      t.a.context[t.key] = [...old, ...value];
+    }
   }
   for (const field of d.x) {
     const t = at(field);
-    if (!t) continue;
+    if (!t || t.chunk !== undefined) continue; // a chunk dropped: its items are in the array already
     if (t.key === undefined) t.a.node = undefined;
     else delete t.a.context[t.key];
   }

@@ -65,8 +65,6 @@ function pairs(arr: unknown[]): Record<string, string> {
 export interface PartsDelta {
   /** field, JSON, field, JSON, … */
   set: string[];
-  /** field, items JSON without brackets, stored length, … : arrays that only grew. */
-  app: string[];
   /** fields to delete */
   del: string[];
 }
@@ -103,8 +101,7 @@ export interface CommitArgs {
 /**
  * One history entry: the commit's seq, event, root state value before and
  * after, time, and (format 2) what the commit replaced: `u` the previous JSON
- * of each field it set or deleted, `n` the fields it created, `t` the
- * previous length of each array it appended to. Entries converted from
+ * of each field it set or deleted, `n` the fields it created. Entries converted from
  * format 1 have no undo and cannot be rebuilt past.
  */
 export interface HistoryRecord {
@@ -115,7 +112,6 @@ export interface HistoryRecord {
   at: number;
   u?: Record<string, unknown>;
   n?: string[];
-  t?: Record<string, number>;
 }
 
 function parseHistory(json: string): HistoryRecord {
@@ -245,10 +241,8 @@ export class TaskStore {
       c.rejections ?? '',
       c.upgrade ? '1' : '',
       p.set.length / 2,
-      p.app.length / 3,
       p.del.length,
       ...p.set,
-      ...p.app,
       ...p.del,
     ]);
     if (reply[0] === ScriptCode.Ok || reply[0] === ScriptCode.Duplicate) return;

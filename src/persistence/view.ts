@@ -215,10 +215,9 @@ export function viewFromHash(id: string, h: Record<string, string>): TaskView | 
   return buildView(id, fieldsFromHash(h), snapshotOfHash(h));
 }
 
-/** The change a notice carries: parts set (parsed), items appended to arrays, parts deleted. */
+/** The change a notice carries: parts set (parsed; an `a:` chunk's items are appended to its array) and parts deleted. */
 export interface NoticeDelta {
   s: Record<string, unknown>;
-  a: Record<string, unknown[]>;
   x: string[];
 }
 
@@ -226,7 +225,7 @@ export interface NoticeDelta {
 export type NoticeFields = Omit<ViewFields, 'timers'> & { base: number };
 
 /** A notice that changes no part (a quarantine): its head, then this. */
-const EMPTY_DELTA = '{"s":{},"a":{},"x":[]}';
+const EMPTY_DELTA = '{"s":{},"x":[]}';
 
 /** A change notice whose delta is empty (the head's fields change, no part). */
 export function encodeNotice(id: string, f: NoticeFields, timersJson: string): string {

@@ -205,7 +205,7 @@ export class Commits {
     const now = this.ctx.clock.now();
     const seq = this.seq + 1;
     const notice: NoticeFields = { machine: this.task.machine, version: this.task.version, status: 'error', seq, updatedAt: now, createdAt: this.task.createdAt, reason, cursor: this.cursor, base: seq - 1 };
-    const args = this.args(seq, this.cursor, now, epoch, { set: [], app: [], del: [] }, '[]', 'error', encodeJson({ type: 'baton.rejected', input: true, reason }), 'null', 'null', noticeHead(this.task.id, notice, '[]'));
+    const args = this.args(seq, this.cursor, now, epoch, { set: [], del: [] }, '[]', 'error', encodeJson({ type: 'baton.rejected', input: true, reason }), 'null', 'null', noticeHead(this.task.id, notice, '[]'));
     args.reason = reason;
     await this.write(args);
   }

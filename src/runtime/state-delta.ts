@@ -1,19 +1,19 @@
 import type { AnyActorRef } from 'xstate';
 import { encodeJson } from '../persistence/codec.js';
-import { childPath, contextField, isPartField, nodeField, type NodePart } from '../persistence/parts.js';
+import { childPath, chunkField, contextField, isPartField, nodeField, type NodePart } from '../persistence/parts.js';
 import { childMeta, childrenOf, logicKind, persistedNode, persistValue } from './xstate-internals.js';
 
 /**
  * What one commit changes in a task's stored parts (see persistence/parts.ts),
- * flat for the commit script: `set` field, JSON, …; `app` field, the JSON of
- * the items appended (without brackets), the array's stored length, …; `del`
- * fields.
+ * flat for the commit script: `set` field, JSON, field, JSON, …; `del` fields.
  */
 export interface Delta {
   set: string[];
-  app: string[];
   del: string[];
 }
+
+/** Chunks of appended items a context key may collect before its array is written whole again. */
+const MAX_CHUNKS = 32;
 
 /** What the last commit wrote of one actor. */
 interface Known {
@@ -24,8 +24,8 @@ interface Known {
   /** Its context object then, and each key's value (by reference: `assign` keeps unchanged values). */
   ctx?: unknown;
   keys?: Map<string, unknown>;
-  /** Lengths written of array values (an array that only grew is appended to). */
-  lens?: Map<string, number>;
+  /** How many chunks of appended items each array key has stored (an array that only grew is appended to). */
+  chunks?: Map<string, number>;
   /** Its place among its siblings (children only). */
   o?: number;
 }
@@ -52,28 +52,24 @@ export class StateDelta {
    * or new), what a migration changed, and deletes parts no actor has).
    */
   constructor(stored: Record<string, string>, actor: AnyActorRef) {
-    const d: Delta = { set: [], app: [], del: [] };
+    const d: Delta = { set: [], del: [] };
     const seen = new Set<string>();
     this.walk(actor, '', d, seen, stored);
     const live = new Set<string>();
-    for (const [path, k] of this.known) {
-      live.add(nodeField(path));
-      for (const key of k.keys?.keys() ?? []) live.add(contextField(path, key));
-    }
+    for (const [path, k] of this.known) for (const f of fieldsOf(path, k)) live.add(f);
     for (const f in stored) if (isPartField(f) && !live.has(f)) d.del.push(f);
     this.initial = d;
   }
 
   /** The parts that changed since the last call (the first call: also what differed from the stored state at restore). */
   take(root: AnyActorRef): Delta {
-    const d: Delta = { set: [], app: [], del: [] };
+    const d: Delta = { set: [], del: [] };
     const seen = new Set<string>();
     this.walk(root, '', d, seen);
     if (seen.size < this.known.size) {
       for (const [path, k] of this.known) {
         if (seen.has(path)) continue;
-        d.del.push(nodeField(path));
-        for (const key of k.keys?.keys() ?? []) d.del.push(contextField(path, key));
+        d.del.push(...fieldsOf(path, k));
         this.known.delete(path);
       }
     }
@@ -130,67 +126,102 @@ export class StateDelta {
   private context(path: string, ctx: Record<string, unknown>, k: Known, d: Delta, stored?: Record<string, string>): void {
     if (k.ctx === ctx) return;
     const prev = k.keys;
-    const prevLens = k.lens;
+    const prevChunks = k.chunks;
     const keys = new Map<string, unknown>();
-    const lens = new Map<string, number>();
+    const chunks = new Map<string, number>();
     for (const key in ctx) {
       const v = ctx[key];
       if (v === undefined) continue;
       keys.set(key, v);
-      const isArray = Array.isArray(v);
-      if (isArray) lens.set(key, v.length);
       const field = contextField(path, key);
       if (stored) {
         const json = encodeJson(persistValue(v));
-        if (stored[field] !== json) d.set.push(field, json);
+        const was = storedValue(stored, path, key);
+        if (was.json === json) {
+          if (was.chunks) chunks.set(key, was.chunks);
+        } else {
+          d.set.push(field, json);
+          for (let n = 1; n <= was.chunks; n++) d.del.push(chunkField(path, key, n));
+        }
         continue;
       }
+      const had = prevChunks?.get(key) ?? 0;
       const old = prev?.get(key);
-      if (old === v && prev!.has(key)) continue;
-      if (isArray && Array.isArray(old) && prevLens?.get(key) === old.length && grew(old, v)) {
-        if (v.length > old.length) d.app.push(field, encodeJson(persistValue(v.slice(old.length))).slice(1, -1), String(old.length));
-      } else d.set.push(field, encodeJson(persistValue(v)));
+      if (old === v && prev!.has(key)) {
+        if (had) chunks.set(key, had);
+        continue;
+      }
+      if (Array.isArray(v) && Array.isArray(old) && had < MAX_CHUNKS && grew(old, v)) {
+        if (v.length === old.length) {
+          if (had) chunks.set(key, had);
+          continue;
+        }
+        d.set.push(chunkField(path, key, had + 1), encodeJson(persistValue(v.slice(old.length))));
+        chunks.set(key, had + 1);
+        continue;
+      }
+      d.set.push(field, encodeJson(persistValue(v)));
+      for (let n = 1; n <= had; n++) d.del.push(chunkField(path, key, n));
     }
-    if (prev) for (const key of prev.keys()) if (!keys.has(key)) d.del.push(contextField(path, key));
+    if (prev) {
+      for (const key of prev.keys()) {
+        if (keys.has(key)) continue;
+        d.del.push(contextField(path, key));
+        for (let n = 1; n <= (prevChunks?.get(key) ?? 0); n++) d.del.push(chunkField(path, key, n));
+      }
+    }
     k.ctx = ctx;
     k.keys = keys;
-    k.lens = lens;
+    k.chunks = chunks;
   }
+}
+
+/** Every part field an actor's known state stands for (its node, its context keys and their chunks). */
+function fieldsOf(path: string, k: Known): string[] {
+  const out = [nodeField(path)];
+  for (const key of k.keys?.keys() ?? []) {
+    out.push(contextField(path, key));
+    for (let n = 1; n <= (k.chunks?.get(key) ?? 0); n++) out.push(chunkField(path, key, n));
+  }
+  return out;
+}
+
+/** The JSON a stored context key stands for (its field, with its appended chunks joined) and how many chunks it has. */
+function storedValue(stored: Record<string, string>, path: string, key: string): { json: string | undefined; chunks: number } {
+  let json = stored[contextField(path, key)];
+  let n = 0;
+  for (;;) {
+    const chunk = stored[chunkField(path, key, n + 1)];
+    if (chunk === undefined) break;
+    n++;
+    const base = json ?? '[]';
+    const items = chunk.slice(1, -1);
+    json = items === '' ? base : base === '[]' ? chunk : `${base.slice(0, -1)},${items}]`;
+  }
+  return { json, chunks: n };
 }
 
 /**
  * One delta doing what `a` then `b` do (a cascade of transitions captured as
- * one commit): a later set wins, an append after a set extends it.
+ * one commit): a later set or delete of a field wins.
  */
 export function mergeDelta(a: Delta, b: Delta): Delta {
-  if (a.set.length + a.app.length + a.del.length === 0) return b;
-  if (b.set.length + b.app.length + b.del.length === 0) return a;
+  if (a.set.length + a.del.length === 0) return b;
+  if (b.set.length + b.del.length === 0) return a;
   const set = new Map<string, string>();
-  const app = new Map<string, [items: string, len: string]>();
   const del = new Set<string>(a.del);
   for (let i = 0; i < a.set.length; i += 2) set.set(a.set[i]!, a.set[i + 1]!);
-  for (let i = 0; i < a.app.length; i += 3) app.set(a.app[i]!, [a.app[i + 1]!, a.app[i + 2]!]);
   for (let i = 0; i < b.set.length; i += 2) {
     const f = b.set[i]!;
+    set.delete(f); // re-inserted last: the order of sets is the order they apply in (a chunk after its array)
     set.set(f, b.set[i + 1]!);
-    app.delete(f);
     del.delete(f);
-  }
-  for (let i = 0; i < b.app.length; i += 3) {
-    const f = b.app[i]!;
-    const items = b.app[i + 1]!;
-    const s = set.get(f);
-    const p = app.get(f);
-    if (s !== undefined) set.set(f, s === '[]' ? `[${items}]` : `${s.slice(0, -1)},${items}]`);
-    else if (p) app.set(f, [`${p[0]},${items}`, p[1]]);
-    else app.set(f, [items, b.app[i + 2]!]);
   }
   for (const f of b.del) {
     set.delete(f);
-    app.delete(f);
     del.add(f);
   }
-  return { set: [...set].flat(), app: [...app].flatMap(([f, [items, len]]) => [f, items, len]), del: [...del] };
+  return { set: [...set].flat(), del: [...del] };
 }
 
 /** True when `next` starts with every element of `old` (by reference): it only grew. */

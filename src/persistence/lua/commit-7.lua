@@ -38,8 +38,7 @@
     ARGV[20] reason to set ('' leaves it): why the task ended without running
     ARGV[21] refused-events list (JSON) to set ('' leaves it): this step refused an event
     ARGV[22] '1': the task was stored in format 1: drop its `snapshot` field, convert its history
-    ARGV[23] number of parts set (S), ARGV[24] appended (A), ARGV[25] deleted (D), then
-             S pairs (field, JSON), A triples (field, items JSON without brackets, stored length), D fields
+    ARGV[23] number of parts set (S), ARGV[24] deleted (D), then S pairs (field, JSON), D fields
 
   Output:
     {1}         committed
@@ -90,10 +89,10 @@ if ARGV[22] == '1' then
 end
 
 -- The delta, and what it replaces (the undo of this step, kept in its history entry).
-local S, A, D = tonumber(ARGV[23]), tonumber(ARGV[24]), tonumber(ARGV[25])
-local undo, absent, lens = {}, {}, {}
-local nset, napp, ndel = {}, {}, {}
-local i = 26
+local S, D = tonumber(ARGV[23]), tonumber(ARGV[24])
+local undo, absent = {}, {}
+local nset, ndel = {}, {}
+local i = 25
 for _ = 1, S do
   local f, v = ARGV[i], ARGV[i + 1]
   local old = redis.call('HGET', KEYS[1], f)
@@ -102,19 +101,6 @@ for _ = 1, S do
   redis.call('HSET', KEYS[1], f, v)
   nset[#nset + 1] = name .. ':' .. v
   i = i + 2
-end
-for _ = 1, A do
-  local f, items, len = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local old = redis.call('HGET', KEYS[1], f) or '[]'
-  local name = cjson.encode(f)
-  if old == '[]' then
-    redis.call('HSET', KEYS[1], f, '[' .. items .. ']')
-  else
-    redis.call('HSET', KEYS[1], f, string.sub(old, 1, -2) .. ',' .. items .. ']')
-  end
-  lens[#lens + 1] = name .. ':' .. len
-  napp[#napp + 1] = name .. ':[' .. items .. ']'
-  i = i + 3
 end
 for _ = 1, D do
   local f = ARGV[i]
@@ -141,7 +127,7 @@ if ARGV[21] ~= '' then
   redis.call('HSET', KEYS[1], 'rejections', ARGV[21])
 end
 redis.call('RPUSH', KEYS[3], '{"seq":' .. ARGV[2] .. ',"e":' .. ARGV[7] .. ',"from":' .. ARGV[8] .. ',"to":' .. ARGV[9] .. ',"at":' .. ARGV[6] ..
-  ',"u":{' .. table.concat(undo, ',') .. '},"n":[' .. table.concat(absent, ',') .. '],"t":{' .. table.concat(lens, ',') .. '}}')
+  ',"u":{' .. table.concat(undo, ',') .. '},"n":[' .. table.concat(absent, ',') .. ']}')
 redis.call('LTRIM', KEYS[3], -tonumber(ARGV[14]), -1)
 if ARGV[3] ~= '0-0' then
   redis.call('XTRIM', KEYS[5], 'MINID', '~', ARGV[3])
@@ -153,6 +139,5 @@ if redis.call('GET', KEYS[4]) == ARGV[12] then
     redis.call('DEL', KEYS[4])
   end
 end
-redis.call('PUBLISH', ARGV[10], ARGV[11] .. '{"s":{' .. table.concat(nset, ',') .. '},"a":{' .. table.concat(napp, ',') ..
-  '},"x":[' .. table.concat(ndel, ',') .. ']}}')
+redis.call('PUBLISH', ARGV[10], ARGV[11] .. '{"s":{' .. table.concat(nset, ',') .. '},"x":[' .. table.concat(ndel, ',') .. ']}}')
 return {1}
