@@ -3,7 +3,7 @@
 // assemble to exactly what `actor.getPersistedSnapshot()` says, while an
 // event that changes one child writes only that child's parts.
 import { describe, expect, it } from 'vitest';
-import { createActor, type AnyActor } from 'xstate';
+import { createActor, type AnyActor, type AnyActorRef } from 'xstate';
 import { encodeJson } from '../src/persistence/codec.js';
 import { assemble, groupParts, splitSnapshot } from '../src/persistence/parts.js';
 import { mergeDelta, StateDelta, type Delta } from '../src/runtime/state-delta.js';
@@ -44,6 +44,41 @@ describe('StateDelta', () => {
       actor.send(e as never);
       store(fields, delta.take(actor));
       expect(stored(fields), e.type).toEqual(roundTrip(actor.getPersistedSnapshot()));
+    }
+  });
+
+  it('looking only at the actors XState says moved (inspection events) gives the same stored state, step by step', () => {
+    const dirty = new Set<AnyActorRef>();
+    const actor = createActor(bigTask, {
+      input: { kids: 6, blobBytes: 100 },
+      inspect: (ev) => {
+        if (ev.type === '@xstate.snapshot') dirty.add(ev.actorRef as AnyActorRef);
+      },
+    }).start();
+    const fields: Record<string, string> = {};
+    const delta = new StateDelta({}, actor);
+    store(fields, delta.take(actor, dirty));
+    dirty.clear();
+    const events = [
+      { type: 'poke', i: 2, note: 'a' },
+      { type: 'note', text: 'one' },
+      { type: 'drop', i: 0 },
+      { type: 'poke', i: 3 },
+      { type: 'add', i: 0 },
+      { type: 'poke', i: 0, note: 'new' },
+      { type: 'drop', i: 5 },
+      { type: 'add', i: 5 },
+      { type: 'poke', i: 5, note: 'again' },
+      { type: 'note', text: 'two' },
+      { type: 'finish' },
+    ];
+    for (const e of events) {
+      actor.send(e as never);
+      const d = delta.take(actor, dirty);
+      dirty.clear();
+      expect(d.set.filter((_, i) => i % 2 === 0).filter((f) => d.del.includes(f)), `${e.type}: a field both set and deleted`).toEqual([]);
+      store(fields, d);
+      expect(stored(fields), JSON.stringify(e)).toEqual(roundTrip(actor.getPersistedSnapshot()));
     }
   });
 

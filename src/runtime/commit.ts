@@ -1,4 +1,4 @@
-import type { AnyActor } from 'xstate';
+import type { AnyActor, AnyActorRef } from 'xstate';
 import type { AgentBridge } from '../actors/agent-bridge.js';
 import { BatonError, ErrorCode, FencedError } from '../errors.js';
 import { encodeJson } from '../persistence/codec.js';
@@ -58,6 +58,8 @@ export class Commits {
   private rejectionsChanged = false;
   /** The delta encoder (set by the host once the actor is restored). */
   delta!: StateDelta;
+  /** Actors whose snapshot changed since the last capture (the host adds them from XState's inspection events). */
+  readonly dirty = new Set<AnyActorRef>();
   /** Timers JSON of the last commit sent: unchanged timers are not written again. */
   private timersSent: string | undefined;
   /** The task was stored in format 1 (one snapshot field): its first commit converts it. */
@@ -116,10 +118,12 @@ export class Commits {
     const timers = status === 'active' ? captureTimers(actor, this.ctx.clock) : [];
     const rejections = this.rejectionsChanged ? JSON.stringify(this.rejections) : undefined;
     this.rejectionsChanged = false;
+    const parts = this.delta.take(actor, this.dirty);
+    this.dirty.clear();
     return {
       event,
       status,
-      parts: this.delta.take(actor),
+      parts,
       timers: JSON.stringify(timers),
       value: encodeJson(snap.value ?? null),
       effects: this.outbox.take(),

@@ -12,11 +12,30 @@ export interface Delta {
   del: string[];
 }
 
-/** Chunks of appended items a context key may collect before its array is written whole again. */
-const MAX_CHUNKS = 32;
+/**
+ * When an array that only grows is written whole again (its chunks dropped):
+ * once its chunks hold more bytes than the array last written whole (so the
+ * rewrite costs at most what the appends did: amortised, each byte is written
+ * about twice), and at most every {@link MAX_CHUNKS} appends.
+ */
+const MIN_CHUNKS = 32;
+const MAX_CHUNKS = 1024;
+
+/** The appended chunks of one array key (see {@link MAX_CHUNKS}). */
+interface Chunks {
+  n: number;
+  bytes: number;
+  base: number;
+}
 
 /** What the last commit wrote of one actor. */
 interface Known {
+  ref: AnyActorRef;
+  path: string;
+  /** A machine's children: id → path. */
+  kids?: Map<string, string>;
+  /** The children object they were last reconciled with (XState replaces it only when a child comes or goes). */
+  kidsOf?: unknown;
   /** The actor's snapshot object then: XState hands out a new one on every transition, so identity tells. */
   snap: unknown;
   /** Its node part's JSON. */
@@ -24,8 +43,8 @@ interface Known {
   /** Its context object then, and each key's value (by reference: `assign` keeps unchanged values). */
   ctx?: unknown;
   keys?: Map<string, unknown>;
-  /** How many chunks of appended items each array key has stored (an array that only grew is appended to). */
-  chunks?: Map<string, number>;
+  /** Per array key: the chunks of appended items stored since it was written whole, their bytes and that whole write's. */
+  chunks?: Map<string, Chunks>;
   /** Its place among its siblings (children only). */
   o?: number;
 }
@@ -40,6 +59,7 @@ interface Known {
  */
 export class StateDelta {
   private readonly known = new Map<string, Known>();
+  private readonly byRef = new Map<AnyActorRef, Known>();
   /** The last place handed to a child: a new child goes after every other. */
   private ordinal = 0;
   /** What differs between the restored actor and the stored parts: written by the first delta. */
@@ -52,41 +72,109 @@ export class StateDelta {
    * or new), what a migration changed, and deletes parts no actor has).
    */
   constructor(stored: Record<string, string>, actor: AnyActorRef) {
-    const d: Delta = { set: [], del: [] };
+    const d = new Ops();
     const seen = new Set<string>();
     this.walk(actor, '', d, seen, stored);
     const live = new Set<string>();
     for (const [path, k] of this.known) for (const f of fieldsOf(path, k)) live.add(f);
-    for (const f in stored) if (isPartField(f) && !live.has(f)) d.del.push(f);
-    this.initial = d;
+    for (const f in stored) if (isPartField(f) && !live.has(f)) d.del(f);
+    this.initial = d.delta();
   }
 
-  /** The parts that changed since the last call (the first call: also what differed from the stored state at restore). */
-  take(root: AnyActorRef): Delta {
-    const d: Delta = { set: [], del: [] };
+  /**
+   * The parts that changed since the last call (the first call: also what
+   * differed from the stored state at restore). `dirty`: the actors whose
+   * snapshot changed meanwhile (XState's `@xstate.snapshot` inspection
+   * events), so only they are looked at; without it, the whole tree is walked.
+   */
+  take(root: AnyActorRef, dirty?: ReadonlySet<AnyActorRef>): Delta {
+    const d = new Ops();
+    if (dirty && !this.initial) {
+      this.visit(root, '', d);
+      this.reconcile(this.known.get('')!, d);
+      for (const ref of dirty) {
+        const k = this.byRef.get(ref);
+        if (!k || k.path === '') continue; // new (reached from its parent), or the root (done)
+        this.visit(ref, k.path, d);
+        if (k.kids) this.reconcile(k, d);
+      }
+      return d.delta();
+    }
     const seen = new Set<string>();
     this.walk(root, '', d, seen);
-    if (seen.size < this.known.size) {
-      for (const [path, k] of this.known) {
-        if (seen.has(path)) continue;
-        d.del.push(...fieldsOf(path, k));
-        this.known.delete(path);
-      }
-    }
-    if (!this.initial) return d;
+    if (seen.size < this.known.size) for (const [path, k] of this.known) if (!seen.has(path)) this.forget(k, d);
+    if (!this.initial) return d.delta();
     const first = this.initial;
     this.initial = undefined;
-    return mergeDelta(first, d);
+    return mergeDelta(first, d.delta());
   }
 
-  /** Record the actor at `path` (and below); emit into `d` what changed, or with `stored`, what differs from it. */
-  private walk(ref: AnyActorRef, path: string, d: Delta, seen: Set<string>, stored?: Record<string, string>): void {
+  /** Record the actor at `path` and everything below it; emit into `d` what changed, or with `stored`, what differs from it. */
+  private walk(ref: AnyActorRef, path: string, d: Ops, seen: Set<string>, stored?: Record<string, string>): void {
     seen.add(path);
+    const k = this.visit(ref, path, d, stored);
+    if (!k.kids) return;
+    const kids = childrenOf(ref);
+    k.kids.clear();
+    k.kidsOf = kids;
+    for (const id in kids) {
+      const p = childPath(path, id);
+      k.kids.set(id, p);
+      const was = this.known.get(p);
+      if (was && was.ref !== kids[id]) this.forget(was, d); // another actor under the same id
+      this.walk(kids[id]!, p, d, seen, stored);
+    }
+  }
+
+  /** A machine's children against what is known of them: new ones walked, gone ones forgotten (their parts deleted). */
+  private reconcile(k: Known, d: Ops): void {
+    const kids = childrenOf(k.ref) ?? {};
+    if (kids === k.kidsOf) return;
+    k.kidsOf = kids;
+    const known = k.kids!;
+    for (const [id, p] of known) {
+      const was = this.known.get(p);
+      if (!kids[id] || was?.ref !== kids[id]) {
+        if (was) this.forget(was, d);
+        known.delete(id);
+      }
+    }
+    for (const id in kids) {
+      if (known.has(id)) continue;
+      const p = childPath(k.path, id);
+      known.set(id, p);
+      this.walk(kids[id]!, p, d, new Set());
+    }
+  }
+
+  /** An actor left the tree: delete its parts and its descendants'. */
+  private forget(k: Known, d: Ops): void {
+    if (this.known.get(k.path) !== k) return;
+    for (const f of fieldsOf(k.path, k)) d.del(f);
+    this.known.delete(k.path);
+    this.byRef.delete(k.ref);
+    for (const p of k.kids?.values() ?? []) {
+      const c = this.known.get(p);
+      if (c) this.forget(c, d);
+    }
+  }
+
+  /** Record one actor (not its children); emit its node and context keys that changed. */
+  private visit(ref: AnyActorRef, path: string, d: Ops, stored?: Record<string, string>): Known {
     const snap = ref.getSnapshot() as { context?: unknown };
     let k = this.known.get(path);
     const machine = path === '' || logicKind(ref) === 'machine';
+    if (k && k.ref !== ref) {
+      this.byRef.delete(k.ref);
+      k.ref = ref;
+      this.byRef.set(ref, k);
+    }
     if (!k || k.snap !== snap) {
-      if (!k) this.known.set(path, (k = { snap, o: path === '' ? undefined : this.place(stored?.[nodeField(path)]) }));
+      if (!k) {
+        k = { ref, path, snap, o: path === '' ? undefined : this.place(stored?.[nodeField(path)]), kids: machine ? new Map() : undefined };
+        this.known.set(path, k);
+        this.byRef.set(ref, k);
+      }
       k.snap = snap;
       let json: string;
       if (machine) {
@@ -100,12 +188,10 @@ export class StateDelta {
         else node.c = persistValue(ctx);
         json = encodeJson(node);
       } else json = encodeJson({ s: ref.getPersistedSnapshot(), m: childMeta(ref), o: k.o });
-      if (json !== (stored ? stored[nodeField(path)] : k.node)) d.set.push(nodeField(path), json);
+      if (json !== (stored ? stored[nodeField(path)] : k.node)) d.set(nodeField(path), json);
       k.node = json;
     }
-    if (!machine) return;
-    const kids = childrenOf(ref);
-    for (const id in kids) this.walk(kids[id]!, childPath(path, id), d, seen, stored);
+    return k;
   }
 
   /** A new child's place: the one it is stored with (at restore), else after every other. */
@@ -123,12 +209,12 @@ export class StateDelta {
     return ++this.ordinal;
   }
 
-  private context(path: string, ctx: Record<string, unknown>, k: Known, d: Delta, stored?: Record<string, string>): void {
+  private context(path: string, ctx: Record<string, unknown>, k: Known, d: Ops, stored?: Record<string, string>): void {
     if (k.ctx === ctx) return;
     const prev = k.keys;
     const prevChunks = k.chunks;
     const keys = new Map<string, unknown>();
-    const chunks = new Map<string, number>();
+    const chunks = new Map<string, Chunks>();
     for (const key in ctx) {
       const v = ctx[key];
       if (v === undefined) continue;
@@ -138,36 +224,40 @@ export class StateDelta {
         const json = encodeJson(persistValue(v));
         const was = storedValue(stored, path, key);
         if (was.json === json) {
-          if (was.chunks) chunks.set(key, was.chunks);
+          if (Array.isArray(v)) chunks.set(key, was.chunks);
         } else {
-          d.set.push(field, json);
-          for (let n = 1; n <= was.chunks; n++) d.del.push(chunkField(path, key, n));
+          d.set(field, json);
+          for (let n = 1; n <= was.chunks.n; n++) d.del(chunkField(path, key, n));
+          if (Array.isArray(v)) chunks.set(key, { n: 0, bytes: 0, base: json.length });
         }
         continue;
       }
-      const had = prevChunks?.get(key) ?? 0;
+      const had = prevChunks?.get(key);
       const old = prev?.get(key);
       if (old === v && prev!.has(key)) {
         if (had) chunks.set(key, had);
         continue;
       }
-      if (Array.isArray(v) && Array.isArray(old) && had < MAX_CHUNKS && grew(old, v)) {
+      if (Array.isArray(v) && Array.isArray(old) && had && !(had.n >= MAX_CHUNKS || (had.n >= MIN_CHUNKS && had.bytes > had.base)) && grew(old, v)) {
         if (v.length === old.length) {
-          if (had) chunks.set(key, had);
+          chunks.set(key, had);
           continue;
         }
-        d.set.push(chunkField(path, key, had + 1), encodeJson(persistValue(v.slice(old.length))));
-        chunks.set(key, had + 1);
+        const items = encodeJson(persistValue(v.slice(old.length)));
+        d.set(chunkField(path, key, had.n + 1), items);
+        chunks.set(key, { n: had.n + 1, bytes: had.bytes + items.length, base: had.base });
         continue;
       }
-      d.set.push(field, encodeJson(persistValue(v)));
-      for (let n = 1; n <= had; n++) d.del.push(chunkField(path, key, n));
+      const json = encodeJson(persistValue(v));
+      d.set(field, json);
+      for (let n = 1; n <= (had?.n ?? 0); n++) d.del(chunkField(path, key, n));
+      if (Array.isArray(v)) chunks.set(key, { n: 0, bytes: 0, base: json.length });
     }
     if (prev) {
       for (const key of prev.keys()) {
         if (keys.has(key)) continue;
-        d.del.push(contextField(path, key));
-        for (let n = 1; n <= (prevChunks?.get(key) ?? 0); n++) d.del.push(chunkField(path, key, n));
+        d.del(contextField(path, key));
+        for (let n = 1; n <= (prevChunks?.get(key)?.n ?? 0); n++) d.del(chunkField(path, key, n));
       }
     }
     k.ctx = ctx;
@@ -181,24 +271,25 @@ function fieldsOf(path: string, k: Known): string[] {
   const out = [nodeField(path)];
   for (const key of k.keys?.keys() ?? []) {
     out.push(contextField(path, key));
-    for (let n = 1; n <= (k.chunks?.get(key) ?? 0); n++) out.push(chunkField(path, key, n));
+    for (let n = 1; n <= (k.chunks?.get(key)?.n ?? 0); n++) out.push(chunkField(path, key, n));
   }
   return out;
 }
 
-/** The JSON a stored context key stands for (its field, with its appended chunks joined) and how many chunks it has. */
-function storedValue(stored: Record<string, string>, path: string, key: string): { json: string | undefined; chunks: number } {
+/** The JSON a stored context key stands for (its field, with its appended chunks joined) and its chunks. */
+function storedValue(stored: Record<string, string>, path: string, key: string): { json: string | undefined; chunks: Chunks } {
   let json = stored[contextField(path, key)];
-  let n = 0;
+  const chunks: Chunks = { n: 0, bytes: 0, base: json?.length ?? 2 };
   for (;;) {
-    const chunk = stored[chunkField(path, key, n + 1)];
+    const chunk = stored[chunkField(path, key, chunks.n + 1)];
     if (chunk === undefined) break;
-    n++;
+    chunks.n++;
+    chunks.bytes += chunk.length;
     const base = json ?? '[]';
     const items = chunk.slice(1, -1);
     json = items === '' ? base : base === '[]' ? chunk : `${base.slice(0, -1)},${items}]`;
   }
-  return { json, chunks: n };
+  return { json, chunks };
 }
 
 /**
@@ -208,20 +299,39 @@ function storedValue(stored: Record<string, string>, path: string, key: string):
 export function mergeDelta(a: Delta, b: Delta): Delta {
   if (a.set.length + a.del.length === 0) return b;
   if (b.set.length + b.del.length === 0) return a;
-  const set = new Map<string, string>();
-  const del = new Set<string>(a.del);
-  for (let i = 0; i < a.set.length; i += 2) set.set(a.set[i]!, a.set[i + 1]!);
-  for (let i = 0; i < b.set.length; i += 2) {
-    const f = b.set[i]!;
-    set.delete(f); // re-inserted last: the order of sets is the order they apply in (a chunk after its array)
-    set.set(f, b.set[i + 1]!);
-    del.delete(f);
+  const ops = new Ops();
+  for (const x of [a, b]) {
+    for (let i = 0; i < x.set.length; i += 2) ops.set(x.set[i]!, x.set[i + 1]!);
+    for (const f of x.del) ops.del(f);
   }
-  for (const f of b.del) {
-    set.delete(f);
-    del.add(f);
+  return ops.delta();
+}
+
+/**
+ * A delta being built, in the order its operations happen: a later set or
+ * delete of a field replaces an earlier one (an actor that changed and then
+ * left in one step is deleted; one replaced under the same id is written anew).
+ */
+class Ops {
+  private readonly sets = new Map<string, string>();
+  private readonly dels = new Set<string>();
+
+  set(field: string, json: string): void {
+    this.dels.delete(field);
+    this.sets.delete(field); // re-inserted last: sets apply in the order they were made (a chunk after its array)
+    this.sets.set(field, json);
   }
-  return { set: [...set].flat(), del: [...del] };
+
+  del(field: string): void {
+    this.sets.delete(field);
+    this.dels.add(field);
+  }
+
+  delta(): Delta {
+    const set: string[] = [];
+    for (const [f, v] of this.sets) set.push(f, v);
+    return { set, del: [...this.dels] };
+  }
 }
 
 /** True when `next` starts with every element of `old` (by reference): it only grew. */

@@ -1,4 +1,4 @@
-import type { AnyActor, InspectionEvent } from 'xstate';
+import type { AnyActor, AnyActorRef, InspectionEvent } from 'xstate';
 import { FencedError, StaleMailboxError } from '../errors.js';
 import type { StateFields } from '../persistence/task-store.js';
 import type { TaskStatus } from '../persistence/view.js';
@@ -116,7 +116,10 @@ export class TaskHost implements HeldTask {
   }
 
   private onInspect(ev: InspectionEvent): void {
-    if (!this.isGone) this.events.inspect(ev, this.actor, this.moved);
+    if (this.isGone) return;
+    // The delta of the next capture looks only at the actors that moved.
+    if (ev.type === '@xstate.snapshot') this.commits.dirty.add(ev.actorRef as AnyActorRef);
+    this.events.inspect(ev, this.actor, this.moved);
   }
 
   /** The actor moved on its own: capture it, and run the loop after the rest of this synchronous cascade. */
