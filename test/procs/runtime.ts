@@ -7,7 +7,7 @@
 //   SPAWN_MACHINE    when set, spawn one task of this machine in this process
 //   SPAWN_ID         its id
 //   SPAWN_INPUT      its input (JSON)
-//   RUNS_KEY         Redis list where sevenSteps' steps record "<step>:<pid>"
+//   RUNS_KEY         Redis list where sevenSteps' steps record "<step>:<pid>" (and the rh* machines their side effects)
 //   BLOCK_STEP       sevenSteps' step that never resolves in this process
 //
 // Output (stdout, one JSON object a line):
@@ -19,6 +19,7 @@ import { Redis } from 'ioredis';
 import { createRuntime } from '../../src/index.js';
 import { lateTimer, longTimer, sevenSteps, slowParent, slowTimer, strictCounter } from '../fixtures/durable.js';
 import { counter, parent, promiseStep, timer } from '../fixtures/machines.js';
+import { rehydrationMachines } from '../fixtures/rehydration-machines.js';
 import { out, reportHeld, serve } from './serve.js';
 
 const prefix = process.env.BATON_PREFIX;
@@ -31,6 +32,8 @@ const blockAt = process.env.BLOCK_STEP ? Number(process.env.BLOCK_STEP) : undefi
 const steps = sevenSteps(async (n) => {
   await recorder.rpush(runsKey, `${n}:${process.pid}`);
 }, blockAt);
+// test/rehydration.test.ts's machines record their side effects as "<what>:<pid>" in RUNS_KEY.
+const rehydration = rehydrationMachines((what) => void recorder.rpush(runsKey, `${what}:${process.pid}`).catch(() => undefined));
 
 const owner = `proc-${process.pid}`;
 const runtime = await createRuntime({
@@ -38,7 +41,7 @@ const runtime = await createRuntime({
   prefix,
   leaseMs,
   owner,
-  machines: { counter, timer, parent, promiseStep, sevenSteps: steps, slowTimer, lateTimer, longTimer, slowParent, strictCounter },
+  machines: { counter, timer, parent, promiseStep, sevenSteps: steps, slowTimer, lateTimer, longTimer, slowParent, strictCounter, ...rehydration },
   log: (msg, extra) => out({ log: msg, ...extra }),
   inspect: reportHeld,
 });
