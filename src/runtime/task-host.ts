@@ -128,17 +128,21 @@ export class TaskHost implements HeldTask {
     queueMicrotask(() => void this.pump());
   };
 
+  /** Something arrived (or may have): the host is active, and its loop runs when `run` is true. */
+  private touched(run = true): void {
+    this.lastActivity = this.ctx.clock.now();
+    if (run) void this.pump();
+  }
+
   /** New entries may be in the mailbox stream (a wake notice that did not carry them, a reconnect). */
   poke(): void {
-    this.lastActivity = this.ctx.clock.now();
     this.mailbox.poke();
-    void this.pump();
+    this.touched();
   }
 
   /** An entry appended here or announced by a wake notice. */
   offer(id: string, prev: string | undefined, event: string): void {
-    this.lastActivity = this.ctx.clock.now();
-    if (this.mailbox.offer(id, prev, event)) void this.pump();
+    this.touched(this.mailbox.offer(id, prev, event));
   }
 
   /**
@@ -147,9 +151,8 @@ export class TaskHost implements HeldTask {
    * the process, it is re-run by the restored child (its commit never landed).
    */
   offerAgentOutcome(event: AnyEvent): void {
-    this.lastActivity = this.ctx.clock.now();
     this.mailbox.offerAgentOutcome(event);
-    void this.pump();
+    this.touched();
   }
 
   /**
@@ -162,10 +165,9 @@ export class TaskHost implements HeldTask {
    */
   sendLocal(event: string, token: string): Promise<string | undefined> {
     if (this.phase === HostPhase.Gone || this.phase === HostPhase.Releasing) return Promise.resolve(undefined);
-    this.lastActivity = this.ctx.clock.now();
     return new Promise((resolve) => {
       this.mailbox.offerLocal({ event, token, resolve });
-      void this.pump();
+      this.touched();
     });
   }
 
@@ -218,20 +220,15 @@ export class TaskHost implements HeldTask {
   }
 
   private onFailure(err: unknown): void {
-    if (err instanceof StaleMailboxError) {
-      // Our own event's commit met an entry it did not know: nothing was written. Start again from the last commit.
-      this.ctx.log("an event came in before this process's own; restoring the task", { taskId: this.id });
-      this.drop('stale');
-    } else if (err instanceof FencedError) {
-      this.ctx.log('fenced: another process took the task over; dropping it', { taskId: this.id });
-      this.drop('fenced');
-    } else {
-      this.ctx.log('task loop failed; dropping the task (its lease expires and another activation resumes it)', {
-        taskId: this.id,
-        error: err instanceof Error ? err.message : String(err),
-      });
-      this.drop('lost');
-    }
+    // A stale mailbox: our own event's commit met an entry it did not know (nothing written); start again from the last commit.
+    const [why, msg]: ['stale' | 'fenced' | 'lost', string] =
+      err instanceof StaleMailboxError
+        ? ['stale', "an event came in before this process's own; restoring the task"]
+        : err instanceof FencedError
+          ? ['fenced', 'fenced: another process took the task over; dropping it']
+          : ['lost', 'task loop failed; dropping the task (its lease expires and another activation resumes it)'];
+    this.ctx.log(msg, why === 'lost' ? { taskId: this.id, error: err instanceof Error ? err.message : String(err) } : { taskId: this.id });
+    this.drop(why);
   }
 
   /** Apply one mailbox entry (or, with `local`, an event sent from this process that its commit appends). */
