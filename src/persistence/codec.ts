@@ -83,5 +83,11 @@ export function decodeTimers(json: string | undefined): PersistedTimer[] {
   if (!json) return [];
   const parsed = JSON.parse(json) as unknown;
   if (!Array.isArray(parsed)) throw new Error('timer table is not an array');
+  parsed.forEach((t: unknown, i) => {
+    const e = t as Partial<PersistedTimer> | null;
+    const ok =
+      !!e && typeof e === 'object' && Array.isArray(e.source) && Array.isArray(e.target) && typeof e.id === 'string' && typeof e.dueAt === 'number' && !!e.event && typeof e.event.type === 'string';
+    if (!ok) throw new Error(`timer table entry ${i} is not a timer (${JSON.stringify(t)?.slice(0, 120)})`);
+  });
   return parsed as PersistedTimer[];
 }

@@ -64,12 +64,17 @@ export class Outbox {
 
   /**
    * Send one step's effects once its commit landed, retrying while Redis is
-   * unreachable, until sent or `abandoned()` says the task moved on; effects
-   * recorded since (later steps') stay queued.
+   * unreachable, until sent or `abandoned()` says the task moved on (checked
+   * before each try: a host that lost the task sends nothing); effects
+   * recorded since (later steps') stay queued. `once`: one try, whatever
+   * `abandoned` says (a task that ended: nothing would send them again).
    */
-  async perform(effects: Effects, abandoned: () => boolean): Promise<void> {
+  async perform(effects: Effects, abandoned: () => boolean, once = false): Promise<void> {
     await retry(
       async () => {
+        // A host that let the task go (its lease lost while the commit drained) sends nothing: the next holder's
+        // restore re-dispatches active agent children, and a stale dispatch would run the work twice.
+        if (!once && abandoned()) return;
         if (effects.dispatch.length) await this.agents.dispatch(this.taskId, effects.dispatch);
         if (effects.cancel.length) await this.agents.cancel(effects.cancel);
         for (const start of effects.starts.splice(0)) {
@@ -81,7 +86,7 @@ export class Outbox {
         }
       },
       {
-        stop: abandoned, // a restore re-dispatches active agent children
+        stop: once ? () => true : abandoned, // a restore re-dispatches active agent children
         onRetry: (err) => this.log('outbox dispatch failed, retrying', { taskId: this.taskId, error: (err as Error).message }),
       },
     );

@@ -277,7 +277,7 @@ export class TaskHost implements HeldTask {
     // A task stopped by the user cancels the agent work it still has in flight; other endings already stopped their children.
     this.letGo('finished', status === 'stopped');
     // One attempt: the task is over, so nothing would re-send them.
-    if (this.commits.outbox.pending) void this.commits.outbox.perform(this.commits.outbox.take(), () => true);
+    if (this.commits.outbox.pending) void this.commits.outbox.perform(this.commits.outbox.take(), () => false, true);
     this.ctx.store.clearDue(this.id).catch(() => undefined);
   }
 

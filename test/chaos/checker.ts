@@ -1,7 +1,7 @@
 // The fault suite's checker. Independent of Baton's code: it reads only Redis
-// (raw keys: each task's state hash and history stream, the agents' execution
-// list) and the test's own logs in a run directory (spawns, every send and
-// what it returned, injected faults, seq samples), and checks:
+// (raw keys: each task's state hash and history, the agents' execution list)
+// and the test's own logs in a run directory (spawns, every send and what it
+// returned, injected faults, seq samples), and checks:
 //
 //  1. every accepted event (by id) is applied exactly once; an event whose
 //     send() had an unknown outcome at most once; a rejected one never; no
@@ -117,6 +117,57 @@ function sameJson(a: string | undefined, b: string | undefined): boolean {
   return JSON.stringify(parse(a)) === JSON.stringify(parse(b));
 }
 
+/**
+ * The root actor's committed snapshot (value and context), read from the raw
+ * state hash in either storage format, written out here (not Baton's
+ * assemble()) so the checker stays independent:
+ *  - format 2 (`format: '2'`): the root's node part `n:` is `{ s, x?, c? }`;
+ *    a machine's node (`x: 1`) holds its snapshot without context and
+ *    children, and each top-level context key is a field `x::<key>` (or the
+ *    whole context is `c` when it is not a plain object), with the items
+ *    appended to an array since it was last written whole in chunks
+ *    `a::<key>:<n>` (JSON arrays, joined in the order of n); another node's
+ *    `s` is the whole snapshot;
+ *  - format 1: one `snapshot` field with the whole snapshot.
+ */
+function rootSnapshot(state: Fields): { value?: unknown; context?: { log?: string[]; steps?: number[] } } | undefined {
+  if (state.format !== '2') return parse(state.snapshot) as ReturnType<typeof rootSnapshot>;
+  const node = parse(state['n:']) as { s?: Record<string, unknown>; x?: unknown; c?: unknown } | undefined;
+  if (!node || typeof node !== 'object' || !node.s || typeof node.s !== 'object') return undefined;
+  if (node.x !== 1) return node.s;
+  const context: Record<string, unknown> = {};
+  const chunks: Array<{ key: string; n: number; items: unknown }> = [];
+  for (const f of Object.keys(state)) {
+    if (f.startsWith('x::')) context[f.slice(3)] = parse(state[f]);
+    else if (f.startsWith('a::')) {
+      const at = f.lastIndexOf(':');
+      chunks.push({ key: f.slice(3, at), n: Number(f.slice(at + 1)), items: parse(state[f]) });
+    }
+  }
+  const unreadable = new Set<string>();
+  for (const c of chunks.sort((a, b) => a.n - b.n)) {
+    const base = context[c.key] ?? [];
+    // A chunk that does not join (not arrays) leaves the key unreadable: the checks on it fail.
+    if (!unreadable.has(c.key) && Array.isArray(base) && Array.isArray(c.items)) context[c.key] = base.concat(c.items);
+    else {
+      unreadable.add(c.key);
+      context[c.key] = undefined;
+    }
+  }
+  return { ...node.s, context: 'c' in node ? node.c : context } as ReturnType<typeof rootSnapshot>;
+}
+
+/** One history entry with its event and values as JSON text (format 2's list item, or format 1's stream fields). */
+type HistoryRow = { sid: string; seq?: string; e?: string; from?: string; to?: string };
+
+/** A history entry of format 2: a JSON item of the history list. */
+function listRow(json: string, i: number): HistoryRow {
+  const h = parse(json) as { seq?: unknown; e?: unknown; from?: unknown; to?: unknown } | undefined;
+  if (!h || typeof h !== 'object') return { sid: `#${i}` };
+  const text = (v: unknown) => (v === undefined ? undefined : JSON.stringify(v));
+  return { sid: `#${i}`, seq: h.seq === undefined ? undefined : String(h.seq), e: text(h.e), from: text(h.from), to: text(h.to) };
+}
+
 /** Key names, written out here (not imported from Baton) so the checker stays independent. */
 function taskKey(prefix: string, id: string, part: 'state' | 'history'): string {
   return `${prefix}:task:{${id}}:${part}`;
@@ -200,21 +251,30 @@ export async function check(opts: CheckOptions): Promise<CheckReport> {
     // ------------------------------------------------------------ per task
     for (let i = 0; i < tasks.length; i += 100) {
       const batch = tasks.slice(i, i + 100);
+      // The history is a list of JSON entries (format 2), or a stream for a task still in format 1.
+      const types = redis.pipeline();
+      for (const t of batch) types.type(taskKey(opts.prefix, t.task, 'history'));
+      const kinds = ((await types.exec()) ?? []).map(([err, type]) => {
+        if (err) throw err;
+        return type as string;
+      });
       const p = redis.pipeline();
-      for (const t of batch) {
+      batch.forEach((t, j) => {
         p.hgetall(taskKey(opts.prefix, t.task, 'state'));
-        p.xrange(taskKey(opts.prefix, t.task, 'history'), '-', '+');
-      }
+        if (kinds[j] === 'stream') p.xrange(taskKey(opts.prefix, t.task, 'history'), '-', '+');
+        else p.lrange(taskKey(opts.prefix, t.task, 'history'), 0, -1);
+      });
       const res = (await p.exec()) ?? [];
       batch.forEach((t, j) => {
         const [e1, state] = res[2 * j] ?? [];
-        const [e2, rows] = res[2 * j + 1] ?? [];
+        const [e2, raw] = res[2 * j + 1] ?? [];
         if (e1 || e2) throw e1 ?? e2;
-        checkTask(t, state as Fields, rows as Array<[string, string[]]>);
+        const rows = kinds[j] === 'stream' ? (raw as Array<[string, string[]]>).map(([sid, f]) => ({ sid, ...pairs(f) }) as HistoryRow) : (raw as string[]).map(listRow);
+        checkTask(t, state as Fields, rows);
       });
     }
 
-    function checkTask(t: SpawnRecord, state: Fields, rows: Array<[string, string[]]>): void {
+    function checkTask(t: SpawnRecord, state: Fields, history: HistoryRow[]): void {
       const id = t.task;
       if (!state || Object.keys(state).length === 0) {
         violate('task-missing', `${id}: spawn was accepted but the task has no state in Redis`);
@@ -222,7 +282,6 @@ export async function check(opts: CheckOptions): Promise<CheckReport> {
       }
       const seq = Number(state.seq);
       finalSeq.set(id, seq);
-      const history = rows.map(([sid, f]) => ({ sid, ...pairs(f) }) as { sid: string; seq?: string; e?: string; from?: string; to?: string });
 
       // 6. seqs 1..N, chained.
       const first = Number(history[0]?.seq ?? 0);
@@ -252,7 +311,7 @@ export async function check(opts: CheckOptions): Promise<CheckReport> {
       const events = history.map((h) => ({ seq: Number(h.seq), e: (parse(h.e) ?? {}) as Record<string, unknown> }));
       const applied = events.filter((h) => h.e.type === 'ev').map((h) => String(h.e.id));
       const finishes = events.filter((h) => h.e.type === 'finish').length;
-      const snapshot = parse(state.snapshot) as { value?: unknown; context?: { log?: string[]; steps?: number[] } } | undefined;
+      const snapshot = rootSnapshot(state);
       const ctxLog = snapshot?.context?.log;
       if (!Array.isArray(ctxLog) || JSON.stringify(ctxLog) !== JSON.stringify(applied)) {
         report.contextMismatch++;

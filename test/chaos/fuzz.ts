@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { BatonError, createClient, type BatonClient } from '../../src/index.js';
 import { startRedis } from '../helpers/redis-server.ts';
+import { historyLength, readHistory, readStoredParts, readStoredSnapshot, removeStoredSnapshot, snapshotOfHash, writeStoredSnapshot } from '../helpers/stored.js';
 import { check, type CheckReport } from './checker.js';
 import { FILES, RunLog } from './log.js';
 import { chaosMachines, FUZZ_OUTPUT_KINDS } from './machines.js';
@@ -147,33 +148,33 @@ interface Corruption {
   kind: string;
   /** Outcomes that satisfy the contract for this kind. */
   expect: string[];
-  apply: (redis: Redis, stateKey: string, mailboxKey: string, good: Record<string, string>) => Promise<void>;
+  apply: (redis: Redis, stateKey: string, mailboxKey: string) => Promise<void>;
 }
 
+// What each does to the stored snapshot (in parts, format 2: see test/helpers/stored.ts): raw garbage in the
+// root actor's part, or a whole snapshot rewritten as its parts.
+const garbage = (json: string) => (r: Redis, k: string) => writeStoredSnapshot(r, k, json);
+const rewrite = (f: (snap: Record<string, unknown>) => Record<string, unknown>) => async (r: Redis, k: string) => {
+  const snap = await readStoredSnapshot(r, k);
+  if (!snap) throw new Error(`corruption: ${k} has no stored snapshot to rewrite`);
+  await writeStoredSnapshot(r, k, f(snap));
+};
+
 const CORRUPTIONS: Corruption[] = [
-  { kind: 'snapshot-garbage', expect: ['quarantined'], apply: (r, k) => r.hset(k, 'snapshot', 'garbage{{{').then(() => undefined) },
-  { kind: 'snapshot-array', expect: ['quarantined'], apply: (r, k) => r.hset(k, 'snapshot', '[]').then(() => undefined) },
-  { kind: 'snapshot-null', expect: ['quarantined'], apply: (r, k) => r.hset(k, 'snapshot', 'null').then(() => undefined) },
-  { kind: 'snapshot-number', expect: ['quarantined'], apply: (r, k) => r.hset(k, 'snapshot', '42').then(() => undefined) },
-  { kind: 'snapshot-no-status', expect: ['quarantined'], apply: (r, k) => r.hset(k, 'snapshot', JSON.stringify({ value: 'open', context: {} })).then(() => undefined) },
-  {
-    kind: 'snapshot-unknown-state',
-    expect: ['quarantined'],
-    apply: (r, k, _m, g) => r.hset(k, 'snapshot', JSON.stringify({ ...JSON.parse(g.snapshot!), value: 'vanished' })).then(() => undefined),
-  },
+  { kind: 'snapshot-garbage', expect: ['quarantined'], apply: garbage('garbage{{{') },
+  { kind: 'snapshot-array', expect: ['quarantined'], apply: garbage('[]') },
+  { kind: 'snapshot-null', expect: ['quarantined'], apply: garbage('null') },
+  { kind: 'snapshot-number', expect: ['quarantined'], apply: garbage('42') },
+  { kind: 'snapshot-no-status', expect: ['quarantined'], apply: (r, k) => writeStoredSnapshot(r, k, { value: 'open', context: {} }) },
+  { kind: 'snapshot-unknown-state', expect: ['quarantined'], apply: rewrite((snap) => ({ ...snap, value: 'vanished' })) },
   {
     kind: 'snapshot-unknown-child',
     expect: ['quarantined'],
-    apply: (r, k, _m, g) =>
-      r.hset(k, 'snapshot', JSON.stringify({ ...JSON.parse(g.snapshot!), children: { ghost: { src: 'nope', systemId: undefined, snapshot: { status: 'active', value: 'x', context: {} } } } })).then(() => undefined),
+    apply: rewrite((snap) => ({ ...snap, children: { ghost: { src: 'nope', systemId: undefined, snapshot: { status: 'active', value: 'x', context: {} } } } })),
   },
   // Baton has no schema for context: a corrupt context restores, and the next step fails the task (status error, with the error in its view).
-  {
-    kind: 'snapshot-context-null',
-    expect: ['quarantined', 'status-error'],
-    apply: (r, k, _m, g) => r.hset(k, 'snapshot', JSON.stringify({ ...JSON.parse(g.snapshot!), context: null })).then(() => undefined),
-  },
-  { kind: 'snapshot-missing', expect: ['quarantined'], apply: (r, k) => r.hdel(k, 'snapshot').then(() => undefined) },
+  { kind: 'snapshot-context-null', expect: ['quarantined', 'status-error'], apply: rewrite((snap) => ({ ...snap, context: null })) },
+  { kind: 'snapshot-missing', expect: ['quarantined'], apply: (r, k) => removeStoredSnapshot(r, k) },
   { kind: 'version-newer', expect: ['quarantined'], apply: (r, k) => r.hset(k, 'version', '99').then(() => undefined) },
   { kind: 'version-older-no-migrate', expect: ['quarantined'], apply: (r, k) => r.hset(k, 'version', '0').then(() => undefined) },
   { kind: 'version-garbage', expect: ['quarantined'], apply: (r, k) => r.hset(k, 'version', 'v1').then(() => undefined) },
@@ -257,7 +258,7 @@ async function digest(redis: Redis, prefix: string, ids: string[]): Promise<stri
     const state = await redis.hgetall(`${prefix}:task:{${id}}:state`);
     parts.push(JSON.stringify(Object.entries(state).filter(([f]) => f !== 'updatedAt').sort()));
     parts.push(String(await redis.xlen(`${prefix}:task:{${id}}:mailbox`)));
-    parts.push(String(await redis.xlen(`${prefix}:task:{${id}}:history`)));
+    parts.push(String(await historyLength(redis, `${prefix}:task:{${id}}:history`)));
   }
   return parts.join('\n');
 }
@@ -433,7 +434,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
         const s = await redis.hgetall(`${prefix}:task:{${a.id}}:state`);
         if (s.status === 'active') continue;
         pendingAgents.delete(a.id);
-        const snap = JSON.parse(s.snapshot ?? '{}') as { value?: string; context?: { error?: { name?: string; message?: string } } };
+        const snap = (snapshotOfHash(s) ?? {}) as { value?: string; context?: { error?: { name?: string; message?: string } } };
         const name = snap.value === 'failed' ? (snap.context?.error?.name ?? '(no name)') : `${s.status}/${snap.value}`;
         agentErrors[a.kind] ??= {};
         agentErrors[a.kind]![name] = (agentErrors[a.kind]![name] ?? 0) + 1;
@@ -469,12 +470,13 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
       }
       await sleep(200);
     }
-    const stored: Record<string, string | null> = {};
+    // What each stored as its snapshot (every part, sorted), to tell that a quarantine kept it.
+    const storedParts = async (k: string) => JSON.stringify(Object.entries(await readStoredParts(redis, k)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    const stored: Record<string, string> = {};
     for (const v of victims) {
       const k = `${prefix}:task:{${v.id}}:state`;
-      const good = await redis.hgetall(k);
-      await v.c.apply(redis, k, `${prefix}:task:{${v.id}}:mailbox`, good);
-      stored[v.id] = await redis.hget(k, 'snapshot');
+      await v.c.apply(redis, k, `${prefix}:task:{${v.id}}:mailbox`);
+      stored[v.id] = await storedParts(k);
     }
     // Wake each with a valid event.
     const wakeResult = new Map<string, string>();
@@ -493,11 +495,11 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
       const wake = wakeResult.get(v.id)!;
       if (wake !== 'sent') return { outcome: wake, reason: undefined };
       if (s.status === 'quarantined') return { outcome: 'quarantined', reason: s.reason };
-      const hist = await redis.xrange(`${prefix}:task:{${v.id}}:history`, '-', '+');
-      const types = hist.map(([, f]) => (JSON.parse(f[f.indexOf('e') + 1] ?? '{}') as { type?: string }).type);
+      const hist = await readHistory(redis, `${prefix}:task:{${v.id}}:history`);
+      const types = hist.map((h) => (h.e as { type?: string } | null)?.type);
       const snap = (() => {
         try {
-          return JSON.parse(s.snapshot ?? 'null') as { context?: { log?: string[] } } | null;
+          return (snapshotOfHash(s) ?? null) as { context?: { log?: string[] } } | null;
         } catch {
           return null;
         }
@@ -527,7 +529,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
     // Quarantined tasks keep what was stored, for inspection.
     for (const v of victims) {
       if (verdicts[victims.indexOf(v)]!.outcome !== 'quarantined') continue;
-      const now = await redis.hget(`${prefix}:task:{${v.id}}:state`, 'snapshot');
+      const now = await storedParts(`${prefix}:task:{${v.id}}:state`);
       if (now !== stored[v.id]) violate(`corruption:${v.c.kind}: quarantine of ${v.id} rewrote its snapshot`);
     }
 

@@ -2,6 +2,7 @@
 // stopped: for each task that did not finish, where it stands and where its
 // pending agent job is in BullMQ (missing, waiting, active, completed, …).
 import { Redis } from 'ioredis';
+import { snapshotOfHash } from '../helpers/stored.js';
 import type { CheckReport } from './checker.js';
 
 export async function postMortem(redisUrl: string, prefix: string, report: CheckReport, max = 10): Promise<string[]> {
@@ -12,7 +13,12 @@ export async function postMortem(redisUrl: string, prefix: string, report: Check
     const q = `{${prefix}}:agent-chaosStep`;
     for (const id of stuck) {
       const state = await redis.hgetall(`${prefix}:task:{${id}}:state`);
-      const snap = JSON.parse(state.snapshot ?? '{}') as { value?: unknown; children?: Record<string, { snapshot?: { jobId?: string; status?: string } }> };
+      let snap: { value?: unknown; children?: Record<string, { snapshot?: { jobId?: string; status?: string } }> };
+      try {
+        snap = (snapshotOfHash(state) ?? {}) as typeof snap;
+      } catch (err) {
+        snap = { value: `(unreadable snapshot: ${(err as Error).message})` };
+      }
       const lease = await redis.get(`${prefix}:task:{${id}}:lease`);
       const mailbox = await redis.xlen(`${prefix}:task:{${id}}:mailbox`);
       const due = await redis.zscore(`${prefix}:due`, id);

@@ -3,6 +3,7 @@
 // Used by `npm run chaos` (test/chaos/index.ts, full size) and by
 // test/chaos-fast.test.ts (scaled down).
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -182,6 +183,8 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     const report = await check({ connection: redis.url, prefix, dir, lossy: o.lossy });
     if ((!report.ok || report.notFinal > 0) && o.postMortem) await o.postMortem(redis.url, prefix, report).catch((err: unknown) => progress(`post-mortem failed: ${String(err)}`));
     const logs = pool.logs();
+    // Every worker's runtime log lines (with pid and time), for a post-mortem.
+    writeFileSync(log.file('workers.jsonl'), logs.map((l) => JSON.stringify(l)).join('\n') + '\n');
     const logCounts: Record<string, number> = {};
     for (const l of logs) logCounts[l.log] = (logCounts[l.log] ?? 0) + 1;
     const fencedPids = [...new Set(logs.filter((l) => l.log.startsWith('fenced')).map((l) => l.pid))];

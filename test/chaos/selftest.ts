@@ -1,11 +1,16 @@
 // The checker's own test: tasks written by hand into a private Redis, each
 // with one planted violation, and logs that say what was sent. The checker
 // must flag every planted violation on its task, and nothing on the clean one.
+// Tasks are stored as Baton stores them now (format 2: the snapshot in parts,
+// context.log partly in appended chunks, the history a list of JSON entries);
+// the `legacy*` ones in format 1 (one snapshot field, a history stream), which
+// a task keeps until its next commit.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { startRedis } from '../helpers/redis-server.ts';
+import { writeStoredSnapshot } from '../helpers/stored.js';
 import { check, type CheckReport } from './checker.js';
 import { FILES, RunLog, type SendRecord } from './log.js';
 
@@ -26,6 +31,8 @@ interface Plan {
   executions?: number[];
   /** Explicit executions of the first job: pid and start offset (ms). */
   runs?: Array<{ pid: number; dt: number }>;
+  /** Store the task in format 1 (a `snapshot` field and a history stream). */
+  format1?: boolean;
 }
 
 /** Planted violations: task id → the violation kind the checker must report for it. */
@@ -48,6 +55,9 @@ export const PLANTED: Record<string, { kind: string; plan: Plan }> = {
   // frozen after taking the job (5002 frozen from -1 s to +3 s; 5003 ran it meanwhile; 5002 records its start after SIGCONT).
   killedrerun: { kind: '', plan: { applied: ['a', 'b', 'c'], sent: ['a', 'b', 'c'], runs: [{ pid: 5001, dt: 0 }, { pid: 5003, dt: 2000 }] } },
   frozenlate: { kind: '', plan: { applied: ['a', 'b', 'c'], sent: ['a', 'b', 'c'], runs: [{ pid: 5003, dt: 0 }, { pid: 5002, dt: 3010 }] } },
+  // Format 1: read as well (a clean task, and a context mismatch).
+  legacy: { kind: '', plan: { applied: ['a', 'b', 'c'], sent: ['a', 'b', 'c'], format1: true } },
+  legacyctx: { kind: 'context', plan: { applied: ['a', 'b', 'c'], sent: ['a', 'b', 'c'], ctxLog: ['a', 'c'], format1: true } },
 };
 
 export async function checkerSelfTest(): Promise<{ report: CheckReport; missed: string[]; falseAlarms: string[] }> {
@@ -74,7 +84,7 @@ export async function checkerSelfTest(): Promise<{ report: CheckReport; missed: 
       const entries: Array<{ e: unknown; from: string; to: string }> = [];
       let value = 'first';
       const push = (e: unknown, to: string) => {
-        entries.push({ e, from: JSON.stringify(value), to: JSON.stringify(to) });
+        entries.push({ e, from: value, to });
         value = to;
       };
       push({ type: 'baton.spawn' }, 'first');
@@ -87,17 +97,22 @@ export async function checkerSelfTest(): Promise<{ report: CheckReport; missed: 
       for (let i = 0; i < entries.length; i++) {
         const h = entries[i]!;
         const seq = plan.seqs?.[i] ?? i + 1;
-        const from = plan.forkAt === i ? JSON.stringify('elsewhere') : h.from;
-        await redis.xadd(hkey, '*', 'seq', String(seq), 'e', JSON.stringify(h.e), 'from', from, 'to', h.to, 'at', String(now));
+        const from = plan.forkAt === i ? 'elsewhere' : h.from;
+        if (plan.format1) await redis.xadd(hkey, '*', 'seq', String(seq), 'e', JSON.stringify(h.e), 'from', JSON.stringify(from), 'to', JSON.stringify(h.to), 'at', String(now));
+        else await redis.rpush(hkey, JSON.stringify({ seq, e: h.e, from, to: h.to, at: now, u: {}, n: [], t: {} }));
       }
       const lastSeq = plan.seqs?.[entries.length - 1] ?? entries.length;
       const appliedIds = plan.applied.map((e) => `${id}.${e}`);
-      await redis.hset(`${prefix}:task:{${id}}:state`, {
-        machine: 'chaosTask',
-        status: plan.status ?? 'done',
-        seq: String(lastSeq),
-        snapshot: JSON.stringify({ status: 'done', value: plan.status === 'active' ? 'second' : 'done', context: { log: plan.ctxLog?.map((e) => `${id}.${e}`) ?? appliedIds, steps: plan.steps ?? [1, 2] } }),
-      });
+      const snapshot = { status: 'done', value: plan.status === 'active' ? 'second' : 'done', context: { log: plan.ctxLog?.map((e) => `${id}.${e}`) ?? appliedIds, steps: plan.steps ?? [1, 2] }, children: {} };
+      const stateKey = `${prefix}:task:{${id}}:state`;
+      await redis.hset(stateKey, { machine: 'chaosTask', status: plan.status ?? 'done', seq: String(lastSeq) });
+      if (plan.format1) await redis.hset(stateKey, 'snapshot', JSON.stringify(snapshot));
+      else {
+        await writeStoredSnapshot(redis, stateKey, snapshot);
+        // As a commit that only appended stores it: the log's later items in chunks (`a::log:<n>`), written out of order.
+        const log = snapshot.context.log;
+        if (log.length >= 3) await redis.hset(stateKey, 'a::log:2', JSON.stringify(log.slice(2)), 'x::log', JSON.stringify(log.slice(0, 1)), 'a::log:1', JSON.stringify(log.slice(1, 2)));
+      }
       const execs = plan.executions ?? [1, 1];
       for (let j = 0; j < jobs.length; j++) {
         if (j === 0 && plan.runs) {

@@ -16,7 +16,7 @@
 //
 // Output (stdout, one JSON object a line):
 //   {"ready":true,"owner":…,"pid":…}
-//   {"log":"<msg>",…}           every runtime log line (fenced, lease lost, quarantined, …)
+//   {"log":"<msg>","at":ms,…}   every runtime log line (fenced, lease lost, quarantined, …)
 //   {"mem":{heapUsed,rss,…},"held":n}
 //   {"crash":"<stack>"}          an uncaught exception or unhandled rejection (then exit 70)
 import v8 from 'node:v8';
@@ -57,7 +57,7 @@ const runtime = await createRuntime({
   ...(process.env.CHAOS_CONCURRENCY ? { activationConcurrency: Number(process.env.CHAOS_CONCURRENCY) } : {}),
   ...(role === 'agents' ? {} : { machines: chaosMachines }),
   agents,
-  log: (msg, extra) => out({ log: msg, ...extra }),
+  log: (msg, extra) => out({ log: msg, at: Date.now(), ...extra }),
 });
 out({ ready: true, owner, pid: process.pid });
 

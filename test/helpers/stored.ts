@@ -44,3 +44,33 @@ export async function removeStoredSnapshot(redis: Redis, stateKey: string): Prom
   const fields = Object.keys(await readStoredParts(redis, stateKey));
   if (fields.length) await redis.hdel(stateKey, ...fields);
 }
+
+/** The persisted snapshot of an already read state hash (either format), or undefined; throws on a part that cannot be read. */
+export function snapshotOfHash(h: Record<string, string>): Record<string, unknown> | undefined {
+  const parts = partsOfHash(h);
+  return parts ? assemble(parts) : undefined;
+}
+
+/** One history entry as stored (format 2's list item; format 1's stream fields, parsed the same way). */
+export interface StoredHistoryEntry {
+  seq: number;
+  e: unknown;
+  from: unknown;
+  to: unknown;
+  at: number;
+  [undo: string]: unknown;
+}
+
+/** Every entry of the history key, oldest first: a list of JSON entries, or a stream for a task still in format 1. */
+export async function readHistory(redis: Redis, historyKey: string): Promise<StoredHistoryEntry[]> {
+  if ((await redis.type(historyKey)) === 'stream') {
+    const rows = await redis.xrange(historyKey, '-', '+');
+    return rows.map(([, f]) => {
+      const m: Record<string, string> = {};
+      for (let i = 0; i + 1 < f.length; i += 2) m[f[i]!] = f[i + 1]!;
+      const json = (s: string | undefined, dflt: unknown) => (s === undefined ? dflt : (JSON.parse(s) as unknown));
+      return { seq: Number(m.seq), e: json(m.e, {}), from: json(m.from, null), to: json(m.to, null), at: Number(m.at) };
+    });
+  }
+  return (await redis.lrange(historyKey, 0, -1)).map((s) => JSON.parse(s) as StoredHistoryEntry);
+}
