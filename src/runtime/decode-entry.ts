@@ -19,8 +19,10 @@ export type Decoded =
  * Read a mailbox entry for the machine that runs it: JSON, an event object,
  * and the machine's own rules again (its zod schema, a closed event set), for
  * a client may have checked only what JSON Schema can say, or nothing.
+ * Without `rules` (an event sent from this process, checked by the same
+ * machine's rules before it was queued) only the JSON is read.
  */
-export function decodeEntry(entry: Entry, rules: EventRules): Decoded {
+export function decodeEntry(entry: Entry, rules: EventRules | undefined): Decoded {
   let event: AnyEvent;
   try {
     event = JSON.parse(entry.event) as AnyEvent;
@@ -30,7 +32,7 @@ export function decodeEntry(entry: Entry, rules: EventRules): Decoded {
   if (!event || typeof event.type !== 'string') return { kind: 'refused', reason: 'not an event object' };
   if (event.type === AGENT_RESULT || event.type === AGENT_ERROR) return { kind: 'agent', event };
   if (event.type === 'baton.stop') return { kind: 'stop', event };
-  const refusal = INTERNAL.test(event.type) ? undefined : eventRefusal(rules, event.type, event);
+  const refusal = !rules || INTERNAL.test(event.type) ? undefined : eventRefusal(rules, event.type, event);
   return refusal ? { kind: 'refused', reason: refusal.text, type: event.type } : { kind: 'event', event };
 }
 

@@ -175,8 +175,17 @@ export class StateDelta {
         this.known.set(path, k);
         this.byRef.set(ref, k);
       }
+      const was = k.snap as MachineFields | undefined;
       k.snap = snap;
       let json: string;
+      if (machine && k.node !== undefined && !stored && sameNode(was, snap as MachineFields)) {
+        // Only the context (or the children) moved: the node is what it was.
+        const ctx = snap.context;
+        if (ctx && typeof ctx === 'object' && !Array.isArray(ctx)) {
+          this.context(path, ctx as Record<string, unknown>, k, d);
+          return k;
+        }
+      }
       if (machine) {
         const node: NodePart = { s: persistedNode(ref), x: 1 };
         if (path !== '') {
@@ -264,6 +273,25 @@ export class StateDelta {
     k.keys = keys;
     k.chunks = chunks;
   }
+}
+
+/** The fields of a machine snapshot its node part holds (XState's `getPersistedSnapshot` keeps these besides context and children). */
+interface MachineFields {
+  status?: unknown;
+  value?: unknown;
+  output?: unknown;
+  error?: unknown;
+  historyValue?: unknown;
+}
+
+/**
+ * True when a machine's node part cannot have changed between two of its
+ * snapshots: the same status, output, error and history (by reference) and
+ * the same state value, when it is a string (an object value is rebuilt by
+ * XState on every transition: those nodes are compared as JSON).
+ */
+function sameNode(a: MachineFields | undefined, b: MachineFields): boolean {
+  return !!a && typeof a.value === 'string' && a.value === b.value && a.status === b.status && a.output === b.output && a.error === b.error && a.historyValue === b.historyValue;
 }
 
 /** Every part field an actor's known state stands for (its node, its context keys and their chunks). */
