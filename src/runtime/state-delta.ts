@@ -1,16 +1,10 @@
 import type { AnyActorRef } from 'xstate';
 import { encodeJson } from '../persistence/codec.js';
 import { childPath, chunkField, contextField, isPartField, nodeField, type NodePart } from '../persistence/parts.js';
+import { grew, mergeDelta, Ops, sameNode, storedValue, type Chunks, type Delta, type MachineFields } from './delta-ops.js';
 import { childMeta, childrenOf, logicKind, persistedNode, persistValue } from './xstate-internals.js';
 
-/**
- * What one commit changes in a task's stored parts (see persistence/parts.ts),
- * flat for the commit script: `set` field, JSON, field, JSON, …; `del` fields.
- */
-export interface Delta {
-  set: string[];
-  del: string[];
-}
+export { mergeDelta, type Delta } from './delta-ops.js';
 
 /**
  * When an array that only grows is written whole again (its chunks dropped):
@@ -20,13 +14,6 @@ export interface Delta {
  */
 const MIN_CHUNKS = 32;
 const MAX_CHUNKS = 1024;
-
-/** The appended chunks of one array key (see {@link MAX_CHUNKS}). */
-interface Chunks {
-  n: number;
-  bytes: number;
-  base: number;
-}
 
 /** What the last commit wrote of one actor. */
 interface Known {
@@ -275,25 +262,6 @@ export class StateDelta {
   }
 }
 
-/** The fields of a machine snapshot its node part holds (XState's `getPersistedSnapshot` keeps these besides context and children). */
-interface MachineFields {
-  status?: unknown;
-  value?: unknown;
-  output?: unknown;
-  error?: unknown;
-  historyValue?: unknown;
-}
-
-/**
- * True when a machine's node part cannot have changed between two of its
- * snapshots: the same status, output, error and history (by reference) and
- * the same state value, when it is a string (an object value is rebuilt by
- * XState on every transition: those nodes are compared as JSON).
- */
-function sameNode(a: MachineFields | undefined, b: MachineFields): boolean {
-  return !!a && typeof a.value === 'string' && a.value === b.value && a.status === b.status && a.output === b.output && a.error === b.error && a.historyValue === b.historyValue;
-}
-
 /** Every part field an actor's known state stands for (its node, its context keys and their chunks). */
 function fieldsOf(path: string, k: Known): string[] {
   const out = [nodeField(path)];
@@ -304,67 +272,3 @@ function fieldsOf(path: string, k: Known): string[] {
   return out;
 }
 
-/** The JSON a stored context key stands for (its field, with its appended chunks joined) and its chunks. */
-function storedValue(stored: Record<string, string>, path: string, key: string): { json: string | undefined; chunks: Chunks } {
-  let json = stored[contextField(path, key)];
-  const chunks: Chunks = { n: 0, bytes: 0, base: json?.length ?? 2 };
-  for (;;) {
-    const chunk = stored[chunkField(path, key, chunks.n + 1)];
-    if (chunk === undefined) break;
-    chunks.n++;
-    chunks.bytes += chunk.length;
-    const base = json ?? '[]';
-    const items = chunk.slice(1, -1);
-    json = items === '' ? base : base === '[]' ? chunk : `${base.slice(0, -1)},${items}]`;
-  }
-  return { json, chunks };
-}
-
-/**
- * One delta doing what `a` then `b` do (a cascade of transitions captured as
- * one commit): a later set or delete of a field wins.
- */
-export function mergeDelta(a: Delta, b: Delta): Delta {
-  if (a.set.length + a.del.length === 0) return b;
-  if (b.set.length + b.del.length === 0) return a;
-  const ops = new Ops();
-  for (const x of [a, b]) {
-    for (let i = 0; i < x.set.length; i += 2) ops.set(x.set[i]!, x.set[i + 1]!);
-    for (const f of x.del) ops.del(f);
-  }
-  return ops.delta();
-}
-
-/**
- * A delta being built, in the order its operations happen: a later set or
- * delete of a field replaces an earlier one (an actor that changed and then
- * left in one step is deleted; one replaced under the same id is written anew).
- */
-class Ops {
-  private readonly sets = new Map<string, string>();
-  private readonly dels = new Set<string>();
-
-  set(field: string, json: string): void {
-    this.dels.delete(field);
-    this.sets.delete(field); // re-inserted last: sets apply in the order they were made (a chunk after its array)
-    this.sets.set(field, json);
-  }
-
-  del(field: string): void {
-    this.sets.delete(field);
-    this.dels.add(field);
-  }
-
-  delta(): Delta {
-    const set: string[] = [];
-    for (const [f, v] of this.sets) set.push(f, v);
-    return { set, del: [...this.dels] };
-  }
-}
-
-/** True when `next` starts with every element of `old` (by reference): it only grew. */
-function grew(old: unknown[], next: unknown[]): boolean {
-  if (next.length < old.length) return false;
-  for (let i = 0; i < old.length; i++) if (next[i] !== old[i]) return false;
-  return true;
-}
