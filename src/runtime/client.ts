@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { ClosedError, InvalidEventError, TaskExistsError, TaskNotRunningError, UnknownMachineError } from '../errors.js';
+import { ClosedError, TaskExistsError, UnknownMachineError } from '../errors.js';
 import { Keys } from '../persistence/keys.js';
 import { RegistryStore } from '../persistence/registry-store.js';
-import { compareStreamIds } from '../persistence/stream-id.js';
 import { TaskStore } from '../persistence/task-store.js';
 import { assertIdempotencyKey, assertTaskId, encodeEvent, encodeInput, zodCheck, type EventRules } from '../persistence/validate.js';
 import type { TaskView } from '../persistence/view.js';
@@ -154,25 +153,8 @@ export class BatonClient implements TaskApi {
     const r = this.rulesFor(taskId);
     const json = encodeEvent(event, this.options.maxEventBytes, r instanceof Promise ? await r : r);
     const receipt = await this.delivery.deliver(taskId, json, { idempotencyKey: options.idempotencyKey });
-    if (options.wait === 'applied') await this.waitApplied(taskId, receipt.entryId, (event as { type: string }).type, options.timeoutMs ?? options.timeout);
+    if (options.wait === 'applied') await this.reads.waitApplied(taskId, receipt.entryId, (event as { type: string }).type, options.timeoutMs ?? options.timeout);
     return receipt;
-  }
-
-  /**
-   * Resolve once the task's cursor passed `entryId`; reject with
-   * `INVALID_EVENT` when the task's process refused that entry (its view
-   * keeps the last refusals) or `TASK_NOT_RUNNING` when it ended first.
-   */
-  private async waitApplied(taskId: string, entryId: string, type: string, timeoutMs?: number): Promise<void> {
-    const applied = (v: TaskView) => v.cursor !== undefined && compareStreamIds(v.cursor, entryId) >= 0;
-    const v = await this.waitFor(taskId, (v) => applied(v) || v.status !== 'active', { timeoutMs: timeoutMs ?? 30_000 });
-    if (!applied(v)) throw new TaskNotRunningError(taskId, v.status);
-    const refused = v.rejections?.find((r) => r.entry === entryId);
-    if (refused) {
-      throw new InvalidEventError(`event '${type}' was refused by the task's process: ${refused.reason}`, {
-        details: { type, taskId, entryId, reason: refused.reason },
-      });
-    }
   }
 
   /**

@@ -1,4 +1,5 @@
-import { TaskNotFoundError, TimeoutError } from '../errors.js';
+import { InvalidEventError, TaskNotFoundError, TaskNotRunningError, TimeoutError } from '../errors.js';
+import { compareStreamIds } from '../persistence/stream-id.js';
 import type { Keys } from '../persistence/keys.js';
 import type { TaskStore } from '../persistence/task-store.js';
 import { assertTaskId } from '../persistence/validate.js';
@@ -190,6 +191,23 @@ export class TaskReads {
       settled = true;
       if (timer) clearTimeout(timer);
       off?.();
+    }
+  }
+
+  /**
+   * Resolve once the task's cursor passed `entryId`; reject with
+   * `INVALID_EVENT` when the task's process refused that entry (its view
+   * keeps the last refusals) or `TASK_NOT_RUNNING` when it ended first.
+   */
+  async waitApplied(taskId: string, entryId: string, type: string, timeoutMs?: number): Promise<void> {
+    const applied = (v: TaskView) => v.cursor !== undefined && compareStreamIds(v.cursor, entryId) >= 0;
+    const v = await this.waitFor(taskId, (v) => applied(v) || v.status !== 'active', { timeoutMs: timeoutMs ?? 30_000 });
+    if (!applied(v)) throw new TaskNotRunningError(taskId, v.status);
+    const refused = v.rejections?.find((r) => r.entry === entryId);
+    if (refused) {
+      throw new InvalidEventError(`event '${type}' was refused by the task's process: ${refused.reason}`, {
+        details: { type, taskId, entryId, reason: refused.reason },
+      });
     }
   }
 
