@@ -37,9 +37,11 @@ interface Known {
 }
 
 /**
- * The delta encoder of one held task: walks the actor tree on every capture
+ * The delta encoder of one held task: on every capture it looks at the
+ * actors XState reported as moved (or, without that list, walks the tree)
  * and emits only the parts whose actor snapshot, node or context key changed
- * since the last capture. An actor left unchanged costs an identity check.
+ * since the last capture. An actor looked at and unchanged costs an identity
+ * check.
  * Context values are compared by reference, as XState's rule that context is
  * never mutated allows: a value changed in place is written only when its key
  * is assigned again.
