@@ -3,7 +3,7 @@
 // an identical view, sends notices that do not grow with it; a reader that
 // misses notices resyncs; a corrupt part quarantines only its task; any
 // retained commit's tree can be rebuilt; the same on Redis Cluster.
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, createRuntime, type TaskView } from '../src/index.js';
 import { Keys } from '../src/persistence/keys.js';
@@ -227,4 +227,50 @@ describe('on a local Redis Cluster', () => {
     watched.close();
     expect(((await client.persisted('c2', { seq: 2 })) as { context: BigContext }).context).toMatchObject({ n: 1, items: [] });
   }, 90_000);
+
+  it('a task of 1 MB and 1,000 children restores with an identical view; a corrupt part quarantines only its task; a follower that missed notices resyncs', async () => {
+    const prefix = uniquePrefix('delta-cluster-big');
+    const connection = { cluster: cluster.nodes };
+    const keys = new Keys(prefix);
+    const a = await createRuntime({ connection, prefix, machines: { bigTask }, leaseMs: 500 });
+    const client = baton.track(createClient({ connection, prefix }));
+    await a.spawn('bigTask', { id: 'huge', input: { kids: 1000, blobBytes: 1_000_000 } });
+    for (const id of ['bad', 'good']) await a.spawn('bigTask', { id, input: { kids: 3, blobBytes: 10 } });
+    for (const id of ['huge', 'bad', 'good']) await a.send(id, { type: 'poke', i: 1, note: id }, { wait: 'applied' });
+    const before = (await client.get('huge'))!;
+    await a.close();
+
+    const raw = new Cluster(cluster.nodes);
+    baton.track(async () => raw.disconnect());
+    await raw.hset(keys.task('bad').state, 'x:k1:hits', '{"not json');
+    const b = baton.track(await createRuntime({ connection, prefix, machines: { bigTask }, leaseMs: 500 }));
+    const seen: TaskView[] = [];
+    const sub = client.subscribe('good', (v) => seen.push(v));
+    await sub.ready;
+    baton.track(async () => sub());
+    for (const id of ['huge', 'bad', 'good']) await b.send(id, { type: 'poke', i: 1 });
+    const huge = await client.waitFor('huge', (v) => ctx(v).n === 2, { timeoutMs: 30_000 });
+    expect(ctx(huge)).toEqual({ ...ctx(before), n: 2 });
+    expect({ ...huge.children, k1: undefined }).toEqual({ ...before.children, k1: undefined });
+    expect(huge.children.k1?.context).toEqual({ i: 1, hits: 2, notes: ['huge'] });
+    const bad = await client.waitFor('bad', (v) => v.status !== 'active', { timeoutMs: 10_000 });
+    expect(bad.status).toBe('quarantined');
+    expect(bad.reason).toMatch(/part "x:k1:hits"/);
+    await waitUntil(() => seen.some((v) => ctx(v).n === 2), { timeout: 10_000, message: 'the follower to see the good task move' });
+
+    // Drop the pub/sub connections of every master; commits made meanwhile are not heard, the follower resyncs.
+    await Promise.all(cluster.nodes.map(async (n) => {
+      const c = new Redis(n.port, n.host);
+      try {
+        await c.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      } finally {
+        c.disconnect();
+      }
+    }));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => b.send('good', { type: 'note', text: `n${i}` })));
+    const last = (await client.get('good'))!;
+    await waitUntil(() => seen.at(-1)?.seq === last.seq, { timeout: 15_000, message: 'the follower to catch up' });
+    expect(ctx(seen.at(-1)).items).toHaveLength(20);
+    expect(JSON.parse(JSON.stringify(seen.at(-1)))).toEqual(JSON.parse(JSON.stringify(last)));
+  }, 120_000);
 });

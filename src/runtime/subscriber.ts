@@ -1,5 +1,11 @@
 import type { RedisLike } from '../persistence/scripts.js';
 
+/** What Baton uses of ioredis's ClusterSubscriber (not exported by ioredis). */
+interface ClusterSubscriberLike {
+  selectSubscriber(): void;
+  subscriber?: { once(event: 'ready', fn: () => void): unknown } | null;
+}
+
 /**
  * One pub/sub connection shared by every listener of a runtime or client:
  * commit notices of watched tasks and wake notices to this process.
@@ -9,6 +15,7 @@ export class Subscriber {
   private readonly pending = new Map<string, Promise<unknown>>();
 
   constructor(private readonly conn: RedisLike) {
+    this.watchReconnects();
     conn.on('message', (channel: string, message: string) => {
       const set = this.listeners.get(channel);
       if (!set) return;
@@ -29,17 +36,52 @@ export class Subscriber {
    * must then look at its mailboxes itself.
    */
   onReconnect(fn: () => void): () => void {
-    // The first 'ready' is the initial connection, unless that has happened already.
+    this.reconnects.add(fn);
+    return () => void this.reconnects.delete(fn);
+  }
+
+  private readonly reconnects = new Set<() => void>();
+
+  private reconnected(): void {
+    for (const fn of [...this.reconnects]) {
+      try {
+        fn();
+      } catch (err) {
+        if (process.env.BATON_DEBUG) console.error(`[baton] a reconnect listener threw: ${(err as Error)?.message ?? String(err)}`);
+      }
+    }
+  }
+
+  /**
+   * Call {@link reconnected} each time the pub/sub connection is ready again
+   * after a drop. A single node: the connection's own 'ready' (the first one
+   * is the initial connection, unless it has happened already). A Cluster
+   * subscribes on a connection of its own (ioredis's ClusterSubscriber), which
+   * it replaces with a new one on another node when it drops, without an event
+   * of the Cluster's: its `selectSubscriber` is wrapped here (the one place
+   * Baton reads ioredis internals; test/delta-commits.test.ts's Cluster case
+   * fails if it stops working).
+   */
+  private watchReconnects(): void {
+    const cs = (this.conn as unknown as { isCluster?: boolean; subscriber?: ClusterSubscriberLike }).isCluster
+      ? (this.conn as unknown as { subscriber?: ClusterSubscriberLike }).subscriber
+      : undefined;
+    if (cs && typeof cs.selectSubscriber === 'function') {
+      const select = cs.selectSubscriber.bind(cs);
+      cs.selectSubscriber = () => {
+        select();
+        cs.subscriber?.once('ready', () => this.reconnected());
+      };
+      return;
+    }
     let first = (this.conn as { status?: string }).status !== 'ready';
-    const onReady = () => {
+    this.conn.on('ready', () => {
       if (first) {
         first = false;
         return;
       }
-      fn();
-    };
-    this.conn.on('ready', onReady);
-    return () => void this.conn.off('ready', onReady);
+      this.reconnected();
+    });
   }
 
   /** Listen on `channel`; resolves once Redis confirmed the subscription. */
