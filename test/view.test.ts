@@ -35,6 +35,12 @@ describe('parts', () => {
     expect(Object.keys(parts).sort()).toEqual(['n:', 'n:a', 'n:odd%2Fid%3A1', 'x::awaiting', 'x::items', 'x::n', 'x:odd%2Fid%3A1:deep']);
     expect(assemble(groupParts(parts))).toEqual(snapshot);
   });
+  it('context keys come back in their order, whatever order the hash returns its fields in', () => {
+    const parts = splitSnapshot(snapshot, encodeJson);
+    const reversed = Object.fromEntries(Object.entries(parts).reverse());
+    expect(Object.keys((assemble(groupParts(reversed)) as { context: object }).context)).toEqual(Object.keys(snapshot.context));
+  });
+
   it('a corrupt part names itself', () => {
     const parts = { ...splitSnapshot(snapshot, encodeJson), 'x::n': '{{' };
     expect(() => groupParts(parts)).toThrow(/snapshot is not valid JSON: its part "x::n"/);

@@ -75,6 +75,8 @@ export interface NodePart {
   m?: { src?: unknown; systemId?: unknown; syncSnapshot?: unknown };
   /** The child's place among its siblings (they are assembled in this order). */
   o?: number;
+  /** A machine's context keys in their order (a hash keeps no order); keys not listed follow, as stored. */
+  ck?: string[];
   /** A machine context that is not a plain object, stored whole. */
   c?: unknown;
 }
@@ -205,7 +207,16 @@ function build(actors: ReadonlyMap<string, ActorParts>, below: Map<string, strin
     const ids = pathIds(p);
     children[ids[ids.length - 1]!] = { snapshot: build(actors, below, p, depth + 1), src: m.src, systemId: m.systemId, syncSnapshot: m.syncSnapshot };
   }
-  return { ...n.s, context: 'c' in n ? n.c : a.context, children };
+  return { ...n.s, context: 'c' in n ? n.c : inOrder(a.context, n.ck), children };
+}
+
+/** `ctx` with its keys in the order `keys` gives (keys it lists that are absent skipped, others after). */
+function inOrder(ctx: Record<string, unknown>, keys: string[] | undefined): Record<string, unknown> {
+  if (!keys) return ctx;
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (k in ctx) out[k] = ctx[k];
+  for (const k in ctx) if (!(k in out)) out[k] = ctx[k];
+  return out;
 }
 
 /**
@@ -229,9 +240,12 @@ function split<T>(snap: Record<string, unknown>, path: string, meta: NodePart['m
   const { context, children: _c, ...rest } = snap;
   const node: NodePart = { s: rest, x: 1, ...place };
   if (context && typeof context === 'object' && !Array.isArray(context)) {
+    node.ck = [];
     for (const key in context as Record<string, unknown>) {
       const v = (context as Record<string, unknown>)[key];
-      if (v !== undefined) out[contextField(path, key)] = encode(v);
+      if (v === undefined) continue;
+      out[contextField(path, key)] = encode(v);
+      node.ck.push(key);
     }
   } else node.c = context;
   out[nodeField(path)] = encode(node);

@@ -182,8 +182,10 @@ export class StateDelta {
           node.o = k.o;
         }
         const ctx = snap.context;
-        if (ctx && typeof ctx === 'object' && !Array.isArray(ctx)) this.context(path, ctx as Record<string, unknown>, k, d, stored);
-        else node.c = persistValue(ctx);
+        if (ctx && typeof ctx === 'object' && !Array.isArray(ctx)) {
+          this.context(path, ctx as Record<string, unknown>, k, d, stored);
+          node.ck = [...k.keys!.keys()];
+        } else node.c = persistValue(ctx);
         json = encodeJson(node);
       } else json = encodeJson({ s: ref.getPersistedSnapshot(), m: childMeta(ref), o: k.o });
       if (json !== (stored ? stored[nodeField(path)] : k.node)) d.set(nodeField(path), json);
