@@ -5,6 +5,7 @@
  *
  *   n:<path>        the actor: `{ "s": its persisted snapshot (a machine's
  *                   without context and children), "x": 1 for a machine,
+ *                   "ck": its context keys in order,
  *                   "m": { src, systemId, syncSnapshot } and "o": its place
  *                   among its siblings (children only) }`
  *   x:<path>:<key>  one key of a machine actor's context (JSON)
