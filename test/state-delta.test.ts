@@ -18,18 +18,36 @@ function store(fields: Record<string, string>, d: Delta): void {
 const roundTrip = (v: unknown) => JSON.parse(encodeJson(v)) as unknown;
 const stored = (fields: Record<string, string>) => assemble(groupParts(fields));
 
+/**
+ * Take a delta after the start and after each event (with `dirty`: only the
+ * actors it names, cleared after each take), store it as the script would, and
+ * check the stored parts against XState's persisted snapshot every time.
+ */
+function replay(actor: AnyActor, dirty: Set<AnyActorRef> | undefined, events: Array<{ type: string; [k: string]: unknown }>): void {
+  const fields: Record<string, string> = {};
+  const delta = new StateDelta({}, actor);
+  const take = () => {
+    const d = delta.take(actor, dirty);
+    dirty?.clear();
+    expect(d.set.filter((_, i) => i % 2 === 0).filter((f) => d.del.includes(f)), 'a field both set and deleted').toEqual([]);
+    store(fields, d);
+  };
+  take();
+  expect(stored(fields)).toEqual(roundTrip(actor.getPersistedSnapshot()));
+  for (const e of events) {
+    actor.send(e as never);
+    take();
+    expect(stored(fields), JSON.stringify(e)).toEqual(roundTrip(actor.getPersistedSnapshot()));
+  }
+}
+
 function start(kids: number): AnyActor {
   return createActor(bigTask, { input: { kids, blobBytes: 2000 } }).start();
 }
 
 describe('StateDelta', () => {
   it('after every step, the stored parts assemble to the actor\'s persisted snapshot', () => {
-    const actor = start(5);
-    const fields: Record<string, string> = {};
-    const delta = new StateDelta({}, actor);
-    store(fields, delta.take(actor));
-    expect(stored(fields)).toEqual(roundTrip(actor.getPersistedSnapshot()));
-    const events = [
+    replay(start(5), undefined, [
       { type: 'poke', i: 2, note: 'a' },
       { type: 'note', text: 'one' },
       { type: 'note', text: 'two' },
@@ -39,12 +57,7 @@ describe('StateDelta', () => {
       { type: 'poke', i: 9, note: 'b' },
       { type: 'add', i: 0 },
       { type: 'finish' },
-    ];
-    for (const e of events) {
-      actor.send(e as never);
-      store(fields, delta.take(actor));
-      expect(stored(fields), e.type).toEqual(roundTrip(actor.getPersistedSnapshot()));
-    }
+    ]);
   });
 
   it('looking only at the actors XState says moved (inspection events) gives the same stored state, step by step', () => {
@@ -55,11 +68,7 @@ describe('StateDelta', () => {
         if (ev.type === '@xstate.snapshot') dirty.add(ev.actorRef as AnyActorRef);
       },
     }).start();
-    const fields: Record<string, string> = {};
-    const delta = new StateDelta({}, actor);
-    store(fields, delta.take(actor, dirty));
-    dirty.clear();
-    const events = [
+    replay(actor, dirty, [
       { type: 'poke', i: 2, note: 'a' },
       { type: 'note', text: 'one' },
       { type: 'drop', i: 0 },
@@ -71,15 +80,7 @@ describe('StateDelta', () => {
       { type: 'poke', i: 5, note: 'again' },
       { type: 'note', text: 'two' },
       { type: 'finish' },
-    ];
-    for (const e of events) {
-      actor.send(e as never);
-      const d = delta.take(actor, dirty);
-      dirty.clear();
-      expect(d.set.filter((_, i) => i % 2 === 0).filter((f) => d.del.includes(f)), `${e.type}: a field both set and deleted`).toEqual([]);
-      store(fields, d);
-      expect(stored(fields), JSON.stringify(e)).toEqual(roundTrip(actor.getPersistedSnapshot()));
-    }
+    ]);
   });
 
   it('writes only what changed: a poke writes the one child and the root counter, a note appends one item', () => {

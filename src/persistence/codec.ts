@@ -4,9 +4,6 @@
  * JSON.stringify turns them into `{}`).
  */
 
-/** Current format of the stored snapshot record. Bump it when the layout changes. */
-export const SNAPSHOT_FORMAT = 1;
-
 function replacer(_key: string, value: unknown): unknown {
   if (value instanceof Error) {
     return { name: value.name, message: value.message };
@@ -40,20 +37,6 @@ function needsReplacer(v: unknown, depth: number): boolean {
  */
 export function encodeJson(value: unknown): string {
   return (needsReplacer(value, 0) ? JSON.stringify(value, replacer) : JSON.stringify(value)) ?? 'null';
-}
-
-/** Parse a stored snapshot; throws a readable error when the JSON is corrupt. */
-export function decodeSnapshot(json: string): Record<string, unknown> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(json);
-  } catch (err) {
-    throw new Error(`snapshot is not valid JSON (${(err as Error).message})`);
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new Error('snapshot is not an object');
-  }
-  return checkSnapshot(parsed as Record<string, unknown>);
 }
 
 /** A snapshot as XState persists it: throws when it lacks the status and value fields. */

@@ -168,7 +168,21 @@ export function partsOfHash(h: Record<string, string>): Map<string, ActorParts> 
     throw new PartError(`snapshot is not valid JSON (${(err as Error).message})`);
   }
   if (!snap || typeof snap !== 'object' || Array.isArray(snap)) throw new PartError('snapshot is not an object');
-  return groupValues(splitSnapshot(snap as Record<string, unknown>, (v) => v), (_f, v) => v);
+  return groupSnapshot(snap as Record<string, unknown>);
+}
+
+/** A whole persisted snapshot (format 1's, or a format-1 writer's notice) as parts, by actor. */
+export function groupSnapshot(snapshot: Record<string, unknown>): Map<string, ActorParts> {
+  return groupValues(splitSnapshot(snapshot, (v) => v), (_f, v) => v);
+}
+
+/**
+ * The persisted snapshot a state hash holds (either format), or undefined
+ * when it has none yet; throws {@link PartError} for a part that cannot be read.
+ */
+export function storedSnapshot(h: Record<string, string>): Record<string, unknown> | undefined {
+  const parts = partsOfHash(h);
+  return parts ? assemble(parts) : undefined;
 }
 
 /**

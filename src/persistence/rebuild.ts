@@ -1,5 +1,5 @@
 import { BatonError, ErrorCode } from '../errors.js';
-import { assemble, groupValues, isPartField, parsePart, PARTS_FORMAT } from './parts.js';
+import { assemble, groupValues, isPartField, parsePart, PARTS_FORMAT, storedSnapshot } from './parts.js';
 import type { HistoryRecord } from './task-store.js';
 
 /**
@@ -20,7 +20,7 @@ export function rebuildAt(taskId: string, fields: Record<string, string>, histor
   } else if (seq !== current) {
     throw notRetained(taskId, seq, current);
   } else {
-    return fields.snapshot ? (JSON.parse(fields.snapshot) as Record<string, unknown>) : undefined;
+    return storedSnapshot(fields);
   }
   const bySeq = new Map(history.map((h) => [Number(h.seq), h]));
   for (let s = current; s > seq; s--) {

@@ -1,4 +1,4 @@
-import { asNode, assemble, partAddress, partsOfHash, PartError, splitSnapshot, groupValues, type ActorParts } from './parts.js';
+import { asNode, assemble, groupSnapshot, partAddress, partsOfHash, PartError, type ActorParts } from './parts.js';
 import { fieldsFromHash, lazyView, type Notice, type NoticeDelta, type TaskView, type ViewFields } from './view.js';
 
 /** What a notice did to a mirror. */
@@ -45,7 +45,7 @@ export class TaskMirror {
   apply(n: Notice): MirrorStep {
     if (this.seq < 0) return { kind: 'gap' };
     if (n.base !== this.seq) return n.fields.seq <= this.seq ? { kind: 'old' } : { kind: 'gap' };
-    if (n.snapshot) this.actors = groupValues(splitSnapshot(n.snapshot, (v) => v), (_f, v) => v);
+    if (n.snapshot) this.actors = groupSnapshot(n.snapshot);
     else if (n.delta) {
       try {
         this.actors = applyDelta(this.actors, n.delta);

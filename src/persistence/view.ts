@@ -1,5 +1,5 @@
 import { decodeTimers, type PersistedTimer } from './codec.js';
-import { assemble, partsOfHash } from './parts.js';
+import { storedSnapshot } from './parts.js';
 
 /** Lifecycle of a task as callers see it. */
 export type TaskStatus = 'active' | 'done' | 'error' | 'stopped' | 'quarantined';
@@ -202,8 +202,7 @@ export function fieldsFromHash(h: Record<string, string>): ViewFields {
 /** The persisted snapshot assembled from a state hash (either format); undefined when absent or unreadable. */
 export function snapshotOfHash(h: Record<string, string>): Obj | undefined {
   try {
-    const parts = partsOfHash(h);
-    return parts ? assemble(parts) : undefined;
+    return storedSnapshot(h);
   } catch {
     return undefined; // a corrupt part still gets a view: status and reason say the rest
   }

@@ -1,5 +1,5 @@
 import { checkSnapshot, decodeTimers, type PersistedTimer } from '../persistence/codec.js';
-import { assemble, partsOfHash } from '../persistence/parts.js';
+import { storedSnapshot } from '../persistence/parts.js';
 import type { StateFields } from '../persistence/task-store.js';
 import { describeIssues } from '../persistence/validate.js';
 import type { TaskDefinition } from './definition.js';
@@ -24,11 +24,11 @@ export function decodeCommitted(fields: StateFields, def: TaskDefinition, machin
   if (!Number.isInteger(seq) || seq < 0) throw new Error(`committed seq ${JSON.stringify(fields.seq)} is not a whole number`);
   if (fields.cursor !== undefined && !/^\d+-\d+$/.test(fields.cursor)) throw new Error(`mailbox cursor ${JSON.stringify(fields.cursor)} is not a stream id`);
   if (fields.version !== undefined && !/^\d+$/.test(fields.version)) throw new Error(`machine version ${JSON.stringify(fields.version)} is not a whole number`);
-  const parts = partsOfHash(fields);
+  const stored = storedSnapshot(fields);
   // Only a task never committed starts from its input; a committed one without its snapshot has lost its state.
-  if (seq > 0 && !parts) throw new Error(`commit ${seq} has no snapshot`);
-  if (parts) {
-    snapshot = checkSnapshot(assemble(parts)!);
+  if (seq > 0 && !stored) throw new Error(`commit ${seq} has no snapshot`);
+  if (stored) {
+    snapshot = checkSnapshot(stored);
     try {
       timers = decodeTimers(fields.timers);
     } catch (err) {

@@ -4,12 +4,11 @@
 // stored snapshot, replace it, count history entries) without repeating it.
 import type { Redis } from 'ioredis';
 import { encodeJson } from '../../src/persistence/codec.js';
-import { assemble, isPartField, nodeField, partsOfHash, PARTS_FORMAT, splitSnapshot } from '../../src/persistence/parts.js';
+import { isPartField, nodeField, PARTS_FORMAT, splitSnapshot, storedSnapshot } from '../../src/persistence/parts.js';
 
 /** The persisted snapshot stored in the state hash `stateKey` (either format), or undefined. */
 export async function readStoredSnapshot(redis: Redis, stateKey: string): Promise<Record<string, unknown> | undefined> {
-  const parts = partsOfHash(await redis.hgetall(stateKey));
-  return parts ? assemble(parts) : undefined;
+  return storedSnapshot(await redis.hgetall(stateKey));
 }
 
 /**
@@ -46,10 +45,7 @@ export async function removeStoredSnapshot(redis: Redis, stateKey: string): Prom
 }
 
 /** The persisted snapshot of an already read state hash (either format), or undefined; throws on a part that cannot be read. */
-export function snapshotOfHash(h: Record<string, string>): Record<string, unknown> | undefined {
-  const parts = partsOfHash(h);
-  return parts ? assemble(parts) : undefined;
-}
+export const snapshotOfHash = storedSnapshot;
 
 /** One history entry as stored (format 2's list item; format 1's stream fields, parsed the same way). */
 export interface StoredHistoryEntry {
