@@ -144,7 +144,20 @@ export class BatonClient implements TaskApi {
    * once, in mailbox order. Throws `INVALID_EVENT`, `PAYLOAD_TOO_LARGE`,
    * `TASK_NOT_FOUND` or `TASK_NOT_RUNNING`, writing nothing.
    */
-  async send(taskId: string, event: { type: string; [k: string]: unknown }, options: SendOptions = {}): Promise<SendReceipt> {
+  send(taskId: string, event: { type: string; [k: string]: unknown }, options: SendOptions = {}): Promise<SendReceipt> {
+    // The common case (connected, the task's rules known, nothing to wait for) in one synchronous pass: no await before the delivery.
+    const known = this.localRules.get(taskId);
+    if (known !== undefined && options.wait === undefined && options.idempotencyKey === undefined && !this.closed && this.reach() === undefined) {
+      try {
+        return this.delivery.deliver(taskId, encodeEvent(event, this.options.maxEventBytes, known ?? undefined));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return this.sendChecked(taskId, event, options);
+  }
+
+  private async sendChecked(taskId: string, event: { type: string; [k: string]: unknown }, options: SendOptions): Promise<SendReceipt> {
     this.assertOpen();
     assertTaskId(taskId);
     if (options.idempotencyKey !== undefined) assertIdempotencyKey(options.idempotencyKey);

@@ -159,12 +159,13 @@ export class Commits {
   }
 
   /**
-   * Commit a capture with `cursor`. Pipelined: resolves once sent, unless the
-   * step has effects, ends the task or fills the pipeline, when it waits for
-   * the commits in flight (and then sends the effects). `onSent` sees the
-   * commit's promise (a local send resolves once it lands).
+   * Commit a capture with `cursor`. Pipelined: returns once sent (undefined),
+   * unless the step has effects, ends the task or fills the pipeline, when it
+   * returns a promise of the commits in flight landing (and then of the
+   * effects being sent). `onSent` sees the commit's promise (a local send
+   * resolves once it lands).
    */
-  async commit(c: Capture, cursor: string, append?: Append, onSent?: (landed: Promise<void>) => void): Promise<void> {
+  commit(c: Capture, cursor: string, append?: Append, onSent?: (landed: Promise<void>) => void): Promise<void> | undefined {
     const now = this.ctx.clock.now();
     const seq = this.seq + 1;
     // One object shape for every commit (no conditional spreads): the commit path stays monomorphic.
@@ -199,9 +200,9 @@ export class Commits {
     onSent?.(sent);
     this.inflight.push(sent);
     const effects = c.effects.dispatch.length > 0 || c.effects.cancel.length > 0 || c.effects.starts.length > 0;
-    if (effects || c.status !== 'active' || this.inflight.length >= MAX_INFLIGHT) await this.drain();
-    // Effects only after the commit that decided them.
-    if (effects) await this.outbox.perform(c.effects, this.abandoned);
+    if (effects) return this.drain().then(() => this.outbox.perform(c.effects, this.abandoned)); // effects only after the commit that decided them
+    if (c.status !== 'active' || this.inflight.length >= MAX_INFLIGHT) return this.drain();
+    return undefined;
   }
 
   /** The commit that ends a task before it ever ran: its spawn input failed the machine's own schema. */

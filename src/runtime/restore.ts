@@ -8,6 +8,7 @@ import { withDeferredPromises } from './deferred-starts.js';
 import type { HostContext } from './host-context.js';
 import { stableInspector } from './inspection.js';
 import { instrumentScheduler, rearmTimers } from './timers.js';
+import { tapInspection } from './xstate-internals.js';
 
 /** A restored (or new) actor, started, with what the restore decided. */
 export interface Restored {
@@ -44,12 +45,11 @@ export function restoreActor(a: {
       ...(snapshot ? { snapshot: snapshot as never } : { input }),
       id: a.taskId,
       clock: a.ctx.clock,
-      inspect: (ev: InspectionEvent) => {
-        a.onInspect(ev);
-        extra?.(ev);
-      },
+      ...(extra ? { inspect: extra } : {}),
     }),
   );
+  // The host's own view of the system's events, uncopied and before any inspector's.
+  tapInspection(actor, a.onInspect);
   actor.subscribe({ error: () => undefined }); // a failing actor is data (status 'error'), never a crash
   registerBridge(actor.system, a.bridge);
   instrumentScheduler(actor, a.ctx.clock);

@@ -20,16 +20,16 @@ export class RuntimeDelivery implements Delivery {
     private readonly owner: string,
   ) {}
 
-  async deliver(taskId: string, json: string, options: { idempotencyKey?: string; token?: string } = {}): Promise<SendReceipt> {
-    let token = options.token;
-    const host = options.idempotencyKey === undefined && token === undefined ? this.residencyOf().host(taskId) : undefined;
-    if (host) {
-      token = newSendToken();
-      const entryId = await host.sendLocal(json, token);
-      if (entryId !== undefined) return { entryId, duplicate: false };
-      // Not committed by the host: through the mailbox, with the same token (appended once even if it was).
-    }
-    const r = await this.mailbox.append(taskId, json, { idempotencyKey: options.idempotencyKey, token });
+  deliver(taskId: string, json: string, options: { idempotencyKey?: string; token?: string } = {}): Promise<SendReceipt> {
+    const host = options.idempotencyKey === undefined && options.token === undefined ? this.residencyOf().host(taskId) : undefined;
+    if (!host) return this.append(taskId, json, options.idempotencyKey, options.token);
+    const token = newSendToken();
+    // Not committed by the host: through the mailbox, with the same token (appended once even if it was).
+    return host.sendLocal(json, token).then((entryId) => (entryId !== undefined ? { entryId, duplicate: false } : this.append(taskId, json, undefined, token)));
+  }
+
+  private async append(taskId: string, json: string, idempotencyKey: string | undefined, token: string | undefined): Promise<SendReceipt> {
+    const r = await this.mailbox.append(taskId, json, { idempotencyKey, token });
     const here = r.holder === this.owner ? this.residencyOf().host(taskId) : undefined;
     if (here && r.duplicate) here.poke(); // the entry is in the stream already; make sure it is read
     else if (here) here.offer(r.id, r.prev, json);

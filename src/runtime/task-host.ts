@@ -2,7 +2,7 @@ import type { AnyActor, AnyActorRef, InspectionEvent } from 'xstate';
 import { FencedError, StaleMailboxError } from '../errors.js';
 import type { StateFields } from '../persistence/task-store.js';
 import type { TaskStatus } from '../persistence/view.js';
-import { Commits, type Append } from './commit.js';
+import { Commits, type Append, type Capture } from './commit.js';
 import { InputRefusedError } from './committed-state.js';
 import { definitionRules, type TaskDefinition } from './definition.js';
 import type { EventRules } from '../persistence/validate.js';
@@ -207,12 +207,15 @@ export class TaskHost implements HeldTask {
         }
         const pending = this.mailbox.next();
         const next = pending instanceof Promise ? await pending : pending;
-        if (next?.kind === 'agent') await this.applyAgentEvent(next.event);
-        else if (next?.kind === 'entry') await this.apply(next.entry);
-        else if (next?.kind === 'local') await this.apply({ id: next.id, event: next.local.event }, { local: next.local, expectLast: next.expectLast });
+        // A step waits only when its commit must land first (effects, an ending, a full pipeline): else no await, no microtask.
+        let wait: Promise<void> | undefined;
+        if (next?.kind === 'agent') wait = this.applyAgentEvent(next.event);
+        else if (next?.kind === 'entry') wait = this.apply(next.entry);
+        else if (next?.kind === 'local') wait = this.apply({ id: next.id, event: next.local.event }, { local: next.local, expectLast: next.expectLast });
         else if (next?.kind === 'read') continue;
         else if (this.commits.busy) await this.commits.drain();
         else break;
+        if (wait) await wait;
       }
     } catch (err) {
       this.onFailure(err);
@@ -232,31 +235,32 @@ export class TaskHost implements HeldTask {
   }
 
   /** Apply one mailbox entry (or, with `local`, an event sent from this process that its commit appends). */
-  private async apply(entry: Entry, local?: { local: LocalSend; expectLast: string }): Promise<void> {
+  private apply(entry: Entry, local?: { local: LocalSend; expectLast: string }): Promise<void> | undefined {
     const append = local ? { local: local.local, append: { event: local.local.event, expectLast: local.expectLast, token: local.local.token } } : undefined;
     // This process's own sends were checked by this machine's rules already (client.send): not twice.
     const d = decodeEntry(entry, local ? undefined : this.rules);
     if (d.kind === 'refused') this.commits.refused({ entry: entry.id, ...(d.type ? { type: d.type } : {}), reason: d.reason, at: this.ctx.clock.now() });
     const s = d.kind === 'agent' ? agentStep(this.actor, d.event, entry.id) : entryStep(this.actor, d, entry.id);
-    if (s) await this.step(s.change, s.event, entry.id, s.force, append);
+    return s ? this.step(s.change, s.event, entry.id, s.force, append) : undefined;
   }
 
   /** An agent's outcome handed over in memory (no mailbox entry): dropped when its child left. */
-  private async applyAgentEvent(ev: AnyEvent): Promise<void> {
+  private applyAgentEvent(ev: AnyEvent): Promise<void> | undefined {
     const s = agentStep(this.actor, ev, undefined);
-    if (s) await this.step(s.change, s.event, this.commits.cursor);
+    return s ? this.step(s.change, s.event, this.commits.cursor) : undefined;
   }
 
-  /** Run `change` on the actor, then commit the whole actor tree with `cursor`. */
-  private async step(change: () => void, event: AnyEvent, cursor: string, force?: TaskStatus, local?: { local: LocalSend; append: Append }): Promise<void> {
+  /** Run `change` on the actor, then commit what it changed with `cursor` (a promise only when the loop must wait: see commit). */
+  private step(change: () => void, event: AnyEvent, cursor: string, force?: TaskStatus, local?: { local: LocalSend; append: Append }): Promise<void> | undefined {
     this.events.during(change);
-    await this.commit(this.commits.capture(this.actor, event, force), cursor, local);
+    return this.commit(this.commits.capture(this.actor, event, force), cursor, local);
   }
 
-  private async commit(c: Parameters<Commits['commit']>[0], cursor: string, local?: { local: LocalSend; append: Append }): Promise<void> {
+  private commit(c: Capture, cursor: string, local?: { local: LocalSend; append: Append }): Promise<void> | undefined {
     this.lastActivity = this.ctx.clock.now();
-    await this.commits.commit(c, cursor, local?.append, local ? (landed) => this.mailbox.track(local.local, cursor, landed) : undefined);
-    if (c.status !== 'active') this.finish(c.status);
+    const wait = this.commits.commit(c, cursor, local?.append, local ? (landed) => this.mailbox.track(local.local, cursor, landed) : undefined);
+    // An ending always waits for its commit (Commits.commit), then lets the task go.
+    return c.status === 'active' ? wait : wait?.then(() => this.finish(c.status));
   }
 
   /**

@@ -50,21 +50,52 @@
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then
   return {-5}
 end
-local committed = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+local S, D = tonumber(ARGV[23]), tonumber(ARGV[24])
+local appending, timers = ARGV[16] ~= '', ARGV[4] ~= ''
+
+-- Redis's Lua unpacks at most ~8,000 values at once: long lists go in slices.
+local function call_in_slices(cmd, key, list, step)
+  local out = {}
+  for from = 1, #list, step do
+    local r = redis.call(cmd, key, unpack(list, from, math.min(from + step - 1, #list)))
+    if type(r) == 'table' then
+      for _, v in ipairs(r) do out[#out + 1] = v end
+    end
+  end
+  return out
+end
+
+-- One read: seq, cursor, the mailbox's last id, and what each part (and the timers) held before this step.
+local names = {'seq', 'cursor', 'last'}
+local i = 25
+for _ = 1, S do
+  names[#names + 1] = ARGV[i]
+  i = i + 2
+end
+for _ = 1, D do
+  names[#names + 1] = ARGV[i]
+  i = i + 1
+end
+if timers then names[#names + 1] = 'timers' end
+local old = call_in_slices('HMGET', KEYS[1], names, 4000)
+
+local committed = tonumber(old[1] or '0')
 local seq = tonumber(ARGV[2])
 if committed ~= seq - 1 then
-  if committed == seq and redis.call('HGET', KEYS[1], 'cursor') == ARGV[3] then
+  if committed == seq and old[2] == ARGV[3] then
     return {2}
   end
   return {-6, committed}
 end
-if ARGV[16] ~= '' then
-  local last = redis.call('HGET', KEYS[1], 'last') or '0-0'
+local set = {'seq', ARGV[2], 'cursor', ARGV[3], 'status', ARGV[5], 'updatedAt', ARGV[6], 'version', ARGV[15], 'format', '2'}
+if appending then
+  local last = old[3] or '0-0'
   if last ~= ARGV[18] then
     return {-8, last}
   end
   redis.call('XADD', KEYS[5], ARGV[16], 'e', ARGV[17], 'k', '', 't', ARGV[6])
-  redis.call('HSET', KEYS[1], 'last', ARGV[16])
+  set[#set + 1] = 'last'
+  set[#set + 1] = ARGV[16]
   if ARGV[19] ~= '' then
     if redis.call('HLEN', KEYS[6]) >= 512 then
       redis.call('DEL', KEYS[6])
@@ -81,7 +112,7 @@ if ARGV[22] == '1' then
     redis.call('DEL', KEYS[3])
     for _, row in ipairs(rows) do
       local f = {}
-      for i = 1, #row[2], 2 do f[row[2][i]] = row[2][i + 1] end
+      for j = 1, #row[2], 2 do f[row[2][j]] = row[2][j + 1] end
       redis.call('RPUSH', KEYS[3], '{"seq":' .. (f.seq or '0') .. ',"e":' .. (f.e or '{}') .. ',"from":' .. (f.from or 'null') ..
         ',"to":' .. (f.to or 'null') .. ',"at":' .. (f.at or '0') .. '}')
     end
@@ -89,43 +120,49 @@ if ARGV[22] == '1' then
 end
 
 -- The delta, and what it replaces (the undo of this step, kept in its history entry).
-local S, D = tonumber(ARGV[23]), tonumber(ARGV[24])
 local undo, absent = {}, {}
-local nset, ndel = {}, {}
-local i = 25
+local nset, ndel, gone = {}, {}, {}
+local o = 4
+i = 25
 for _ = 1, S do
   local f, v = ARGV[i], ARGV[i + 1]
-  local old = redis.call('HGET', KEYS[1], f)
   local name = cjson.encode(f)
-  if old then undo[#undo + 1] = name .. ':' .. old else absent[#absent + 1] = name end
-  redis.call('HSET', KEYS[1], f, v)
+  local was = old[o]
+  if was then undo[#undo + 1] = name .. ':' .. was else absent[#absent + 1] = name end
+  set[#set + 1] = f
+  set[#set + 1] = v
   nset[#nset + 1] = name .. ':' .. v
   i = i + 2
+  o = o + 1
 end
 for _ = 1, D do
   local f = ARGV[i]
-  local old = redis.call('HGET', KEYS[1], f)
   local name = cjson.encode(f)
-  if old then
-    undo[#undo + 1] = name .. ':' .. old
-    redis.call('HDEL', KEYS[1], f)
+  local was = old[o]
+  if was then
+    undo[#undo + 1] = name .. ':' .. was
+    gone[#gone + 1] = f
   end
   ndel[#ndel + 1] = name
   i = i + 1
+  o = o + 1
 end
-if ARGV[4] ~= '' then
-  local old = redis.call('HGET', KEYS[1], 'timers')
-  if old then undo[#undo + 1] = '"timers":' .. old else absent[#absent + 1] = '"timers"' end
-  redis.call('HSET', KEYS[1], 'timers', ARGV[4])
+if timers then
+  local was = old[o]
+  if was then undo[#undo + 1] = '"timers":' .. was else absent[#absent + 1] = '"timers"' end
+  set[#set + 1] = 'timers'
+  set[#set + 1] = ARGV[4]
 end
-
-redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'cursor', ARGV[3], 'status', ARGV[5], 'updatedAt', ARGV[6], 'version', ARGV[15], 'format', '2')
 if ARGV[20] ~= '' then
-  redis.call('HSET', KEYS[1], 'reason', ARGV[20])
+  set[#set + 1] = 'reason'
+  set[#set + 1] = ARGV[20]
 end
 if ARGV[21] ~= '' then
-  redis.call('HSET', KEYS[1], 'rejections', ARGV[21])
+  set[#set + 1] = 'rejections'
+  set[#set + 1] = ARGV[21]
 end
+call_in_slices('HSET', KEYS[1], set, 4000)
+if #gone > 0 then call_in_slices('HDEL', KEYS[1], gone, 4000) end
 redis.call('RPUSH', KEYS[3], '{"seq":' .. ARGV[2] .. ',"e":' .. ARGV[7] .. ',"from":' .. ARGV[8] .. ',"to":' .. ARGV[9] .. ',"at":' .. ARGV[6] ..
   ',"u":{' .. table.concat(undo, ',') .. '},"n":[' .. table.concat(absent, ',') .. ']}')
 redis.call('LTRIM', KEYS[3], -tonumber(ARGV[14]), -1)
