@@ -8,7 +8,8 @@ import type { Redis } from 'ioredis';
 import { encodeJson } from '../src/persistence/codec.js';
 import { Keys } from '../src/persistence/keys.js';
 import { defineScripts } from '../src/persistence/scripts.js';
-import { TaskStore, type CommitArgs } from '../src/persistence/task-store.js';
+import { newSendToken, TaskStore, type CommitArgs } from '../src/persistence/task-store.js';
+import { nextStreamId } from '../src/persistence/stream-id.js';
 import { noticeHead } from '../src/persistence/view.js';
 import { splitSnapshot } from '../src/persistence/parts.js';
 import { counter, INC, MACHINE } from './machines.js';
@@ -30,9 +31,17 @@ export function counterSnapshotJson(count: number): { snapshot: string; value: s
 
 let cachedSnapshot: { snapshot: string; value: string } | undefined;
 
-/** One baseline task: spawned with a lease held by {@link OWNER}, then committed seq 1, 2, 3, … */
+/**
+ * One baseline task: spawned with a lease held by {@link OWNER}, then
+ * committed seq 1, 2, 3, … With `append`, each commit also appends the event
+ * to the mailbox under its send token, as the commit of a send from the
+ * holding process does (the exact call a `send` makes; the Redis work a send
+ * cannot do without: the event durable in the mailbox, once).
+ */
 export class CommitLoop {
   private seq = 0;
+  private last = '0-0';
+  private readonly event = encodeJson(INC);
   private readonly createdAt = Date.now();
   private readonly parts: Record<string, string>;
   private readonly value: string;
@@ -41,6 +50,7 @@ export class CommitLoop {
     readonly store: TaskStore,
     readonly taskId: string,
     private readonly epoch: number,
+    private readonly append: boolean,
   ) {
     cachedSnapshot ??= counterSnapshotJson(12_345);
     const s = cachedSnapshot;
@@ -48,9 +58,9 @@ export class CommitLoop {
     this.value = s.value;
   }
 
-  static async create(store: TaskStore, taskId: string): Promise<CommitLoop> {
+  static async create(store: TaskStore, taskId: string, options: { append?: boolean } = {}): Promise<CommitLoop> {
     const epoch = await store.spawn(taskId, { machine: MACHINE, version: 1, input: 'null', now: Date.now(), owner: OWNER, leaseMs: LEASE_MS });
-    return new CommitLoop(store, taskId, epoch);
+    return new CommitLoop(store, taskId, epoch, options.append ?? false);
   }
 
   /** The arguments of the next commit, built the way task-host.ts builds them (notice included). */
@@ -58,16 +68,18 @@ export class CommitLoop {
     const seq = this.seq + 1;
     const t = Date.now();
     const timers = '[]';
+    const cursor = this.append ? nextStreamId(this.last, t) : `${t}-${seq}`;
     return {
       epoch: this.epoch,
       seq,
-      cursor: `${t}-${seq}`,
+      cursor,
+      append: this.append ? { event: this.event, expectLast: this.last, token: newSendToken() } : undefined,
       // What a counter's step changes: its context's `count` (and, on the first commit, every part).
       parts: seq === 1 ? { set: Object.entries(this.parts).flat(), del: [] } : { set: ['x::count', String(12_345 + seq)], del: [] },
       timers: seq === 1 ? timers : '',
       status: 'active',
       now: t,
-      event: encodeJson(INC),
+      event: this.event,
       from: this.value,
       to: this.value,
       notice: noticeHead(
@@ -87,6 +99,7 @@ export class CommitLoop {
     const args = this.nextArgs();
     await this.store.commit(this.taskId, args);
     this.seq = args.seq;
+    this.last = args.cursor;
   }
 }
 

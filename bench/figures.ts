@@ -114,24 +114,25 @@ export class Runtimes {
 
 /**
  * Figure 1: one task fed back to back, sequential sends and 64 in flight,
- * against the commit script awaited in a loop on one task. The baseline loop
- * runs on a plain connection (auto-pipelining off), the round-trip limit; the
- * same loop on a connection configured like Baton's (auto-pipelining on) is
- * reported beside it.
+ * against the commit script awaited in a loop on one task (a plain
+ * connection: the round-trip limit). Beside it, the same loop whose commits
+ * also append the event under its send token, as a send's commit does: the
+ * Redis work a durable send cannot do without, so its ratio shows what
+ * Baton's own code (XState, the delta, the mailbox, the promises) costs.
  */
 export async function figure1(env: BenchEnv, rts: Runtimes, stores: { ap: TaskStore; raw: TaskStore }, o: Options): Promise<FigureResult> {
   const loopRaw = await CommitLoop.create(stores.raw, 'seq-raw');
-  const loopAp = await CommitLoop.create(stores.ap, 'seq-ap');
+  const loopSend = await CommitLoop.create(stores.raw, 'seq-send', { append: true });
   const rt = await rts.start(env, 'one');
   for (const id of ['warm', 'seq', 'win']) await spawnCounter(rt, id);
   // Warm-up of every path measured below.
   await sequentialCommits(loopRaw, 300);
-  await sequentialCommits(loopAp, 300);
+  await sequentialCommits(loopSend, 300);
   await singleTask(rt, 'warm', 1, { ms: 300 });
   await singleTask(rt, 'warm', 64, { count: 2000 });
 
   const base = new Tally('baseline: commit script, sequential');
-  const baseAp = new Tally('baseline: same, auto-pipelined connection');
+  const baseSend = new Tally("baseline: same, with a send's append");
   const seq = new Tally('Baton: one task, sequential sends');
   const win = new Tally('Baton: one task, 64 sends in flight');
   const roundMs = o.durationMs / o.rounds;
@@ -140,23 +141,23 @@ export async function figure1(env: BenchEnv, rts: Runtimes, stores: { ap: TaskSt
     await seq.round(env, () => singleTask(rt, 'seq', 1, { ms: roundMs }));
     // Count-bound: sends outrun commits, so a time-bound run would pile up an unbounded backlog.
     await win.round(env, () => singleTask(rt, 'win', 64, { count: Math.ceil(o.windowEvents / o.rounds) }));
-    await baseAp.round(env, () => sequentialCommits(loopAp, roundMs / 2));
+    await baseSend.round(env, () => sequentialCommits(loopSend, roundMs));
   }
   await rts.close(rt);
 
   const is = 'fig.1 = commit script (TaskStore.commit) awaited in a loop on one task, plain connection';
   return {
     rows: [
-      throughputRow('single.sequential', '1 one task, sequential sends', seq.rate, base.rate, is, { minRatio: 0.7, ratio: pairedRatio(seq, base) }),
-      throughputRow('single.window64', '1 one task, 64 sends in flight', win.rate, base.rate, is, { minRatio: 0.7, ratio: pairedRatio(win, base) }),
-      throughputRow('single.baselineAutoPipelined', '  (commit loop on an auto-pipelined conn.)', baseAp.rate, base.rate, is, {
-        ratio: pairedRatio(baseAp, base),
+      throughputRow('single.sequential', '1 one task, sequential sends', seq.rate, base.rate, is, { minRatio: 0.8, ratio: pairedRatio(seq, base) }),
+      throughputRow('single.window64', '1 one task, 64 sends in flight', win.rate, base.rate, is, { minRatio: 0.8, ratio: pairedRatio(win, base) }),
+      throughputRow('single.sequentialVsSendLoop', "  sequential sends against the loop with a send's append", seq.rate, baseSend.rate, is, {
+        ratio: pairedRatio(seq, baseSend),
       }),
     ],
-    costs: [base.costRow(), baseAp.costRow(), seq.costRow(), win.costRow()],
+    costs: [base.costRow(), baseSend.costRow(), seq.costRow(), win.costRow()],
     details: {
       baseline: base.json(),
-      baselineAutoPipelined: baseAp.json(),
+      baselineWithAppend: baseSend.json(),
       sequential: seq.json(),
       window64: win.json(),
     },

@@ -3,7 +3,8 @@
 import { createActor, fromPromise, sendTo, setup } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { fromAgent } from '../src/index.js';
-import { logicKind, onSchedule, schedule, scheduledEvent, scheduledEvents } from '../src/runtime/xstate-internals.js';
+import type { InspectionEvent } from 'xstate';
+import { logicKind, onSchedule, schedule, scheduledEvent, scheduledEvents, tapInspection } from '../src/runtime/xstate-internals.js';
 
 const child = setup({}).createMachine({ id: 'kid', initial: 'a', states: { a: { after: { 5000: 'b' } }, b: {} } });
 const machine = setup({
@@ -68,6 +69,25 @@ describe('XState internals Baton relies on', () => {
     expect(logicKind(children.job!)).toBe('other');
     // (Not started: outside a Baton runtime an agent child fails at once.)
     expect(logicKind(createActor(fromAgent('agent')))).toBe('agent');
+    actor.stop();
+  });
+
+  it("every inspection event of the system, children's included, passes through its `_sendInspectionEvent`; an inspector still gets its own", () => {
+    const tapped: InspectionEvent[] = [];
+    const inspected: InspectionEvent[] = [];
+    const actor = createActor(machine, { inspect: (e) => inspected.push(e) });
+    tapInspection(actor, (e) => tapped.push(e));
+    actor.start();
+    actor.send({ type: 'go' });
+    const kid = (actor.getSnapshot().children as Record<string, unknown>).kid;
+    const snapshots = tapped.filter((e) => e.type === '@xstate.snapshot');
+    // The root's move on `go`, and the child's start, each reported with its actor.
+    expect(snapshots.some((e) => e.actorRef === actor && (e as { event: { type: string } }).event.type === 'go')).toBe(true);
+    expect(snapshots.some((e) => e.actorRef === kid)).toBe(true);
+    expect(tapped.some((e) => e.type === '@xstate.event' && e.event.type === 'go')).toBe(true);
+    // The inspector saw the same events, in the same order, after the tap (as copies with the root's id).
+    expect(inspected.filter((e) => e.type !== '@xstate.actor').map((e) => e.type)).toEqual(tapped.map((e) => e.type));
+    expect(inspected.every((e) => e.rootId === actor.sessionId)).toBe(true);
     actor.stop();
   });
 });
