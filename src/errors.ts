@@ -26,6 +26,7 @@ export const ErrorCode = {
   RedisNoPerm: 'REDIS_NOPERM',
   RedisAuth: 'REDIS_AUTH',
   RedisUnreachable: 'REDIS_UNREACHABLE',
+  NotReplicated: 'NOT_REPLICATED',
 } as const;
 
 /** One of the {@link ErrorCode} values. */
@@ -157,6 +158,22 @@ export class RedisUnreachableError extends BatonError {
     super(ErrorCode.RedisUnreachable, `Redis at ${address} is unreachable: ${cause ?? 'no answer'} (waited ${timeoutMs} ms; connectTimeoutMs)`, {
       details: { address, timeoutMs, cause },
     });
+  }
+}
+
+/**
+ * A write reached the Redis master but too few replicas acknowledged it in
+ * time (`durability.replicas`, Redis `WAIT`): a failover now could lose it.
+ * The write may or may not be kept; resending a `send` with the same
+ * idempotency key is safe.
+ */
+export class NotReplicatedError extends BatonError {
+  constructor(what: string, wanted: number, acknowledged: number, timeoutMs: number) {
+    super(
+      ErrorCode.NotReplicated,
+      `${what} reached the Redis master but ${acknowledged} of the ${wanted} replica(s) asked for acknowledged it within ${timeoutMs} ms; it may or may not be kept (a resend with the same idempotency key is safe)`,
+      { details: { what, wanted, acknowledged, timeoutMs } },
+    );
   }
 }
 

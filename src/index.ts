@@ -58,4 +58,5 @@ export {
   RedisNoPermError,
   RedisAuthError,
   RedisUnreachableError,
+  NotReplicatedError,
 } from './errors.js';

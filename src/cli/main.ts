@@ -21,7 +21,7 @@ export function buildProgram(): Command {
   const program = new Command()
     .name('baton')
     .description('Operate Baton tasks: durable XState actors on Redis')
-    .option('--redis <url>', 'Redis URL (default: REDIS_URL)')
+    .option('--redis <url>', 'Redis URL: redis://host:port, or redis-sentinel://host:port[,host:port...]/<master> (default: REDIS_URL)')
     .option('--prefix <prefix>', 'key prefix', 'baton')
     .option('--json', 'print JSON (for scripts)')
     .option('--no-color', 'no colour, even on a terminal')

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { BatonError, ErrorCode, FencedError, SeqConflictError, StaleMailboxError, TaskExistsError, TaskNotFoundError, TaskNotRunningError } from '../errors.js';
 import type { Keys } from './keys.js';
 import { runScript, ScriptCode, type RedisLike } from './scripts.js';
+import { ReplicaWaits, type Durability } from './replication.js';
 
 /**
  * Typed calls over Baton's Lua scripts: each maps its return codes to results
@@ -120,10 +121,27 @@ function parseHistory(json: string): HistoryRecord {
 
 /** Reads and writes one prefix's tasks. */
 export class TaskStore {
+  /** The replication barrier when writes must reach replicas (`durability.replicas` > 0), else undefined. */
+  private readonly replicas: ReplicaWaits | undefined;
+
   constructor(
     readonly redis: RedisLike,
     readonly keys: Keys,
-  ) {}
+    durability?: Durability,
+  ) {
+    this.replicas = durability && durability.replicas > 0 ? new ReplicaWaits(redis, durability) : undefined;
+  }
+
+  /**
+   * Call right after sending a write for `key`: with durability, the promise
+   * of its replication (a `WAIT` after it on the same connection), which the
+   * caller awaits once the script said it wrote; undefined without.
+   */
+  private replicated(what: string, key: string): Promise<void> | undefined {
+    const r = this.replicas?.after(what, key);
+    r?.catch(() => undefined); // awaited by the caller only when the script wrote
+    return r;
+  }
 
   /**
    * True on a single Redis node: {@link spawn} then also writes the due set
@@ -146,7 +164,7 @@ export class TaskStore {
     const k = this.keys.task(taskId);
     const fold = this.spawnFolds;
     const due = fold && a.dueAt !== undefined ? Math.round(a.dueAt) : undefined;
-    const reply = await runScript<Reply>(this.redis, 'batonSpawn', [k.state, k.lease, k.epoch, fold ? this.keys.due : k.state, fold ? this.keys.tasks : k.state], [
+    const sent = runScript<Reply>(this.redis, 'batonSpawn', [k.state, k.lease, k.epoch, fold ? this.keys.due : k.state, fold ? this.keys.tasks : k.state], [
       a.machine,
       a.version,
       a.input,
@@ -157,7 +175,10 @@ export class TaskStore {
       fold && a.index ? '1' : '',
       taskId,
     ]);
+    const replicated = this.replicated(`the spawn of task '${taskId}'`, k.state);
+    const reply = await sent;
     if (reply[0] !== ScriptCode.Ok) throw refused('spawn', taskId, reply);
+    await replicated;
     if (due !== undefined) this.written.set(taskId, due);
     return Number(reply[1]);
   }
@@ -171,7 +192,7 @@ export class TaskStore {
     const idem = a.idempotencyKey ?? '';
     // A token per call, unless an idempotency key already identifies it.
     const token = idem ? '' : (a.token ?? newSendToken());
-    const reply = await runScript<Reply>(this.redis, 'batonSend', [k.state, k.mailbox, k.lease, k.idemPrefix + idem, k.recent], [
+    const sent = runScript<Reply>(this.redis, 'batonSend', [k.state, k.mailbox, k.lease, k.idemPrefix + idem, k.recent], [
       a.event,
       idem,
       a.idemTtlSec,
@@ -181,10 +202,14 @@ export class TaskStore {
       a.owner,
       token,
     ]);
+    const replicated = this.replicated(`the event sent to task '${taskId}'`, k.state);
+    const reply = await sent;
     switch (reply[0]) {
       case ScriptCode.Ok:
+        await replicated;
         return { id: String(reply[1]), prev: String(reply[2]), holder: String(reply[3]), duplicate: false };
       case ScriptCode.Duplicate:
+        await replicated;
         return { id: String(reply[1]), holder: String(reply[2] ?? ''), duplicate: true };
       default:
         throw refused('send', taskId, reply);
@@ -198,9 +223,13 @@ export class TaskStore {
     leaseMs: number,
   ): Promise<{ ok: true; epoch: number; fields: StateFields } | { ok: false; reason: 'not-found' | 'not-running' | 'held'; detail?: string }> {
     const k = this.keys.task(taskId);
-    const reply = await runScript<Reply>(this.redis, 'batonAcquire', [k.state, k.lease, k.epoch], [owner, leaseMs]);
+    const sent = runScript<Reply>(this.redis, 'batonAcquire', [k.state, k.lease, k.epoch], [owner, leaseMs]);
+    const replicated = this.replicated(`the lease of task '${taskId}'`, k.state);
+    const reply = await sent;
     switch (reply[0]) {
       case ScriptCode.Ok:
+        // A lease counts as taken only once replicated: a failover can then not hand out its epoch again.
+        await replicated;
         return { ok: true, epoch: Number(reply[1]), fields: pairs(reply[2] as unknown[]) };
       case ScriptCode.NotFound:
         return { ok: false, reason: 'not-found' };
@@ -217,7 +246,7 @@ export class TaskStore {
   async commit(taskId: string, c: CommitArgs): Promise<void> {
     const k = this.keys.task(taskId);
     const p = c.parts;
-    const reply = await runScript<Reply>(this.redis, 'batonCommit', [k.state, k.epoch, k.history, k.lease, k.mailbox, k.recent], [
+    const sent = runScript<Reply>(this.redis, 'batonCommit', [k.state, k.epoch, k.history, k.lease, k.mailbox, k.recent], [
       c.epoch,
       c.seq,
       c.cursor,
@@ -245,7 +274,12 @@ export class TaskStore {
       ...p.set,
       ...p.del,
     ]);
-    if (reply[0] === ScriptCode.Ok || reply[0] === ScriptCode.Duplicate) return;
+    const replicated = this.replicas ? this.replicated(`commit ${c.seq} of task '${taskId}'`, k.state) : undefined;
+    const reply = await sent;
+    if (reply[0] === ScriptCode.Ok || reply[0] === ScriptCode.Duplicate) {
+      if (replicated) await replicated;
+      return;
+    }
     throw refused('commit', taskId, reply[0] === ScriptCode.SeqConflict ? [reply[0], reply[1], c.seq] : reply);
   }
 

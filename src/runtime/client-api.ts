@@ -57,6 +57,20 @@ export interface ClientOptions {
    */
   connectTimeoutMs?: number;
   /**
+   * How many Redis replicas must hold a write before Baton acts on it
+   * (Redis `WAIT`, on the same connection right after the script): `send()`
+   * resolves, a commit counts as landed (its effects are sent, the local
+   * sends it carries resolve) and a lease counts as taken only once
+   * `replicas` replicas acknowledged it. Too few within `timeoutMs`: `send()`
+   * and `spawn()` reject with `NOT_REPLICATED` (the write may or may not be
+   * kept: a resend with the same idempotency key is safe) and a holder lets
+   * the task go instead of trusting the commit. With replicas (Sentinel, or a
+   * Cluster with replicas) and `replicas: 0`, a failover can lose writes the
+   * old master acknowledged; see the README's "Redis high availability".
+   * @default { replicas: 0, timeoutMs: 1000 }
+   */
+  durability?: { replicas?: number; timeoutMs?: number };
+  /**
    * Log sink. Losing Redis and getting it back are told here once each (by
    * default on stderr); a runtime's debug messages too.
    * @default silent but for those two, unless BATON_DEBUG is set

@@ -1,6 +1,7 @@
 import { InvalidOptionsError } from '../errors.js';
 import type { ClientOptions } from './client-api.js';
 import { systemClock, type Clock } from './clock.js';
+import type { Durability } from '../persistence/replication.js';
 
 /** A client's options with every default applied (each default's reason is on {@link ClientOptions}). */
 export interface ResolvedClientOptions {
@@ -10,6 +11,7 @@ export interface ResolvedClientOptions {
   idempotencyWindowSec: number;
   unservedAfterMs: number;
   connectTimeoutMs: number;
+  durability: Durability;
   clock: Clock;
   /** Where losing and regaining Redis is told. */
   notify: (message: string) => void;
@@ -35,7 +37,16 @@ export function resolveClientOptions(o: ClientOptions): ResolvedClientOptions {
     idempotencyWindowSec: positive('idempotencyWindowSec', o.idempotencyWindowSec, 86_400),
     unservedAfterMs: positive('unservedAfterMs', o.unservedAfterMs, 10_000, 0),
     connectTimeoutMs: positive('connectTimeoutMs', o.connectTimeoutMs, 5000),
+    durability: durabilityOf(o.durability),
     clock: o.clock ?? systemClock,
     notify: (m) => (o.log ? o.log(m) : console.error(`[baton] ${m}`)),
   };
+}
+
+function durabilityOf(d: ClientOptions['durability']): Durability {
+  if (d === undefined) return { replicas: 0, timeoutMs: 1000 };
+  if (d === null || typeof d !== 'object') throw new InvalidOptionsError(`durability must be { replicas, timeoutMs }, got ${JSON.stringify(d)}`);
+  const replicas = positive('durability.replicas', d.replicas, 0, 0);
+  if (!Number.isInteger(replicas)) throw new InvalidOptionsError(`durability.replicas must be a whole number of replicas, got ${replicas}`);
+  return { replicas, timeoutMs: positive('durability.timeoutMs', d.timeoutMs, 1000) };
 }

@@ -52,7 +52,7 @@ export class BatonClient implements TaskApi {
     const o = this.options;
     this.keys = new Keys(o.prefix);
     this.connections = new Connections(options.connection, { connectTimeoutMs: o.connectTimeoutMs, notify: o.notify });
-    this.store = new TaskStore(this.connections.open('command'), this.keys);
+    this.store = new TaskStore(this.connections.open('command'), this.keys, o.durability);
     this.activations = new Activations(() => this.connections.open('subscriber'), this.keys.queuePrefix);
     this.clock = o.clock;
     this.definitions = normaliseMachines(options.machines);

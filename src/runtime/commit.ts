@@ -306,5 +306,9 @@ export class Commits {
 }
 
 function answered(err: unknown): boolean {
-  return err instanceof BatonError && (err.code === ErrorCode.Fenced || err.code === ErrorCode.SeqConflict || err.code === ErrorCode.StaleMailbox);
+  // NOT_REPLICATED too: the script ran, so a resend proves nothing; the host lets the task go (the commit is not trusted).
+  return (
+    err instanceof BatonError &&
+    (err.code === ErrorCode.Fenced || err.code === ErrorCode.SeqConflict || err.code === ErrorCode.StaleMailbox || err.code === ErrorCode.NotReplicated)
+  );
 }

@@ -5,10 +5,12 @@ import { defineScripts, type RedisLike } from '../persistence/scripts.js';
 import { batchWritesPerTick } from './write-batching.js';
 
 /**
- * Where Baton's Redis is: a URL, ioredis options, an existing ioredis
- * instance (single node or cluster), or `{ cluster: nodes }` for Redis Cluster.
- * Defaults to `REDIS_URL`. Every option (password, ACL user, TLS) applies to
- * every connection Baton opens.
+ * Where Baton's Redis is: a URL (`redis://`, `rediss://`, or
+ * `redis-sentinel://host:port[,host:port…]/<master name>` for a
+ * Sentinel-managed master), ioredis options (with `sentinels` and `name` for
+ * Sentinel), an existing ioredis instance (single node, Sentinel or cluster),
+ * or `{ cluster: nodes }` for Redis Cluster. Defaults to `REDIS_URL`. Every
+ * option (password, ACL user, TLS) applies to every connection Baton opens.
  */
 export type ConnectionOption =
   | string
@@ -49,7 +51,7 @@ export class Connections {
     if (opt === undefined) {
       throw new InvalidOptionsError('no Redis connection: pass `connection` or set REDIS_URL');
     }
-    if (typeof opt === 'string') checkUrl(opt, option === undefined ? 'REDIS_URL' : 'connection');
+    if (typeof opt === 'string' && !opt.startsWith(SENTINEL_SCHEME)) checkUrl(opt, option === undefined ? 'REDIS_URL' : 'connection');
     if (!(events.connectTimeoutMs > 0)) throw new InvalidOptionsError('connectTimeoutMs must be a positive number of ms');
     this.factory = makeFactory(opt);
   }
@@ -217,6 +219,7 @@ function addressOf(conn: RedisLike): string {
     return nodes.map((n) => (typeof n === 'string' ? n : `${n.host ?? '127.0.0.1'}:${n.port ?? 6379}`)).join(', ') || 'the cluster';
   }
   const o = (conn as Redis).options ?? {};
+  if (Array.isArray(o.sentinels)) return `master '${o.name}' via Sentinel ${o.sentinels.map((n) => `${n.host ?? '127.0.0.1'}:${n.port ?? 26379}`).join(', ')}`;
   return o.path ? o.path : `${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`;
 }
 
@@ -254,7 +257,67 @@ function tune(purpose: string): RedisOptions {
   return purpose === 'command' ? {} : { maxRetriesPerRequest: null };
 }
 
+const SENTINEL_SCHEME = 'redis-sentinel://';
+
+/**
+ * `redis-sentinel://[user:password@]host:port[,host:port…]/<master name>[?db=N]`
+ * as ioredis's Sentinel options: the password is the master's (and the
+ * Sentinels', unless they need none); `INVALID_OPTIONS` for anything else.
+ */
+export function parseSentinelUrl(url: string, what = 'connection'): RedisOptions {
+  const bad = (why: string): never => {
+    throw new InvalidOptionsError(`${what} is not a Sentinel URL (${why}): use redis-sentinel://host:port[,host:port…]/<master name>`);
+  };
+  let rest = url.slice(SENTINEL_SCHEME.length);
+  let username: string | undefined;
+  let password: string | undefined;
+  const at = rest.lastIndexOf('@');
+  if (at >= 0) {
+    const auth = rest.slice(0, at);
+    rest = rest.slice(at + 1);
+    const colon = auth.indexOf(':');
+    username = decodeURIComponent(colon < 0 ? '' : auth.slice(0, colon)) || undefined;
+    password = decodeURIComponent(colon < 0 ? auth : auth.slice(colon + 1));
+  }
+  const slash = rest.indexOf('/');
+  if (slash < 0) bad('no master name');
+  const [path, query = ''] = rest.slice(slash + 1).split('?');
+  const name = decodeURIComponent(path ?? '');
+  if (!name) bad('no master name');
+  const sentinels = rest
+    .slice(0, slash)
+    .split(',')
+    .map((hp) => {
+      const m = /^([^:\[\]]+|\[[^\]]+\]):(\d{1,5})$/.exec(hp.trim());
+      if (!m) return bad(`'${hp}' is not host:port`);
+      return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+    });
+  const db = new URLSearchParams(query).get('db');
+  if (db !== null && !/^\d+$/.test(db)) bad(`db '${db}' is not a number`);
+  return {
+    sentinels,
+    name,
+    ...(username ? { username } : {}),
+    ...(password ? { password, sentinelPassword: password } : {}),
+    ...(db !== null ? { db: Number(db) } : {}),
+  };
+}
+
+/**
+ * A Sentinel-managed connection: after a failover ioredis asks the Sentinels
+ * for the new master when the old one drops the connection; a command
+ * refused by a demoted master (`READONLY`) reconnects and is sent again
+ * (it was not run, so resending is safe).
+ */
+function sentinelTuned(o: RedisOptions): RedisOptions {
+  return { failoverDetector: true, reconnectOnError: (err: Error) => (err.message.startsWith('READONLY') ? 2 : false), ...o };
+}
+
 function makeFactory(opt: ConnectionOption): (purpose: 'command' | 'subscriber' | 'blocking') => RedisLike {
+  if (typeof opt === 'string' && opt.startsWith(SENTINEL_SCHEME)) {
+    const base = sentinelTuned(parseSentinelUrl(opt));
+    return (p) => new ioredis.Redis({ ...base, ...tune(p) });
+  }
   if (typeof opt === 'string') {
     return (p) => new ioredis.Redis(opt, tune(p));
   }
@@ -273,7 +336,8 @@ function makeFactory(opt: ConnectionOption): (purpose: 'command' | 'subscriber' 
       });
   }
   if (typeof opt === 'object' && opt !== null) {
-    const base = opt as RedisOptions;
+    const given = opt as RedisOptions;
+    const base = Array.isArray(given.sentinels) ? sentinelTuned(given) : given;
     return (p) => new ioredis.Redis({ ...base, ...tune(p) });
   }
   throw new InvalidOptionsError('connection must be a URL, ioredis options, an ioredis instance or { cluster: nodes }');

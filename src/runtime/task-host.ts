@@ -1,5 +1,5 @@
 import type { AnyActor, AnyActorRef, InspectionEvent } from 'xstate';
-import { FencedError, StaleMailboxError } from '../errors.js';
+import { FencedError, NotReplicatedError, StaleMailboxError } from '../errors.js';
 import type { StateFields } from '../persistence/task-store.js';
 import type { TaskStatus } from '../persistence/view.js';
 import { Commits, type Append, type Capture } from './commit.js';
@@ -229,7 +229,9 @@ export class TaskHost implements HeldTask {
         ? ['stale', "an event came in before this process's own; restoring the task"]
         : err instanceof FencedError
           ? ['fenced', 'fenced: another process took the task over; dropping it']
-          : ['lost', 'task loop failed; dropping the task (its lease expires and another activation resumes it)'];
+          : err instanceof NotReplicatedError
+            ? ['lost', 'a commit was not acknowledged by enough replicas; dropping the task (it is resumed from what Redis kept)']
+            : ['lost', 'task loop failed; dropping the task (its lease expires and another activation resumes it)'];
     this.ctx.log(msg, why === 'lost' ? { taskId: this.id, error: err instanceof Error ? err.message : String(err) } : { taskId: this.id });
     this.drop(why);
   }
