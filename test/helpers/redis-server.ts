@@ -1,7 +1,7 @@
 // Private redis-server processes for tests that need to kill, pause or restart
 // Redis (the shared server from `npm test` must never be touched that way).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -397,6 +397,111 @@ export async function startCluster(masters = 3): Promise<ClusterHandle> {
       await delay(50);
     }
     return { nodes, servers, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+export interface SentinelGroupHandle {
+  /** The master name the Sentinels monitor. */
+  name: string;
+  master: RedisServerHandle;
+  replica: RedisServerHandle;
+  /** Sentinel ports (loopback). */
+  sentinels: number[];
+  /** `redis-sentinel://…/<name>` for Baton's `connection`. */
+  url: string;
+  /** Port of the master the Sentinels name now. */
+  masterPort(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function sentinelMasterPort(sentinel: number, name: string): Promise<number> {
+  const r = await redisCommand(sentinel, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name]);
+  return Array.isArray(r) ? Number(r[1]) : 0;
+}
+
+/**
+ * A master, one replica of it and `count` Sentinels (quorum: a majority)
+ * on free loopback ports, failing over after ~1 s of silence. Resolves once
+ * the replica is in sync and every Sentinel knows the replica and the
+ * other Sentinels.
+ */
+export async function startSentinelGroup(count = 3, extra: string[] = []): Promise<SentinelGroupHandle> {
+  const name = `baton-${Math.random().toString(36).slice(2, 8)}`;
+  const master = await startRedis({ args: extra });
+  const replica = await startRedis({ args: ['--replicaof', HOST, String(master.port), ...extra] });
+  const procs: Running[] = [];
+  const dirs: string[] = [];
+  const sentinels: number[] = [];
+  const stop = async () => {
+    await Promise.all(procs.map((p) => terminate(p, 'SIGKILL', 0)));
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    await Promise.all([master.stop(), replica.stop()]);
+  };
+  try {
+    const quorum = Math.floor(count / 2) + 1;
+    for (let i = 0; i < count; i++) {
+      const dir = mkdtempSync(path.join(tmpdir(), 'baton-test-sentinel-'));
+      dirs.push(dir);
+      const port = await freePort();
+      const conf = path.join(dir, 'sentinel.conf');
+      writeFileSync(
+        conf,
+        [
+          `port ${port}`,
+          `bind ${HOST}`,
+          `dir ${dir}`,
+          `sentinel monitor ${name} ${HOST} ${master.port} ${quorum}`,
+          `sentinel down-after-milliseconds ${name} 1000`,
+          `sentinel failover-timeout ${name} 5000`,
+          `sentinel parallel-syncs ${name} 1`,
+        ].join('\n') + '\n',
+      );
+      const proc = spawn('redis-server', [conf, '--sentinel', '--logfile', path.join(dir, 'sentinel.log')], { stdio: 'ignore' });
+      live.add(proc);
+      let gone = false;
+      const exited = new Promise<void>((resolve) => {
+        const done = () => {
+          gone = true;
+          live.delete(proc);
+          resolve();
+        };
+        proc.once('exit', done);
+        proc.once('error', done);
+      });
+      const r: Running = { proc, exited, hasExited: () => gone };
+      procs.push(r);
+      await waitReady(r, port, dir);
+      sentinels.push(port);
+    }
+    // Ready: the replica in sync, and every Sentinel sees the replica and the others.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const info = await redisCommand(replica.port, ['INFO', 'replication']);
+      const linked = typeof info === 'string' && info.includes('master_link_status:up');
+      const views = await Promise.all(
+        sentinels.map(async (p) => {
+          const m = await redisCommand(p, ['SENTINEL', 'MASTER', name]);
+          const f: Record<string, string> = {};
+          if (Array.isArray(m)) for (let i = 0; i + 1 < m.length; i += 2) f[String(m[i])] = String(m[i + 1]);
+          return Number(f['num-slaves'] ?? 0) >= 1 && Number(f['num-other-sentinels'] ?? 0) >= count - 1;
+        }),
+      );
+      if (linked && views.every(Boolean)) break;
+      if (Date.now() > deadline) throw new Error(`Sentinel group ${name} did not settle within 30 s (replica linked: ${linked}, sentinels ready: ${views.join(',')})`);
+      await delay(100);
+    }
+    return {
+      name,
+      master,
+      replica,
+      sentinels,
+      url: `redis-sentinel://${sentinels.map((p) => `${HOST}:${p}`).join(',')}/${name}`,
+      masterPort: () => sentinelMasterPort(sentinels[0]!, name),
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

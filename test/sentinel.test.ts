@@ -1,0 +1,109 @@
+// Redis high availability through Sentinel: a private master, its replica and
+// three Sentinels on loopback (test/helpers/redis-server.ts). Baton connects
+// by a redis-sentinel:// URL, follows a failover by itself, and with
+// `durability.replicas` acts on a write only once a replica holds it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode, NotReplicatedError, type Runtime } from '../src/index.js';
+import { counter } from './fixtures/machines.js';
+import { uniquePrefix, waitUntil } from './helpers/index.js';
+import { redisCommand, startSentinelGroup, type SentinelGroupHandle } from './helpers/redis-server.js';
+import { useBaton } from './helpers/setup.js';
+
+describe('Redis Sentinel', () => {
+  let group: SentinelGroupHandle;
+  const { runtime, client } = useBaton({ connection: () => group.url });
+
+  beforeAll(async () => {
+    group = await startSentinelGroup(3);
+  }, 60_000);
+  afterAll(async () => {
+    await group?.stop();
+  });
+
+  it('spawn, send and resume on a Sentinel-managed master, by a redis-sentinel:// URL', async () => {
+    const prefix = uniquePrefix('sentinel');
+    let rt: Runtime = await runtime(prefix, { machines: { counter }, leaseMs: 1000 });
+    const t = await rt.spawn('counter', { id: 's1' });
+    for (let i = 0; i < 5; i++) await t.send({ type: 'inc', n: `a${i}` });
+    await t.waitFor((v) => v.seq === 6, { timeout: 5000 });
+    await rt.close();
+    // Another runtime takes the task back from what the master (found through the Sentinels) holds.
+    rt = await runtime(prefix, { machines: { counter }, leaseMs: 1000 });
+    for (let i = 0; i < 3; i++) await rt.send('s1', { type: 'inc', n: `b${i}` });
+    await rt.send('s1', { type: 'finish' });
+    const v = await rt.waitFor('s1', (x) => x.status === 'done', { timeout: 10_000 });
+    expect(v.context).toEqual({ count: 8, seen: ['a0', 'a1', 'a2', 'a3', 'a4', 'b0', 'b1', 'b2'] });
+    // The replica holds the same task (what a failover would promote).
+    const onReplica = client(prefix, { connection: group.replica.url });
+    const replicaSeq = await waitUntil(async () => {
+      const seen = await onReplica.get('s1');
+      return seen?.status === 'done' ? seen.seq : undefined;
+    }, { timeout: 5000, message: 'the replica has the finished task' });
+    expect(replicaSeq).toBe(v.seq);
+  }, 60_000);
+
+  it('with durability.replicas 1, a send to a master whose replica does not answer rejects with NOT_REPLICATED', async () => {
+    const prefix = uniquePrefix('sentinel-wait');
+    const c = client(prefix, { machines: { counter }, durability: { replicas: 1, timeoutMs: 300 } });
+    await c.spawn('counter', { id: 'w1' });
+    await c.send('w1', { type: 'inc', n: 'kept' });
+    group.replica.pause();
+    try {
+      const err = await c.send('w1', { type: 'inc', n: 'unsure' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(NotReplicatedError);
+      expect((err as NotReplicatedError).code).toBe(ErrorCode.NotReplicated);
+      expect((err as Error).message).toMatch(/0 of the 1 replica\(s\) asked for acknowledged it within 300 ms/);
+    } finally {
+      group.replica.resume();
+    }
+    // Once the replica is back, sends resolve again.
+    await c.send('w1', { type: 'inc', n: 'after' });
+  }, 30_000);
+
+  it('a failover mid-task: the master is killed, Sentinel promotes the replica, the runtime follows and the task finishes with every acknowledged event once', async () => {
+    const prefix = uniquePrefix('sentinel-failover');
+    const rt = await runtime(prefix, { machines: { counter }, leaseMs: 2000, durability: { replicas: 1, timeoutMs: 1000 } });
+    const t = await rt.spawn('counter', { id: 'f1' });
+    const acked: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      await t.send({ type: 'inc', n: `e${i}` });
+      acked.push(`e${i}`);
+    }
+    const oldMaster = await group.masterPort();
+    expect(oldMaster).toBe(group.master.port);
+    await group.master.kill('SIGKILL');
+    // Sentinel promotes the replica; the old master comes back and is made a replica of the new one
+    // (until then `replicas: 1` cannot be met: a send fails with NOT_REPLICATED and is resent).
+    await waitUntil(async () => (await group.masterPort()) === group.replica.port, { timeout: 30_000, interval: 100, message: 'Sentinel promotes the replica' });
+    await group.master.restart();
+    // Sends during the failover either resolve (replicated on the new master) or fail; a failed one is resent
+    // under its idempotency key, so it is applied once either way.
+    for (let i = 10; i < 20; i++) {
+      const n = `e${i}`;
+      await waitUntil(
+        async () => {
+          try {
+            await rt.send('f1', { type: 'inc', n }, { idempotencyKey: `f1-${n}` });
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { timeout: 30_000, interval: 100, message: `send ${n} after the failover` },
+      );
+      acked.push(n);
+    }
+    await rt.send('f1', { type: 'finish' }, { idempotencyKey: 'f1-finish' });
+    const v = await rt.waitFor('f1', (x) => x.status === 'done', { timeout: 30_000 });
+    expect(v.context).toEqual({ count: acked.length, seen: acked });
+    // The old master is a replica now (the group is not reused after this test).
+    const info = await waitUntil(async () => {
+      const r = await redisCommand(group.master.port, ['INFO', 'replication']);
+      return typeof r === 'string' && r.includes('role:slave') ? r : undefined;
+    }, { timeout: 10_000, message: 'the old master is a replica' });
+    expect(info).toContain(`master_port:${group.replica.port}`);
+  }, 90_000);
+});
