@@ -167,11 +167,15 @@ describe('rehydration: a task restored in another process after its holder was S
     expect(all.slice(leftAt + 1).filter((r) => r.startsWith('tick.'))).toEqual([]);
     expect(all.find((r) => r.startsWith('tick.') && r.endsWith(`:${p2}`))).toBe(`tick.${ticks + 1}:${p2}`);
     // The heir's run of the work was aborted by the stop, after `left`, and never completed. (Each
-    // start in the heir is followed by its abort: a heir starved past its lease restores the task
-    // again and runs the work once more, which changes nothing else here.)
+    // start in a process is followed by its abort, but for the first process's last, cut by the
+    // SIGKILL: a process starved past its lease restores the task again and runs the work once
+    // more, which changes nothing else here.)
     const work = all.filter((r) => r.startsWith('work.'));
     expect(work[0]).toBe(`work.start:${p1}`);
-    const inHeir = work.slice(1);
+    const inFirst = work.filter((r) => r.endsWith(`:${p1}`));
+    expect(inFirst).toEqual(inFirst.map((_, i) => (i % 2 === 0 ? `work.start:${p1}` : `work.abort:${p1}`)));
+    const inHeir = work.filter((r) => r.endsWith(`:${p2}`));
+    expect(inFirst.length + inHeir.length).toBe(work.length);
     expect(inHeir.length).toBeGreaterThanOrEqual(2);
     expect(inHeir).toEqual(inHeir.map((_, i) => (i % 2 === 0 ? `work.start:${p2}` : `work.abort:${p2}`)));
     expect(all.lastIndexOf(`work.abort:${p2}`)).toBeGreaterThan(leftAt);

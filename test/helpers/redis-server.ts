@@ -182,19 +182,20 @@ interface Running {
 }
 
 function spawnServer(port: number, dir: string, args: string[]): Running {
-  const proc = spawn(
-    'redis-server',
-    [
-      '--port', String(port),
-      '--bind', HOST,
-      '--save', '',
-      '--daemonize', 'no',
-      '--dir', dir,
-      '--logfile', path.join(dir, 'redis.log'),
-      ...args,
-    ],
-    { stdio: 'ignore' },
-  );
+  return spawnRedis([
+    '--port', String(port),
+    '--bind', HOST,
+    '--save', '',
+    '--daemonize', 'no',
+    '--dir', dir,
+    '--logfile', path.join(dir, 'redis.log'),
+    ...args,
+  ]);
+}
+
+/** `redis-server` with `args`, killed if the test process exits. */
+function spawnRedis(args: string[]): Running {
+  const proc = spawn('redis-server', args, { stdio: 'ignore' });
   live.add(proc);
   let gone = false;
   const exited = new Promise<void>((resolve) => {
@@ -459,19 +460,7 @@ export async function startSentinelGroup(count = 3, extra: string[] = []): Promi
           `sentinel parallel-syncs ${name} 1`,
         ].join('\n') + '\n',
       );
-      const proc = spawn('redis-server', [conf, '--sentinel', '--logfile', path.join(dir, 'sentinel.log')], { stdio: 'ignore' });
-      live.add(proc);
-      let gone = false;
-      const exited = new Promise<void>((resolve) => {
-        const done = () => {
-          gone = true;
-          live.delete(proc);
-          resolve();
-        };
-        proc.once('exit', done);
-        proc.once('error', done);
-      });
-      const r: Running = { proc, exited, hasExited: () => gone };
+      const r = spawnRedis([conf, '--sentinel', '--logfile', path.join(dir, 'sentinel.log')]);
       procs.push(r);
       await waitReady(r, port, dir);
       sentinels.push(port);
