@@ -35,20 +35,15 @@ export class ReplicaWaits {
 
   constructor(
     private readonly redis: RedisLike,
-    readonly durability: Durability,
+    private readonly durability: Durability,
   ) {}
-
-  /** True when writes must be acknowledged by replicas at all. */
-  get active(): boolean {
-    return this.durability.replicas > 0;
-  }
 
   /**
    * Resolves once the write just sent for `key` is on enough replicas;
-   * rejects with {@link NotReplicatedError} (naming `what`) when too few
-   * acknowledged it in time. Call only when {@link active}.
+   * rejects with {@link NotReplicatedError} (naming `what()`) when too few
+   * acknowledged it in time.
    */
-  after(what: string, key: string): Promise<void> {
+  after(what: () => string, key: string): Promise<void> {
     const slot = this.slotOf(key);
     let wait = this.pending.get(slot);
     if (!wait) {
@@ -63,7 +58,7 @@ export class ReplicaWaits {
     }
     const { replicas, timeoutMs } = this.durability;
     return wait.then((acked) => {
-      if (acked < replicas) throw new NotReplicatedError(what, replicas, acked, timeoutMs);
+      if (acked < replicas) throw new NotReplicatedError(what(), replicas, acked, timeoutMs);
     });
   }
 

@@ -137,9 +137,10 @@ export class TaskStore {
    * of its replication (a `WAIT` after it on the same connection), which the
    * caller awaits once the script said it wrote; undefined without.
    */
-  private replicated(what: string, key: string): Promise<void> | undefined {
-    const r = this.replicas?.after(what, key);
-    r?.catch(() => undefined); // awaited by the caller only when the script wrote
+  private replicated(key: string, what: () => string): Promise<void> | undefined {
+    if (!this.replicas) return undefined;
+    const r = this.replicas.after(what, key);
+    r.catch(() => undefined); // awaited by the caller only when the script wrote
     return r;
   }
 
@@ -175,7 +176,7 @@ export class TaskStore {
       fold && a.index ? '1' : '',
       taskId,
     ]);
-    const replicated = this.replicated(`the spawn of task '${taskId}'`, k.state);
+    const replicated = this.replicated(k.state, () => `the spawn of task '${taskId}'`);
     const reply = await sent;
     if (reply[0] !== ScriptCode.Ok) throw refused('spawn', taskId, reply);
     await replicated;
@@ -202,7 +203,7 @@ export class TaskStore {
       a.owner,
       token,
     ]);
-    const replicated = this.replicated(`the event sent to task '${taskId}'`, k.state);
+    const replicated = this.replicated(k.state, () => `the event sent to task '${taskId}'`);
     const reply = await sent;
     switch (reply[0]) {
       case ScriptCode.Ok:
@@ -224,7 +225,7 @@ export class TaskStore {
   ): Promise<{ ok: true; epoch: number; fields: StateFields } | { ok: false; reason: 'not-found' | 'not-running' | 'held'; detail?: string }> {
     const k = this.keys.task(taskId);
     const sent = runScript<Reply>(this.redis, 'batonAcquire', [k.state, k.lease, k.epoch], [owner, leaseMs]);
-    const replicated = this.replicated(`the lease of task '${taskId}'`, k.state);
+    const replicated = this.replicated(k.state, () => `the lease of task '${taskId}'`);
     const reply = await sent;
     switch (reply[0]) {
       case ScriptCode.Ok:
@@ -274,7 +275,7 @@ export class TaskStore {
       ...p.set,
       ...p.del,
     ]);
-    const replicated = this.replicas ? this.replicated(`commit ${c.seq} of task '${taskId}'`, k.state) : undefined;
+    const replicated = this.replicated(k.state, () => `commit ${c.seq} of task '${taskId}'`);
     const reply = await sent;
     if (reply[0] === ScriptCode.Ok || reply[0] === ScriptCode.Duplicate) {
       if (replicated) await replicated;
