@@ -1,10 +1,7 @@
-import { createRequire } from 'node:module';
 import type { Cluster } from 'ioredis';
 import { NotReplicatedError } from '../errors.js';
+import { ioredis } from './ioredis.js';
 import type { RedisLike } from './scripts.js';
-
-// CommonJS, loaded with `require` as src/runtime/cjs.ts explains (the same module instance).
-const ioredis = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
 
 /**
  * How many replicas must hold a write before Baton acts on it: a `send`

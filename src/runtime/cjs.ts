@@ -17,5 +17,5 @@ export function bullmq(): typeof import('bullmq') {
   bullmqModule ??= require('bullmq') as typeof import('bullmq');
   return bullmqModule;
 }
-/** The ioredis module. */
-export const ioredis: typeof import('ioredis') = require('ioredis');
+/** The ioredis module (loaded where the persistence layer needs it too). */
+export { ioredis } from '../persistence/ioredis.js';
