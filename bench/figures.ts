@@ -120,9 +120,9 @@ export class Runtimes {
  * Redis work a durable send cannot do without, so its ratio shows what
  * Baton's own code (XState, the delta, the mailbox, the promises) costs.
  */
-export async function figure1(env: BenchEnv, rts: Runtimes, stores: { ap: TaskStore; raw: TaskStore }, o: Options): Promise<FigureResult> {
-  const loopRaw = await CommitLoop.create(stores.raw, 'seq-raw');
-  const loopSend = await CommitLoop.create(stores.raw, 'seq-send', { append: true });
+export async function figure1(env: BenchEnv, rts: Runtimes, store: TaskStore, o: Options): Promise<FigureResult> {
+  const loopRaw = await CommitLoop.create(store, 'seq-raw');
+  const loopSend = await CommitLoop.create(store, 'seq-send', { append: true });
   const rt = await rts.start(env, 'one');
   for (const id of ['warm', 'seq', 'win']) await spawnCounter(rt, id);
   // Warm-up of every path measured below.

@@ -154,7 +154,7 @@ async function main(): Promise<void> {
       if (c.otherCores > 0.3) log(`  WARNING: other work used ${c.otherCores} of ${os.cpus().length} cores during ${name}: its figures are disturbed`);
     };
     await run('1', 'single', `figure 1: one task, ${o.durationMs} ms of sequential sends, ${o.windowEvents} events 64 in flight`, () =>
-      figure1(env, rts, stores, o),
+      figure1(env, rts, stores.raw, o),
     );
     await run('2', 'many', `figure 2: ${o.tasks} tasks x ${o.perTask} events`, () => figure2(env, rts, stores.ap, raw, o));
     await run('3', 'latency', `figure 3: latency, ${o.samples} samples${o.remote ? ', in process and from a client process' : ''}`, () =>
