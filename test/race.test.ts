@@ -1,18 +1,25 @@
 // Invariants 2 and 3 under contention: two runtime processes race for the
 // activations of 50 tasks while several senders feed them.
 import { describe, expect, it } from 'vitest';
+import { activationQueueName } from '../src/persistence/keys.js';
 import { uniquePrefix, waitUntil } from './helpers/index.js';
 import { killAllRuntimeProcs, startRuntimeProc } from './helpers/runtime-proc.js';
 import { useBaton } from './helpers/setup.js';
 
 const TASKS = 50;
 const EVENTS = 20;
-const { client } = useBaton({ close: 'all', kill: killAllRuntimeProcs });
+const { client, queue } = useBaton({ close: 'all', kill: killAllRuntimeProcs });
 
 describe('two runtime processes race over 50 tasks', () => {
   it('every task applies exactly its events, in order, once; both processes run tasks', async () => {
     const prefix = uniquePrefix('race');
-    const [p1, p2] = await Promise.all([startRuntimeProc({ prefix, leaseMs: 1000 }), startRuntimeProc({ prefix, leaseMs: 1000 })]);
+    // One activation at a time each: a worker taking up to 32 at once can take all 50 before the other's
+    // poll returns (seen on a loaded machine), and then nothing races.
+    const env = { BATON_ACTIVATION_CONCURRENCY: '1' };
+    const [p1, p2] = await Promise.all([startRuntimeProc({ prefix, leaseMs: 1000, env }), startRuntimeProc({ prefix, leaseMs: 1000, env })]);
+    // A runtime starts its activation workers as it starts, without waiting for them: wait until both take activations.
+    const activations = queue(prefix, activationQueueName('counter'));
+    await waitUntil(async () => (await activations.getWorkers()).length >= 2, { timeout: 20_000, interval: 20, message: 'both activation workers polling' });
     const senders = [0, 1, 2].map(() => client(prefix));
     const [spawner] = senders;
 

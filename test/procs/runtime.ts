@@ -41,6 +41,7 @@ const runtime = await createRuntime({
   prefix,
   leaseMs,
   owner,
+  ...(process.env.BATON_ACTIVATION_CONCURRENCY ? { activationConcurrency: Number(process.env.BATON_ACTIVATION_CONCURRENCY) } : {}),
   machines: { counter, timer, parent, promiseStep, sevenSteps: steps, slowTimer, lateTimer, longTimer, slowParent, strictCounter, ...rehydration },
   log: (msg, extra) => out({ log: msg, ...extra }),
   inspect: reportHeld,
