@@ -128,13 +128,15 @@ export class SeqConflictError extends BatonError {
 }
 
 /**
- * @internal A commit that appends its process's own event found an entry
- * appended since the last one its writer knew: nothing was written, and the
- * event goes through the mailbox instead. Never reaches a caller.
+ * @internal A commit found the mailbox other than its writer saw it: an
+ * entry appended since the last one its writer knew (the writer's own event
+ * then goes through the mailbox instead), or the entry it consumes missing
+ * (after a failover, one the old master never passed on). Nothing was
+ * written; the holder restores the task from its last commit. Never reaches a caller.
  */
 export class StaleMailboxError extends BatonError {
-  constructor(taskId: string, last: string) {
-    super(ErrorCode.StaleMailbox, `task '${taskId}': an entry (${last}) was appended before this process's own event`, { details: { taskId, last } });
+  constructor(taskId: string, last: string, message = `task '${taskId}': an entry (${last}) was appended before this process's own event`) {
+    super(ErrorCode.StaleMailbox, message, { details: { taskId, last } });
   }
 }
 

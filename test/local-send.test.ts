@@ -80,7 +80,7 @@ describe('sends from the holding process', () => {
     expect(injected).toBe(true);
     const v = await task.waitFor((v) => (v.context as Counted).count === 2, { timeout: 5000 });
     expect((v.context as Counted).seen).toEqual(['remote', 'local']);
-    expect(logs).toContain("an event came in before this process's own; restoring the task");
+    expect(logs).toContain('the mailbox is not as this process saw it; restoring the task from its last commit');
     // Restored here at once (not after the lease), and still taking sends.
     await waitUntil(() => rt.hosts.has('ls-2'), { timeout: 2000, message: 'the task to be restored here' });
     await task.send({ type: 'inc', n: 'after' });
@@ -140,6 +140,6 @@ describe('sends from the holding process', () => {
     }
     const h = await task.history({ limit: 1000 });
     expect(h.filter((e) => e.event.type === 'inc').map((e) => e.event.n)).toEqual(seen);
-    console.log(`mixed senders: ${logs.filter((l) => l.startsWith('an event came in before')).length} local commits met a remote entry and fell back`);
+    console.log(`mixed senders: ${logs.filter((l) => l.startsWith('the mailbox is not as this process saw it')).length} local commits met a remote entry and fell back`);
   });
 });

@@ -2,8 +2,11 @@
 // three Sentinels on loopback (test/helpers/redis-server.ts). Baton connects
 // by a redis-sentinel:// URL, follows a failover by itself, and with
 // `durability.replicas` acts on a write only once a replica holds it.
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AGENT_RESULT } from '../src/actors/fromAgent.js';
 import { ErrorCode, NotReplicatedError, type Runtime } from '../src/index.js';
+import { suiteAgents, suiteKeys, suiteMachines, type CallerContext } from './fixtures/agent-suite.js';
 import { counter } from './fixtures/machines.js';
 import { uniquePrefix, waitUntil } from './helpers/index.js';
 import { redisCommand, startSentinelGroup, type SentinelGroupHandle } from './helpers/redis-server.js';
@@ -63,6 +66,29 @@ describe('Redis Sentinel', () => {
     await c.send('w1', { type: 'inc', n: 'after' });
   }, 30_000);
 
+  it('with durability.replicas 1, a retry that finds the earlier try (same idempotency key, same task id) resolves only once that try is replicated', async () => {
+    const prefix = uniquePrefix('sentinel-dup');
+    const durability = { replicas: 1, timeoutMs: 300 };
+    // Two clients, two connections: WAIT counts only its own connection's writes, and the retry comes over the other.
+    const first = client(prefix, { machines: { counter }, durability });
+    const retry = client(prefix, { machines: { counter }, durability });
+    await first.spawn('counter', { id: 'd1' });
+    group.replica.pause();
+    try {
+      await expect(first.send('d1', { type: 'inc', n: 'x' }, { idempotencyKey: 'd1-x' })).rejects.toBeInstanceOf(NotReplicatedError);
+      // The master has the key; its entry is not on the replica, so "duplicate" must not be an acknowledgement yet.
+      await expect(retry.send('d1', { type: 'inc', n: 'x' }, { idempotencyKey: 'd1-x' })).rejects.toBeInstanceOf(NotReplicatedError);
+      await expect(first.spawn('counter', { id: 'd2' })).rejects.toBeInstanceOf(NotReplicatedError);
+      // Likewise the retry of a spawn (TASK_EXISTS inside): the task exists on the master only.
+      await expect(retry.spawn('counter', { id: 'd2' })).rejects.toBeInstanceOf(NotReplicatedError);
+    } finally {
+      group.replica.resume();
+    }
+    expect(await retry.send('d1', { type: 'inc', n: 'x' }, { idempotencyKey: 'd1-x' })).toMatchObject({ duplicate: true });
+    // The retry of the same spawn finds its task (now replicated) and finishes the job.
+    expect((await retry.spawn('counter', { id: 'd2' })).id).toBe('d2');
+  }, 30_000);
+
   it('with durability.replicas 1, a send to a task held in this process whose commit is not replicated rejects with NOT_REPLICATED; the task goes on once the replica is back', async () => {
     const prefix = uniquePrefix('sentinel-local');
     const rt = await runtime(prefix, { machines: { counter }, leaseMs: 1000, durability: { replicas: 1, timeoutMs: 300 } });
@@ -90,6 +116,37 @@ describe('Redis Sentinel', () => {
     expect(seen.filter((n) => n !== 'unsure')).toEqual(['kept', 'after']);
     expect(seen.filter((n) => n === 'unsure').length).toBeLessThanOrEqual(1);
     if (seen.includes('unsure')) expect(seen).toEqual(['kept', 'unsure', 'after']);
+  }, 40_000);
+
+  it('with durability.replicas 1, an agent outcome that is not replicated is delivered again, not run again', async () => {
+    const prefix = uniquePrefix('sentinel-agent');
+    const durability = { replicas: 1, timeoutMs: 300 };
+    const conn = new Redis({ sentinels: group.sentinels.map((port) => ({ host: '127.0.0.1', port })), name: group.name });
+    try {
+      const agents = suiteAgents(conn, prefix);
+      const k = suiteKeys(prefix);
+      const logs: string[] = [];
+      // The holder has no agents, so the invocation goes through the queue to the other runtime.
+      const holder = await runtime(prefix, { machines: suiteMachines, agents: {}, durability });
+      await runtime(prefix, { machines: {}, agents: { gated: agents.gated! }, durability, log: (msg) => logs.push(msg) });
+      await holder.spawn('gatedTask', { id: 'ag1', input: { text: 'hi' } });
+      await waitUntil(async () => (await conn.llen(k.runs('gated'))) === 1, { timeout: 10_000, message: 'the agent started' });
+      group.replica.pause();
+      try {
+        await conn.set(k.gate, '1'); // the agent finishes; its outcome's append is not replicated
+        await waitUntil(() => logs.includes('agent outcome delivery failed, retrying'), { timeout: 10_000, message: 'the delivery is retried' });
+      } finally {
+        group.replica.resume();
+      }
+      const v = await holder.waitFor('ag1', (x) => x.status !== 'active', { timeout: 15_000 });
+      expect(v.value).toBe('done');
+      expect((v.context as CallerContext).result).toEqual({ text: 'hi!' });
+      // Executed once: a failed delivery is not a failed attempt.
+      expect(await conn.lrange(k.runs('gated'), 0, -1)).toHaveLength(1);
+      expect((await holder.history('ag1')).filter((h) => h.event.type === AGENT_RESULT)).toHaveLength(1);
+    } finally {
+      conn.disconnect();
+    }
   }, 40_000);
 
   it('a failover mid-task: the master is killed, Sentinel promotes the replica, the runtime follows and the task finishes with every acknowledged event once', async () => {

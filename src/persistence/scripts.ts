@@ -16,6 +16,7 @@ export const ScriptCode = {
   SeqConflict: -6,
   Pending: -7,
   Stale: -8,
+  Gone: -9,
 } as const;
 
 const SCRIPTS = {

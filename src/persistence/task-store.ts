@@ -22,6 +22,13 @@ const REFUSALS: Partial<Record<number, (taskId: string, reply: Reply) => BatonEr
   [ScriptCode.Fenced]: (id) => new FencedError(id),
   [ScriptCode.SeqConflict]: (id, r) => new SeqConflictError(id, Number(r[2] ?? 0), Number(r[1])),
   [ScriptCode.Stale]: (id, r) => new StaleMailboxError(id, String(r[1])),
+  // The holder's state is ahead of Redis: it is restored from the last commit, like a stale mailbox.
+  [ScriptCode.Gone]: (id, r) =>
+    new StaleMailboxError(
+      id,
+      String(r[1]),
+      `task '${id}': the mailbox entry this commit consumes is not in Redis (a master acknowledged it and failed over before passing it on); restoring from the last commit`,
+    ),
 };
 
 /** The typed error for a script's refusal, or an unexpected-reply error. */
@@ -178,6 +185,9 @@ export class TaskStore {
     ]);
     const replicated = this.replicated(k.state, () => `the spawn of task '${taskId}'`);
     const reply = await sent;
+    // TASK_EXISTS too waits for the replicas: a retry of a spawn that was not replicated may get it, and
+    // it must then mean the task exists where a failover keeps it.
+    if (reply[0] === ScriptCode.Exists) await replicated;
     if (reply[0] !== ScriptCode.Ok) throw refused('spawn', taskId, reply);
     await replicated;
     if (due !== undefined) this.written.set(taskId, due);

@@ -57,6 +57,16 @@ export class UnrecoverableError extends BatonError {
   }
 }
 
+/**
+ * True when a write's failure says nothing of the write itself: Redis was
+ * away (a connection error, REDIS, REDIS_UNREACHABLE) or too few replicas
+ * acknowledged it (NOT_REPLICATED). Such a write is retried under its key.
+ */
+export function isOutage(err: unknown): boolean {
+  if (!(err instanceof BatonError)) return true;
+  return err.code === ErrorCode.Redis || err.code === ErrorCode.RedisUnreachable || err.code === ErrorCode.NotReplicated;
+}
+
 /** True for Baton's or BullMQ's `UnrecoverableError`. */
 export function isUnrecoverable(err: Error): boolean {
   return err instanceof UnrecoverableError || err.name === 'UnrecoverableError';

@@ -3,7 +3,8 @@ import { bullmq } from './cjs.js';
 import type { RedisLike } from '../persistence/scripts.js';
 import { agentQueueName } from '../persistence/keys.js';
 import type { AgentJobData, CancelNotice } from './agent-queues.js';
-import { Cancelled, errorEvent, finalError, isUnrecoverable, outcomeKey, outputData, resultEvent, runAttempt, toError, type AgentRegistration, type OutcomeDelivery } from './agent-run.js';
+import { Cancelled, errorEvent, finalError, isOutage, isUnrecoverable, outcomeKey, outputData, resultEvent, runAttempt, toError, type AgentRegistration, type OutcomeDelivery } from './agent-run.js';
+import { retry } from './retry.js';
 
 /** How a worker delivers results back to tasks (the runtime's mailbox append). */
 
@@ -16,6 +17,8 @@ import { Cancelled, errorEvent, finalError, isUnrecoverable, outcomeKey, outputD
 export class AgentWorkers {
   private readonly workers: Worker<AgentJobData>[] = [];
   private readonly running = new Map<string, AbortController>();
+  /** Aborted on close: ends the deliveries still retrying. */
+  private readonly closing = new AbortController();
 
   constructor(
     private readonly agents: Map<string, AgentRegistration>,
@@ -55,32 +58,44 @@ export class AgentWorkers {
     const d = job.data;
     const controller = new AbortController();
     this.running.set(d.jobId, controller);
+    let outcome: Record<string, unknown>;
+    let failed: Error | undefined;
     try {
       const output = await runAttempt(reg, d, job.attemptsMade + 1, controller, (id, m) => this.delivery.progress(id, m));
       const out = outputData(d.agent, output, this.maxOutputBytes);
-      if (!out.ok) {
-        await this.fail(d, out.error);
-        return;
-      }
-      await this.delivery.deliver(d.taskId, resultEvent(d, out.data), outcomeKey(d));
+      outcome = out.ok ? resultEvent(d, out.data) : errorEvent(d, out.error);
     } catch (thrown) {
       if (controller.signal.reason instanceof Cancelled) return; // nobody waits for it any more
       const err = toError(thrown);
-      const final = finalError(err, job.attemptsMade + 1, job.opts.attempts ?? 1);
-      if (final) await this.fail(d, final);
       // BullMQ skips its retries only for its own class.
       const { UnrecoverableError } = bullmq();
-      throw isUnrecoverable(err) && !(err instanceof UnrecoverableError) ? Object.assign(new UnrecoverableError(err.message), { cause: err }) : err;
+      failed = isUnrecoverable(err) && !(err instanceof UnrecoverableError) ? Object.assign(new UnrecoverableError(err.message), { cause: err }) : err;
+      const final = finalError(err, job.attemptsMade + 1, job.opts.attempts ?? 1);
+      if (!final) throw failed;
+      outcome = errorEvent(d, final);
     } finally {
       this.running.delete(d.jobId);
     }
+    // Delivering is not the agent's attempt: a failed delivery (Redis away, too few replicas) is retried
+    // here, under the outcome's key, instead of failing the job and running the agent again (or, on its
+    // last attempt, dropping the outcome for good).
+    await this.hand(d, outcome);
+    if (failed) throw failed;
   }
 
-  private async fail(d: AgentJobData, error: Record<string, unknown>): Promise<void> {
-    await this.delivery.deliver(d.taskId, errorEvent(d, error), outcomeKey(d));
+  /** Deliver an outcome until it lands; the worker closing leaves the job to be run again once its lock lapses. */
+  private async hand(d: AgentJobData, event: Record<string, unknown>): Promise<void> {
+    const delivered = await retry(() => this.delivery.deliver(d.taskId, event, outcomeKey(d)).then(() => true), {
+      fatal: (err) => !isOutage(err),
+      signal: this.closing.signal,
+      onRetry: (err, delay) => this.delivery.log('agent outcome delivery failed, retrying', { taskId: d.taskId, jobId: d.jobId, error: (err as Error).message, delay }),
+    });
+    // Not completed, not failed: BullMQ leaves a job alone after a DelayedError, and its stalled check hands it on.
+    if (!delivered) throw new (bullmq().DelayedError)(`the outcome of ${d.jobId} was not delivered before the worker closed; the job runs again`);
   }
 
   async close(): Promise<void> {
+    this.closing.abort();
     await Promise.all(this.workers.map((w) => w.close()));
   }
 }

@@ -226,13 +226,13 @@ export class TaskHost implements HeldTask {
     // A stale mailbox: our own event's commit met an entry it did not know (nothing written); start again from the last commit.
     const [why, msg]: ['stale' | 'fenced' | 'lost', string] =
       err instanceof StaleMailboxError
-        ? ['stale', "an event came in before this process's own; restoring the task"]
+        ? ['stale', 'the mailbox is not as this process saw it; restoring the task from its last commit']
         : err instanceof FencedError
           ? ['fenced', 'fenced: another process took the task over; dropping it']
           : err instanceof NotReplicatedError
             ? ['lost', 'a commit was not acknowledged by enough replicas; dropping the task (it is resumed from what Redis kept)']
             : ['lost', 'task loop failed; dropping the task (its lease expires and another activation resumes it)'];
-    this.ctx.log(msg, why === 'lost' ? { taskId: this.id, error: err instanceof Error ? err.message : String(err) } : { taskId: this.id });
+    this.ctx.log(msg, why === 'fenced' ? { taskId: this.id } : { taskId: this.id, error: err instanceof Error ? err.message : String(err) });
     this.drop(why);
   }
 

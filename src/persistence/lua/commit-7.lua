@@ -42,10 +42,12 @@
 
   Output:
     {1}         committed
-    {2}         this exact commit was already applied (a resent command): nothing written
+    {2}         this exact commit was already applied (a resent command): nothing changed
     {-5}        FENCED: nothing written
     {-6, seq}   SEQ_CONFLICT with the committed seq: nothing written
     {-8, last}  STALE: an entry was appended after ARGV[18]; nothing written
+    {-9, cursor} GONE: the entry at the new cursor is not in the mailbox (the holder consumed an entry
+                this Redis never had: one a failed master acknowledged and never passed on); nothing written
 ]]
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then
   return {-5}
@@ -83,9 +85,18 @@ local committed = tonumber(old[1] or '0')
 local seq = tonumber(ARGV[2])
 if committed ~= seq - 1 then
   if committed == seq and old[2] == ARGV[3] then
+    -- Rewrite seq as it is: a write this connection propagates, so a WAIT after the script covers the
+    -- earlier try it answers for (WAIT counts only its own connection's writes).
+    redis.call('HSET', KEYS[1], 'seq', ARGV[2])
     return {2}
   end
   return {-6, committed}
+end
+-- The holder consumed the mailbox up to its new cursor: that entry must be here. After a failover the
+-- holder's memory can hold entries (read from notices) that only the old master had; committing them
+-- here would apply an event Redis no longer has, and again when its sender resends it.
+if not appending and ARGV[3] ~= old[2] and ARGV[3] ~= '0-0' and #redis.call('XRANGE', KEYS[5], ARGV[3], ARGV[3]) == 0 then
+  return {-9, old[2] or ''}
 end
 local set = {'seq', ARGV[2], 'cursor', ARGV[3], 'status', ARGV[5], 'updatedAt', ARGV[6], 'version', ARGV[15], 'format', '2'}
 if appending then

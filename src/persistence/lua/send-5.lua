@@ -25,7 +25,13 @@
 
   Output:
     {1, id, prevId, holder}  appended; holder is '' when nobody holds the task
-    {2, id, holder}          duplicate idempotency key: the earlier entry's id and the holder, nothing written
+    {2, id, holder}          duplicate idempotency key: the earlier entry's id and the holder, nothing changed
+
+  A duplicate (by idempotency key or by token) rewrites the key it found with
+  the value it holds: no change, but a write this connection propagates, so a
+  WAIT after the script also covers the earlier write it answers for (WAIT
+  counts only the writes of its own connection, and the earlier one may have
+  come over another connection and not be replicated yet).
     {-1}                     TASK_NOT_FOUND
     {-3, status}             TASK_NOT_RUNNING
 ]]
@@ -39,6 +45,7 @@ end
 if ARGV[2] ~= '' then
   local earlier = redis.call('GET', KEYS[4])
   if earlier then
+    redis.call('SET', KEYS[4], earlier, 'KEEPTTL')
     -- The holder too: a retry after a failed wake must still be able to wake the task.
     return {2, earlier, redis.call('GET', KEYS[3]) or ''}
   end
@@ -46,6 +53,7 @@ end
 if ARGV[8] ~= '' then
   local again = redis.call('HGET', KEYS[5], ARGV[8])
   if again then
+    redis.call('HSET', KEYS[5], ARGV[8], again)
     return {1, again, '', redis.call('GET', KEYS[3]) or ''}
   end
 end

@@ -23,9 +23,13 @@
 
   Output:
     {1, epoch}  created (epoch 0 when no owner was given)
-    {-2}        TASK_EXISTS: nothing written
+    {-2}        TASK_EXISTS: nothing changed (the task's machine is rewritten as it is: a write this
+                connection propagates, so a WAIT after the script covers the task's creation, which a
+                retry after NOT_REPLICATED may be answering for)
 ]]
 if redis.call('EXISTS', KEYS[1]) == 1 then
+  local machine = redis.call('HGET', KEYS[1], 'machine')
+  if machine then redis.call('HSET', KEYS[1], 'machine', machine) end
   return {-2}
 end
 redis.call('HSET', KEYS[1], 'machine', ARGV[1], 'version', ARGV[2], 'input', ARGV[3],
