@@ -24,14 +24,14 @@
 // failing the run.
 //
 // Usage: node --import tsx test/chaos/checker.ts <redis-url> <prefix> <run-dir> [--lossy]
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { FILES, readJsonl, type FaultRecord, type SendRecord, type SeqSample, type SpawnRecord } from './log.js';
 
 export interface CheckOptions {
-  /** Where Redis is (a URL or ioredis options). */
-  connection: string | RedisOptions;
+  /** Where Redis is (a URL, ioredis options, or `{ cluster: nodes }`). */
+  connection: CheckConnection;
   prefix: string;
   /** The run directory with the test's logs. */
   dir: string;
@@ -45,6 +45,16 @@ export interface CheckOptions {
   agentMachines?: string[];
   /** Every task must have reached its final state. @default true */
   requireFinal?: boolean;
+}
+
+/** A Redis URL, ioredis options (a node or Sentinel), or the startup nodes of a Redis Cluster. */
+export type CheckConnection = string | RedisOptions | { cluster: ClusterNode[] };
+
+/** A raw ioredis connection for the test's own reads (auto-pipelined, so it batches on a node and across a cluster alike). */
+export function rawConnection(c: CheckConnection, retries = 50): Redis | Cluster {
+  if (typeof c === 'string') return new Redis(c, { maxRetriesPerRequest: retries, enableAutoPipelining: true });
+  if ('cluster' in c) return new Cluster(c.cluster, { enableAutoPipelining: true, redisOptions: { maxRetriesPerRequest: retries } });
+  return new Redis({ ...c, maxRetriesPerRequest: retries, enableAutoPipelining: true });
 }
 
 export interface RerunCauses {
@@ -173,7 +183,7 @@ function taskKey(prefix: string, id: string, part: 'state' | 'history'): string 
   return `${prefix}:task:{${id}}:${part}`;
 }
 
-const REDIS_FAULTS = new Set(['redis-restart', 'redis-powercut', 'client-pause', 'client-kill-type', 'client-kill-addr', 'client-kill-pubsub']);
+const REDIS_FAULTS = new Set(['redis-failover', 'redis-restart', 'redis-powercut', 'client-pause', 'client-kill-type', 'client-kill-addr', 'client-kill-pubsub']);
 
 export async function check(opts: CheckOptions): Promise<CheckReport> {
   const violations: string[] = [];
@@ -207,7 +217,8 @@ export async function check(opts: CheckOptions): Promise<CheckReport> {
   }
   for (const s of sends) if (!machineOf.has(s.task)) violate('send-to-unknown-task', `${s.id} went to ${s.task}, which the spawn log does not have`);
 
-  const redis = typeof opts.connection === 'string' ? new Redis(opts.connection, { maxRetriesPerRequest: 50 }) : new Redis({ ...opts.connection, maxRetriesPerRequest: 50 });
+  const redis = rawConnection(opts.connection);
+  redis.on('error', () => undefined);
   const report: CheckReport = {
     ok: false,
     tasks: tasks.length,
@@ -252,23 +263,17 @@ export async function check(opts: CheckOptions): Promise<CheckReport> {
     for (let i = 0; i < tasks.length; i += 100) {
       const batch = tasks.slice(i, i + 100);
       // The history is a list of JSON entries (format 2), or a stream for a task still in format 1.
-      const types = redis.pipeline();
-      for (const t of batch) types.type(taskKey(opts.prefix, t.task, 'history'));
-      const kinds = ((await types.exec()) ?? []).map(([err, type]) => {
-        if (err) throw err;
-        return type as string;
-      });
-      const p = redis.pipeline();
+      const kinds = await Promise.all(batch.map((t) => redis.type(taskKey(opts.prefix, t.task, 'history'))));
+      const res = await Promise.all(
+        batch.map((t, j) =>
+          Promise.all([
+            redis.hgetall(taskKey(opts.prefix, t.task, 'state')),
+            kinds[j] === 'stream' ? redis.xrange(taskKey(opts.prefix, t.task, 'history'), '-', '+') : redis.lrange(taskKey(opts.prefix, t.task, 'history'), 0, -1),
+          ]),
+        ),
+      );
       batch.forEach((t, j) => {
-        p.hgetall(taskKey(opts.prefix, t.task, 'state'));
-        if (kinds[j] === 'stream') p.xrange(taskKey(opts.prefix, t.task, 'history'), '-', '+');
-        else p.lrange(taskKey(opts.prefix, t.task, 'history'), 0, -1);
-      });
-      const res = (await p.exec()) ?? [];
-      batch.forEach((t, j) => {
-        const [e1, state] = res[2 * j] ?? [];
-        const [e2, raw] = res[2 * j + 1] ?? [];
-        if (e1 || e2) throw e1 ?? e2;
+        const [state, raw] = res[j]!;
         const rows = kinds[j] === 'stream' ? (raw as Array<[string, string[]]>).map(([sid, f]) => ({ sid, ...pairs(f) }) as HistoryRow) : (raw as string[]).map(listRow);
         checkTask(t, state as Fields, rows);
       });
@@ -478,7 +483,12 @@ export async function check(opts: CheckOptions): Promise<CheckReport> {
 
     // ------------------------------------------------------------ loss window (lossy mode)
     if (opts.lossy) {
-      const restarts = faults.filter((f) => f.kind === 'redis-restart' || f.kind === 'redis-powercut').sort((a, b) => a.at - b.at);
+      // A failover loses what its master had not passed on: the fault starts with the cut of the replica's
+      // link (`at`) and the loss is timed against the master's SIGKILL.
+      const restarts = faults
+        .filter((f) => f.kind === 'redis-restart' || f.kind === 'redis-powercut' || f.kind === 'redis-failover')
+        .map((f) => (f.timings?.killAt ? { ...f, at: f.timings.killAt } : f))
+        .sort((a, b) => a.at - b.at);
       const per = new Map<number, { lost: number; windowMs: number }>();
       for (const r of lostRecords) {
         // A reply the dying server wrote just before the kill can reach the client a few ms after `at`

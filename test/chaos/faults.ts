@@ -7,13 +7,21 @@ import path from 'node:path';
 import { redisCommand, type RedisServerHandle } from '../helpers/redis-server.ts';
 import { FILES, type FaultKind, type FaultRecord, type RunLog } from './log.js';
 import type { WorkerPool } from './procs.js';
+import type { Deployment } from './deployment.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const between = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
 const pick = <T>(xs: T[]): T | undefined => (xs.length ? xs[Math.floor(Math.random() * xs.length)] : undefined);
 
 export interface FaultContext {
-  redis: RedisServerHandle;
+  /** The one redis-server of a single-server run (the Redis faults act on it). */
+  redis?: RedisServerHandle;
+  /** A replicated deployment (the failover acts on it). */
+  deployment?: Deployment;
+  /** Every task's state key (the failover times the first commit on the new master by them). */
+  stateKeys?: string[];
+  /** How long the replica's link is cut before the master is SIGKILLed, ms. @default 1000 */
+  cutMs?: number;
   pool: WorkerPool;
   log: RunLog;
   leaseMs: number;
@@ -86,16 +94,17 @@ export class AofSampler {
 
 /** The live, unfrozen worker that holds the most task leases right now (read from Redis). */
 async function busiest(ctx: FaultContext): Promise<import('./procs.js').WorkerProc | undefined> {
-  if (!ctx.prefix) return undefined;
+  if (!ctx.prefix || !ctx.redis) return undefined;
+  const server = () => ctx.redis!;
   const keys: string[] = [];
   let cursor = '0';
   do {
-    const r = (await redisCommand(ctx.redis.port, ['SCAN', cursor, 'MATCH', `${ctx.prefix}:task:*:lease`, 'COUNT', '1000'])) as [string, string[]];
+    const r = (await redisCommand(server().port, ['SCAN', cursor, 'MATCH', `${ctx.prefix}:task:*:lease`, 'COUNT', '1000'])) as [string, string[]];
     cursor = r[0];
     keys.push(...r[1]);
   } while (cursor !== '0');
   if (!keys.length) return undefined;
-  const owners = (await redisCommand(ctx.redis.port, ['MGET', ...keys])) as Array<string | null>;
+  const owners = (await redisCommand(server().port, ['MGET', ...keys])) as Array<string | null>;
   const counts = new Map<string, number>();
   for (const o of owners) if (o) counts.set(o, (counts.get(o) ?? 0) + 1);
   const live = ctx.pool.live().filter((x) => !x.frozen);
@@ -106,7 +115,21 @@ async function busiest(ctx: FaultContext): Promise<import('./procs.js').WorkerPr
 export async function inject(ctx: FaultContext, kind: FaultKind): Promise<FaultRecord | undefined> {
   const at = Date.now();
   let rec: FaultRecord | undefined;
+  const server = () => {
+    if (!ctx.redis) throw new Error(`${kind} needs a single redis-server`);
+    return ctx.redis;
+  };
   switch (kind) {
+    case 'redis-failover': {
+      if (!ctx.deployment) throw new Error('redis-failover needs a replicated deployment');
+      const t = await ctx.deployment.failover(ctx.cutMs ?? 1000, ctx.stateKeys ?? []);
+      const ms = (x?: number) => (x === undefined ? 'never' : `${x - t.killAt} ms`);
+      rec = {
+        t: 'fault', kind, at: t.cutAt, until: t.rejoinedAt, timings: { ...t },
+        detail: `link cut ${t.killAt - t.cutAt} ms before the SIGKILL; promoted after ${ms(t.promotedAt)}, first commit on the new master after ${ms(t.firstCommitAt)}, old master a replica after ${ms(t.rejoinedAt)}`,
+      };
+      break;
+    }
     case 'sigkill-worker': {
       const w = pick(ctx.pool.live().filter((x) => !x.frozen));
       if (!w) return undefined;
@@ -130,38 +153,38 @@ export async function inject(ctx: FaultContext, kind: FaultKind): Promise<FaultR
       break;
     }
     case 'redis-restart': {
-      await ctx.redis.kill('SIGKILL');
+      await server().kill('SIGKILL');
       const down = (ctx.downMs ?? (() => between(0, 500)))();
       await sleep(down);
-      await ctx.redis.restart();
-      rec = { t: 'fault', kind, at, until: Date.now(), pid: ctx.redis.pid, detail: `down ${Math.round(down)} ms + restart` };
+      await server().restart();
+      rec = { t: 'fault', kind, at, until: Date.now(), pid: server().pid, detail: `down ${Math.round(down)} ms + restart` };
       break;
     }
     case 'redis-powercut': {
       if (!ctx.aof) throw new Error('redis-powercut needs an AofSampler (AOF on)');
-      ctx.redis.pause(); // nothing more reaches the file
+      server().pause(); // nothing more reaches the file
       const cutAt = Date.now();
       const file = ctx.aof.file();
-      await ctx.redis.kill('SIGKILL');
+      await server().kill('SIGKILL');
       const size = file ? statSync(file).size : 0;
       const keep = file ? (ctx.aof.sizeAt(file, cutAt - (ctx.powercutLossMs ?? 1000)) ?? size) : 0;
       if (file && keep < size) truncateSync(file, keep);
-      await ctx.redis.restart();
-      rec = { t: 'fault', kind, at: cutAt, until: Date.now(), pid: ctx.redis.pid, detail: `AOF ${path.basename(file ?? '?')} cut from ${size} to ${keep} bytes (${size - keep} un-fsynced bytes lost)` };
+      await server().restart();
+      rec = { t: 'fault', kind, at: cutAt, until: Date.now(), pid: server().pid, detail: `AOF ${path.basename(file ?? '?')} cut from ${size} to ${keep} bytes (${size - keep} un-fsynced bytes lost)` };
       break;
     }
     case 'client-kill-type': {
-      const r = await redisCommand(ctx.redis.port, ['CLIENT', 'KILL', 'TYPE', 'normal']);
+      const r = await redisCommand(server().port, ['CLIENT', 'KILL', 'TYPE', 'normal']);
       rec = { t: 'fault', kind, at, until: Date.now(), detail: `killed ${String(r)} normal connections` };
       break;
     }
     case 'client-kill-pubsub': {
-      const r = await redisCommand(ctx.redis.port, ['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+      const r = await redisCommand(server().port, ['CLIENT', 'KILL', 'TYPE', 'pubsub']);
       rec = { t: 'fault', kind, at, until: Date.now(), detail: `killed ${String(r)} pubsub connections` };
       break;
     }
     case 'client-kill-addr': {
-      const list = await redisCommand(ctx.redis.port, ['CLIENT', 'LIST']);
+      const list = await redisCommand(server().port, ['CLIENT', 'LIST']);
       const clients = String(list)
         .split('\n')
         .map((l) => Object.fromEntries(l.trim().split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])))
@@ -169,7 +192,7 @@ export async function inject(ctx: FaultContext, kind: FaultKind): Promise<FaultR
       const victims = Array.from({ length: 1 + Math.floor(Math.random() * 3) }, () => pick(clients)).filter((c) => !!c);
       const killed: string[] = [];
       for (const v of victims) {
-        const r = await redisCommand(ctx.redis.port, ['CLIENT', 'KILL', 'ADDR', v.addr!]).catch((e: Error) => e);
+        const r = await redisCommand(server().port, ['CLIENT', 'KILL', 'ADDR', v.addr!]).catch((e: Error) => e);
         if (r === 'OK') killed.push(`${v.addr} (${v.cmd})`);
       }
       rec = { t: 'fault', kind, at, until: Date.now(), detail: `killed ${killed.join(', ') || 'none'}` };
@@ -177,7 +200,7 @@ export async function inject(ctx: FaultContext, kind: FaultKind): Promise<FaultR
     }
     case 'client-pause': {
       const ms = ctx.pauseMs ?? 2000;
-      await redisCommand(ctx.redis.port, ['CLIENT', 'PAUSE', String(ms), 'ALL']);
+      await redisCommand(server().port, ['CLIENT', 'PAUSE', String(ms), 'ALL']);
       await sleep(ms);
       rec = { t: 'fault', kind, at, until: at + ms, detail: `CLIENT PAUSE ${ms} ALL` };
       break;
@@ -194,10 +217,20 @@ export async function inject(ctx: FaultContext, kind: FaultKind): Promise<FaultR
  */
 export async function faultLoop(
   ctx: FaultContext,
-  opts: { kinds: FaultKind[]; meanMs: number; done: () => boolean; max?: number; /** Inject exactly these, in this order, then stop. */ sequence?: FaultKind[] },
+  opts: {
+    kinds: FaultKind[];
+    meanMs: number;
+    done: () => boolean;
+    max?: number;
+    /** Inject exactly these, in this order, then stop. */
+    sequence?: FaultKind[];
+    /** Start only once this says so (e.g. halfway through the sends). */
+    gate?: () => boolean;
+  },
 ): Promise<FaultRecord[]> {
   const out: FaultRecord[] = [];
   const queue = opts.sequence ? [...opts.sequence] : undefined;
+  while (opts.gate && !opts.gate() && !opts.done()) await sleep(20);
   while (!opts.done() && (opts.max === undefined || out.length < opts.max) && (!queue || queue.length > 0)) {
     const wait = between(0.5, 1.5) * opts.meanMs;
     const until = Date.now() + wait;

@@ -31,7 +31,7 @@ export interface SendRecord {
   keyed: boolean;
   /**
    * accepted: send() resolved (the event is durable).
-   * unknown:  send() failed with a non-Baton error (connection): it may or may not have been stored.
+   * unknown:  send() failed with a connection error (REDIS) or NOT_REPLICATED: it may or may not have been stored.
    * rejected: send() threw a BatonError: nothing was written.
    */
   outcome: 'accepted' | 'unknown' | 'rejected';
@@ -55,6 +55,8 @@ export interface FaultRecord {
   until?: number;
   pid?: number;
   detail?: string;
+  /** Moments of a multi-step fault (a failover: cutAt, killAt, promotedAt, firstCommitAt, rejoinedAt), ms since the epoch. */
+  timings?: Record<string, number>;
 }
 
 export type FaultKind =
@@ -65,7 +67,8 @@ export type FaultKind =
   | 'client-kill-type'
   | 'client-kill-addr'
   | 'client-kill-pubsub'
-  | 'client-pause';
+  | 'client-pause'
+  | 'redis-failover';
 
 /** A sample of every task's committed seq (in the order of tasks.json). */
 export interface SeqSample {

@@ -1,12 +1,11 @@
 // Diagnostics for a failed run, read from the run's Redis before it is
 // stopped: for each task that did not finish, where it stands and where its
 // pending agent job is in BullMQ (missing, waiting, active, completed, …).
-import { Redis } from 'ioredis';
 import { snapshotOfHash } from '../helpers/stored.js';
-import type { CheckReport } from './checker.js';
+import { rawConnection, type CheckConnection, type CheckReport } from './checker.js';
 
-export async function postMortem(redisUrl: string, prefix: string, report: CheckReport, max = 10): Promise<string[]> {
-  const redis = new Redis(redisUrl);
+export async function postMortem(connection: CheckConnection, prefix: string, report: CheckReport, max = 10): Promise<string[]> {
+  const redis = rawConnection(connection, 3);
   const out: string[] = [];
   try {
     const stuck = [...new Set(report.violations.filter((v) => v.startsWith('not-final')).map((v) => v.split(':')[1]!.trim()))].slice(0, max);

@@ -15,6 +15,8 @@ export interface WorkerOptions {
   agentConcurrency?: number;
   maxOutputBytes?: number;
   memMs?: number;
+  /** Baton's `durability` (replicas to wait for). */
+  durability?: { replicas: number; timeoutMs: number };
 }
 
 export interface WorkerProc {
@@ -68,6 +70,7 @@ export class WorkerPool {
     if (o.agentConcurrency !== undefined) env.CHAOS_AGENT_CONCURRENCY = String(o.agentConcurrency);
     if (o.maxOutputBytes !== undefined) env.CHAOS_MAX_OUTPUT_BYTES = String(o.maxOutputBytes);
     if (o.memMs !== undefined) env.CHAOS_MEM_MS = String(o.memMs);
+    if (o.durability) env.CHAOS_DURABILITY = JSON.stringify(o.durability);
     return env;
   }
 

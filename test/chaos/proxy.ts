@@ -64,3 +64,73 @@ export class ReplyCutProxy {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 }
+
+/**
+ * A TCP proxy that can cut the link it carries: `cut()` drops every
+ * connection through it and refuses new ones until `restore()`. The
+ * failover runs put it between a replica and its master, so the run can cut
+ * replication (on loopback a replica otherwise holds nearly every write
+ * the moment its master dies, and the loss a failover can cause never shows).
+ */
+export class LinkProxy {
+  private server?: net.Server;
+  private readonly links = new Map<net.Socket, { upstream: net.Socket; replication: boolean }>();
+  private cutWhat: 'none' | 'all' | 'replication' = 'none';
+  port = 0;
+
+  constructor(private readonly target: { host: string; port: number }) {}
+
+  async start(): Promise<this> {
+    this.server = net.createServer((client) => {
+      if (this.cutWhat === 'all') {
+        client.destroy();
+        return;
+      }
+      const upstream = net.connect(this.target);
+      const link = { upstream, replication: false };
+      this.links.set(client, link);
+      client.on('data', (d: Buffer) => {
+        // A replica's connection says who it is (REPLCONF, then PSYNC) before the stream starts.
+        if (!link.replication && (d.includes('REPLCONF') || d.includes('PSYNC'))) link.replication = true;
+        if (link.replication && this.cutWhat === 'replication') close();
+        else upstream.write(d);
+      });
+      upstream.on('data', (d: Buffer) => client.write(d));
+      const close = () => {
+        client.destroy();
+        upstream.destroy();
+        this.links.delete(client);
+      };
+      client.on('error', close).on('close', close);
+      upstream.on('error', close).on('close', close);
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server!.address() as net.AddressInfo).port;
+    return this;
+  }
+
+  /**
+   * Cut: every connection (`all`), or only replication links, which are told
+   * apart by the REPLCONF/PSYNC a replica sends first; new ones are refused
+   * until `restore()`.
+   */
+  cut(what: 'all' | 'replication' = 'all'): void {
+    this.cutWhat = what;
+    for (const [client, link] of this.links) {
+      if (what === 'all' || link.replication) {
+        client.destroy();
+        link.upstream.destroy();
+        this.links.delete(client);
+      }
+    }
+  }
+
+  restore(): void {
+    this.cutWhat = 'none';
+  }
+
+  async stop(): Promise<void> {
+    this.cut('all');
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}

@@ -6,12 +6,12 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
-import { createClient, type BatonClient } from '../../src/index.js';
-import { startRedis, type RedisServerHandle } from '../helpers/redis-server.ts';
-import { check, type CheckReport } from './checker.js';
+import type { Cluster, Redis } from 'ioredis';
+import { createClient, type BatonClient, type ConnectionOption } from '../../src/index.js';
+import { check, type CheckConnection, type CheckReport } from './checker.js';
+import { clusterWithReplicas, sentinelGroup, singleServer, type Deployment, type FailoverTimings, type Topology } from './deployment.js';
 import { AofSampler, countFaults, faultLoop, type FaultContext } from './faults.js';
-import { FILES, RunLog, type FaultKind, type FaultRecord } from './log.js';
+import { FILES, RunLog, readJsonl, type FaultKind, type FaultRecord, type SendRecord } from './log.js';
 import { chaosMachines } from './machines.js';
 import { WorkerPool } from './procs.js';
 import { RateLimit, finishAll, runSenders, spawnAll, startSeqMonitor, type SendStats } from './senders.js';
@@ -20,6 +20,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface ScenarioOptions {
   name: string;
+  /** The `--only` name of a group of runs (the repeats of one run). */
+  part?: string;
   workers: number;
   tasks: number;
   /** Total `ev` events (spread evenly over senders and tasks). */
@@ -34,12 +36,20 @@ export interface ScenarioOptions {
   leaseMs?: number;
   agentLockMs?: number;
   idleMs?: number;
-  /** AOF: off, or its fsync policy. */
+  /** AOF: off, or its fsync policy (single server only). */
   aof?: false | 'always' | 'everysec';
+  /** One redis-server (default), a Sentinel-managed master and replica, or a Cluster of three masters with a replica each. */
+  topology?: Topology;
+  /** Baton's `durability` for every worker and client. */
+  durability?: { replicas: number; timeoutMs: number };
+  /** redis-failover: how long the replica's link is cut before the master is killed, ms. @default 1000 */
+  cutMs?: number;
   faults: FaultKind[];
   faultMeanMs: number;
   /** Inject exactly these faults, in this order, at random moments (instead of random kinds until the end). */
   faultSequence?: FaultKind[];
+  /** Start the faults only once this share of the events was sent (0..1). */
+  faultAfterSent?: number;
   /** Stop injecting after this many faults. */
   maxFaults?: number;
   /** Send rate, events/s across all senders (spreads the run over time). */
@@ -56,7 +66,7 @@ export interface ScenarioOptions {
   /** Fault knobs (pause length, freeze length, …). */
   faultOptions?: Partial<Pick<FaultContext, 'pauseMs' | 'freezeMs' | 'downMs' | 'respawnMs' | 'powercutLossMs'>>;
   /** Called with the run's Redis before it is stopped, when the check found violations (diagnostics). */
-  postMortem?: (redisUrl: string, prefix: string, report: CheckReport) => Promise<void>;
+  postMortem?: (connection: CheckConnection, prefix: string, report: CheckReport) => Promise<void>;
 }
 
 export interface ScenarioResult {
@@ -79,19 +89,20 @@ export interface ScenarioResult {
   workerProcesses: number;
   /** Tasks not final when the run gave up waiting. */
   unfinished: number;
+  /** What the failover measured (redis-failover runs). */
+  failover?: FailoverTimings;
 }
 
 /** Poll every task's status until none is 'active' (or the deadline). Returns how many are still active. */
-async function waitFinal(redis: Redis, prefix: string, ids: string[], timeoutMs: number, progress?: (m: string) => void): Promise<number> {
+async function waitFinal(redis: Redis | Cluster, prefix: string, ids: string[], timeoutMs: number, progress?: (m: string) => void): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   let active = ids.length;
   let lastReport = 0;
   while (Date.now() < deadline) {
     try {
-      const p = redis.pipeline();
-      for (const id of ids) p.hget(`${prefix}:task:{${id}}:state`, 'status');
-      const res = (await p.exec()) ?? [];
-      active = res.filter(([err, v]) => err || v === 'active').length;
+      // Auto-pipelined: one batch per node, on one server and across a cluster alike.
+      const res = await Promise.all(ids.map((id) => redis.hget(`${prefix}:task:{${id}}:state`, 'status').catch(() => 'error')));
+      active = res.filter((v) => v === 'error' || v === 'active').length;
       if (active === 0) return 0;
       if (Date.now() - lastReport > 5000) {
         progress?.(`${active}/${ids.length} tasks still active`);
@@ -105,6 +116,17 @@ async function waitFinal(redis: Redis, prefix: string, ids: string[], timeoutMs:
   return active;
 }
 
+/** A failover's timings, with the first send acknowledged after the kill (from the senders' log). */
+function failoverTimings(faults: FaultRecord[], log: RunLog): FailoverTimings | undefined {
+  const t = faults.find((f) => f.kind === 'redis-failover')?.timings as FailoverTimings | undefined;
+  if (!t) return undefined;
+  let firstAckAt: number | undefined;
+  for (const r of readJsonl<SendRecord>(log.file(FILES.events))) {
+    if (r.outcome === 'accepted' && r.ackAt > t.killAt && (firstAckAt === undefined || r.ackAt < firstAckAt)) firstAckAt = r.ackAt;
+  }
+  return { ...t, firstAckAt };
+}
+
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const t0 = Date.now();
   const progress = o.progress ?? (() => undefined);
@@ -113,19 +135,20 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const prefix = `chaos-${o.name.replace(/[^A-Za-z0-9_-]/g, '-')}-${randomBytes(3).toString('hex')}`;
   const dir = o.dir ?? path.join(tmpdir(), 'baton-chaos', `${prefix}`);
   const log = new RunLog(dir);
-  const redis: RedisServerHandle = await startRedis(o.aof ? { appendonly: true, appendfsync: o.aof } : {});
-  const pool = new WorkerPool({ connection: redis.url, prefix, leaseMs, agentLockMs, idleMs: o.idleMs ?? 3000 });
+  const dep: Deployment =
+    o.topology === 'sentinel' ? await sentinelGroup() : o.topology === 'cluster' ? await clusterWithReplicas(`${prefix}:chaos:runs`) : await singleServer(o.aof);
+  const pool = new WorkerPool({ connection: dep.connection, prefix, leaseMs, agentLockMs, idleMs: o.idleMs ?? 3000, durability: o.durability });
   const clients: BatonClient[] = [];
-  const monitorConn = new Redis(redis.url, { maxRetriesPerRequest: 3 });
+  const monitorConn = dep.reader();
   monitorConn.on('error', () => undefined);
   let faultsDone = false;
   let faultRun: Promise<FaultRecord[]> | undefined;
   let aof: AofSampler | undefined;
   try {
     await pool.startMany(o.workers);
-    progress(`${o.name}: redis ${redis.url}${o.aof ? ` (AOF ${o.aof})` : ''}, ${o.workers} workers, logs in ${dir}`);
+    progress(`${o.name}: ${dep.describe}, ${o.workers} workers${o.durability ? `, durability ${JSON.stringify(o.durability)}` : ''}, logs in ${dir}`);
     for (let i = 0; i <= o.senders; i++) {
-      const c = createClient({ connection: redis.url, prefix, machines: chaosMachines });
+      const c = createClient({ connection: dep.connection as ConnectionOption, prefix, machines: chaosMachines, ...(o.durability ? { durability: o.durability } : {}) });
       clients.push(c);
     }
     const spawner = clients[o.senders]!;
@@ -133,12 +156,16 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     const tickers = Math.round((o.tickerShare ?? 0.1) * o.tasks);
     const [lo, hi] = o.agentMs ?? [20, 120];
     log.writeJson(FILES.tasks, ids);
-    log.writeJson(FILES.meta, { prefix, redis: redis.url, options: { ...o, progress: undefined } });
+    log.writeJson(FILES.meta, { prefix, redis: dep.describe, connection: dep.raw, options: { ...o, progress: undefined } });
 
-    const monitor = startSeqMonitor(monitorConn, ids.map((id) => `${prefix}:task:{${id}}:state`), log);
-    if (o.aof) aof = new AofSampler(redis.dir).start();
-    const ctx: FaultContext = { redis, pool, log, leaseMs, aof, prefix, ...o.faultOptions };
-    faultRun = faultLoop(ctx, { kinds: o.faults, meanMs: o.faultMeanMs, done: () => faultsDone, max: o.maxFaults, sequence: o.faultSequence });
+    const stateKeys = ids.map((id) => `${prefix}:task:{${id}}:state`);
+    const monitor = startSeqMonitor(monitorConn, stateKeys, log);
+    if (o.aof && dep.server) aof = new AofSampler(dep.server.dir).start();
+    const ctx: FaultContext = { redis: dep.server, deployment: dep, stateKeys, cutMs: o.cutMs, pool, log, leaseMs, aof, prefix, ...o.faultOptions };
+    const perTask = Math.max(1, Math.round(o.events / (o.tasks * o.senders)));
+    let sent = 0;
+    const gate = o.faultAfterSent === undefined ? undefined : () => sent >= o.faultAfterSent! * perTask * o.tasks * o.senders;
+    faultRun = faultLoop(ctx, { kinds: o.faults, meanMs: o.faultMeanMs, done: () => faultsDone, max: o.maxFaults, sequence: o.faultSequence, gate });
 
     const spawns = await spawnAll(
       spawner,
@@ -148,8 +175,6 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     const spawned = spawns.filter((s) => s.outcome === 'accepted').map((s) => s.task);
     progress(`${o.name}: ${spawned.length}/${o.tasks} tasks spawned (${Date.now() - t0} ms)`);
 
-    const perTask = Math.max(1, Math.round(o.events / (o.tasks * o.senders)));
-    let sent = 0;
     const sends = await runSenders({
       senders: clients.slice(0, o.senders).map((client, i) => ({ name: `s${i}`, client, keyed: i < o.keyedSenders })),
       tasks: spawned,
@@ -180,8 +205,8 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     await monitor.stop();
     await pool.stopAll();
 
-    const report = await check({ connection: redis.url, prefix, dir, lossy: o.lossy });
-    if ((!report.ok || report.notFinal > 0) && o.postMortem) await o.postMortem(redis.url, prefix, report).catch((err: unknown) => progress(`post-mortem failed: ${String(err)}`));
+    const report = await check({ connection: dep.raw, prefix, dir, lossy: o.lossy });
+    if ((!report.ok || report.notFinal > 0) && o.postMortem) await o.postMortem(dep.raw, prefix, report).catch((err: unknown) => progress(`post-mortem failed: ${String(err)}`));
     const logs = pool.logs();
     // Every worker's runtime log lines (with pid and time), for a post-mortem.
     writeFileSync(log.file('workers.jsonl'), logs.map((l) => JSON.stringify(l)).join('\n') + '\n');
@@ -205,6 +230,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       fencedPids,
       workerProcesses: pool.all.length,
       unfinished,
+      failover: failoverTimings(faults, log),
     };
     log.writeJson('result.json', result);
     return result;
@@ -216,7 +242,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
     monitorConn.disconnect();
     // CHAOS_KEEP_REDIS=1 leaves the server running for a post-mortem (its URL is in meta.json).
-    if (process.env.CHAOS_KEEP_REDIS === '1') progress(`${o.name}: redis kept at ${redis.url} (pid ${redis.pid})`);
-    else await redis.stop();
+    if (process.env.CHAOS_KEEP_REDIS === '1') progress(`${o.name}: redis kept: ${dep.describe}`);
+    else await dep.stop();
   }
 }

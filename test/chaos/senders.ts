@@ -3,7 +3,7 @@
 // checker's ground truth). A send that fails with a connection error has an
 // unknown outcome: keyed senders retry it with the same idempotency key until
 // it is accepted; unkeyed senders log it as unknown and go on.
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { BatonError, type BatonClient } from '../../src/index.js';
 import { FILES, type RunLog, type SendRecord, type SpawnRecord } from './log.js';
 
@@ -42,6 +42,15 @@ export class RateLimit {
   }
 }
 
+/**
+ * A failure after which the write may or may not be kept: the connection
+ * failed (REDIS), or too few replicas acknowledged it in time (NOT_REPLICATED).
+ * Any other BatonError is a rejection that wrote nothing.
+ */
+function unknownOutcome(err: BatonError): boolean {
+  return err.code === 'REDIS' || err.code === 'NOT_REPLICATED';
+}
+
 function describe(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
@@ -70,7 +79,7 @@ export async function spawnAll(
         // Ids are new in every run: TASK_EXISTS means an earlier attempt (or a resent command) created it.
         if (err instanceof BatonError && err.code === 'TASK_EXISTS') {
           rec = { t: 'spawn', task: s.id, machine: s.machine, input: s.input, outcome: 'accepted', at: Date.now(), tries, code: err.code };
-        } else if (err instanceof BatonError && err.code !== 'REDIS') {
+        } else if (err instanceof BatonError && !unknownOutcome(err)) {
           rec = { t: 'spawn', task: s.id, machine: s.machine, input: s.input, outcome: 'rejected', code: err.code, err: describe(err), at: Date.now(), tries };
         } else if (Date.now() - start > RETRY_DEADLINE_MS) {
           rec = { t: 'spawn', task: s.id, machine: s.machine, input: s.input, outcome: 'unknown', err: describe(err), at: Date.now(), tries };
@@ -130,7 +139,7 @@ async function sendOne(
       log.append(FILES.events, rec);
       return rec;
     } catch (err) {
-      if (err instanceof BatonError && err.code !== 'REDIS') {
+      if (err instanceof BatonError && !unknownOutcome(err)) {
         stats.rejected++;
         const rec: SendRecord = { t: 'send', task, id, type: event.type, sender: s.name, seq, keyed, outcome: 'rejected', code: err.code, err: describe(err), sentAt, ackAt: Date.now(), tries };
         log.append(FILES.events, rec);
@@ -193,16 +202,15 @@ export async function finishAll(s: SenderSpec, log: RunLog, tasks: string[], con
  * stopped. Reads through its own connection; a failed sample (Redis down) is
  * skipped.
  */
-export function startSeqMonitor(redis: Redis, stateKeys: string[], log: RunLog, everyMs = 500): { stop: () => Promise<number> } {
+export function startSeqMonitor(redis: Redis | Cluster, stateKeys: string[], log: RunLog, everyMs = 500): { stop: () => Promise<number> } {
   let stopped = false;
   let samples = 0;
   const loop = (async () => {
     while (!stopped) {
       try {
-        const p = redis.pipeline();
-        for (const k of stateKeys) p.hget(k, 'seq');
-        const res = await p.exec();
-        const s = (res ?? []).map(([err, v]) => (err || v === null || v === undefined ? null : Number(v)));
+        // Auto-pipelined (one batch per node); a failed read is a gap in the sample.
+        const res = await Promise.all(stateKeys.map((k) => redis.hget(k, 'seq').catch(() => null)));
+        const s = res.map((v) => (v === null || v === undefined ? null : Number(v)));
         log.append(FILES.seq, { t: 'seq', at: Date.now(), s });
         samples++;
       } catch {

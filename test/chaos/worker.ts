@@ -3,7 +3,8 @@
 // test/chaos/procs.ts.
 //
 // Environment:
-//   CHAOS_CONNECTION      JSON: a Redis URL string or ioredis options ({ host, port, username, password, tls })
+//   CHAOS_CONNECTION      JSON: a Redis URL string, ioredis options ({ host, port, username, password, tls }
+//                         or { sentinels, name }) or { cluster: nodes }
 //   CHAOS_PREFIX          key prefix (required)
 //   CHAOS_LEASE_MS        lease (default 1000)
 //   CHAOS_IDLE_MS         passivation idle time (default 3000; 0 disables)
@@ -13,6 +14,7 @@
 //   CHAOS_AGENT_CONCURRENCY  agent jobs at once per agent (default 16)
 //   CHAOS_MAX_OUTPUT_BYTES   largest agent output (default 16384)
 //   CHAOS_MEM_MS          when set, print {"mem":…} this often (ms)
+//   CHAOS_DURABILITY      JSON: Baton's durability ({ replicas, timeoutMs })
 //
 // Output (stdout, one JSON object a line):
 //   {"ready":true,"owner":…,"pid":…}
@@ -21,7 +23,7 @@
 //   {"crash":"<stack>"}          an uncaught exception or unhandled rejection (then exit 70)
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
 import { createRuntime, type ConnectionOption } from '../../src/index.js';
 import { chaosAgents, chaosMachines } from './machines.js';
 
@@ -35,16 +37,17 @@ process.on('unhandledRejection', crash('unhandledRejection'));
 
 const prefix = process.env.CHAOS_PREFIX;
 if (!prefix) throw new Error('CHAOS_PREFIX is required');
-const connection = JSON.parse(process.env.CHAOS_CONNECTION ?? JSON.stringify(process.env.REDIS_URL ?? '')) as string | RedisOptions;
+const connection = JSON.parse(process.env.CHAOS_CONNECTION ?? JSON.stringify(process.env.REDIS_URL ?? '')) as string | RedisOptions | { cluster: ClusterNode[] };
 const role = process.env.CHAOS_ROLE ?? 'all';
 const num = (name: string, dflt: number) => (process.env[name] !== undefined && process.env[name] !== '' ? Number(process.env[name]) : dflt);
 
-const recorder = typeof connection === 'string' ? new Redis(connection) : new Redis({ ...connection });
+const recorder =
+  typeof connection === 'string' ? new Redis(connection) : 'cluster' in connection ? new Cluster(connection.cluster) : new Redis({ ...connection });
 recorder.on('error', () => undefined); // reconnects by itself; the runtime logs what matters
 
 const owner = `chaos-${process.pid}`;
 const agents = role === 'tasks' ? {} : Object.fromEntries(
-  Object.entries(chaosAgents(recorder, prefix)).map(([name, run]) => [name, { run, concurrency: num('CHAOS_AGENT_CONCURRENCY', 16) }]),
+  Object.entries(chaosAgents(recorder as Redis, prefix)).map(([name, run]) => [name, { run, concurrency: num('CHAOS_AGENT_CONCURRENCY', 16) }]),
 );
 const runtime = await createRuntime({
   connection: connection as ConnectionOption,
@@ -54,6 +57,7 @@ const runtime = await createRuntime({
   idleMs: num('CHAOS_IDLE_MS', 3000),
   agentLockMs: num('CHAOS_AGENT_LOCK_MS', 1500),
   maxOutputBytes: num('CHAOS_MAX_OUTPUT_BYTES', 16 * 1024),
+  ...(process.env.CHAOS_DURABILITY ? { durability: JSON.parse(process.env.CHAOS_DURABILITY) as { replicas: number; timeoutMs: number } } : {}),
   ...(process.env.CHAOS_CONCURRENCY ? { activationConcurrency: Number(process.env.CHAOS_CONCURRENCY) } : {}),
   ...(role === 'agents' ? {} : { machines: chaosMachines }),
   agents,

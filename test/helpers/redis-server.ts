@@ -351,11 +351,14 @@ async function clusterInfo(port: number): Promise<Record<string, string>> {
 }
 
 /**
- * Starts `masters` cluster-enabled redis-servers, joins them with
- * `redis-cli --cluster create` (no replicas) and waits for cluster_state:ok on every node.
+ * Starts `masters` cluster-enabled redis-servers (and `replicas` replicas of
+ * each), joins them with `redis-cli --cluster create` and waits for
+ * cluster_state:ok on every node and, with replicas, every replica in sync.
  */
-export async function startCluster(masters = 3): Promise<ClusterHandle> {
+export async function startCluster(masters = 3, opts: { replicas?: number } = {}): Promise<ClusterHandle> {
   if (masters < 3) throw new Error('redis-cli --cluster create needs at least 3 masters');
+  const replicas = opts.replicas ?? 0;
+  const total = masters * (1 + replicas);
   const servers: RedisServerHandle[] = [];
   const stop = async () => {
     await Promise.all(servers.map((s) => s.stop()));
@@ -368,14 +371,14 @@ export async function startCluster(masters = 3): Promise<ClusterHandle> {
       '--appendonly', 'no',
     ];
     const started = await Promise.allSettled(
-      Array.from({ length: masters }, () => startWithArgs(clusterArgs, freeClusterPort)),
+      Array.from({ length: total }, () => startWithArgs(clusterArgs, freeClusterPort)),
     );
     for (const r of started) if (r.status === 'fulfilled') servers.push(r.value);
     for (const r of started) if (r.status === 'rejected') throw r.reason;
     const nodes = servers.map((s) => ({ host: HOST, port: s.port }));
     await run(
       'redis-cli',
-      ['--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+      ['--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
       30_000,
     );
 
@@ -384,12 +387,20 @@ export async function startCluster(masters = 3): Promise<ClusterHandle> {
       const infos = await Promise.all(
         nodes.map((n) => clusterInfo(n.port).catch((e: Error) => ({ error: e.message }) as Record<string, string>)),
       );
-      const ok = infos.every(
-        (i) =>
-          i.cluster_state === 'ok' &&
-          i.cluster_slots_assigned === '16384' &&
-          i.cluster_known_nodes === String(masters),
+      const linked = await Promise.all(
+        nodes.map(async (n) => {
+          const info = await redisCommand(n.port, ['INFO', 'replication']).catch(() => '');
+          return typeof info === 'string' && (info.includes('role:master') || info.includes('master_link_status:up'));
+        }),
       );
+      const ok =
+        linked.every(Boolean) &&
+        infos.every(
+          (i) =>
+            i.cluster_state === 'ok' &&
+            i.cluster_slots_assigned === '16384' &&
+            i.cluster_known_nodes === String(total),
+        );
       if (ok) break;
       if (Date.now() > deadline) {
         const summary = infos.map((i) => i.error ?? `state=${i.cluster_state} known=${i.cluster_known_nodes}`);
@@ -423,16 +434,31 @@ async function sentinelMasterPort(sentinel: number, name: string): Promise<numbe
   return Array.isArray(r) ? Number(r[1]) : 0;
 }
 
+export interface SentinelGroupOptions {
+  /** Extra redis-server arguments for the master and the replica. */
+  args?: string[];
+  /** The port the replica replicates from, given the master's (a proxy in front of it); default the master's own. */
+  link?: (masterPort: number) => Promise<number>;
+  /**
+   * Sentinel's failover-timeout. It also delays Sentinel's "fix" of a replica that
+   * replicates from another address than the master's (a replica linked through a
+   * proxy): no fix within this long of the Sentinels starting. @default 5000
+   */
+  failoverTimeoutMs?: number;
+}
+
 /**
  * A master, one replica of it and `count` Sentinels (quorum: a majority)
  * on free loopback ports, failing over after ~1 s of silence. Resolves once
  * the replica is in sync and every Sentinel knows the replica and the
  * other Sentinels.
  */
-export async function startSentinelGroup(count = 3, extra: string[] = []): Promise<SentinelGroupHandle> {
+export async function startSentinelGroup(count = 3, opts: SentinelGroupOptions = {}): Promise<SentinelGroupHandle> {
   const name = `baton-${Math.random().toString(36).slice(2, 8)}`;
+  const extra = opts.args ?? [];
   const master = await startRedis({ args: extra });
-  const replica = await startRedis({ args: ['--replicaof', HOST, String(master.port), ...extra] });
+  const linkPort = opts.link ? await opts.link(master.port) : master.port;
+  const replica = await startRedis({ args: ['--replicaof', HOST, String(linkPort), ...extra] });
   const procs: Running[] = [];
   const dirs: string[] = [];
   const sentinels: number[] = [];
@@ -456,7 +482,7 @@ export async function startSentinelGroup(count = 3, extra: string[] = []): Promi
           `dir ${dir}`,
           `sentinel monitor ${name} ${HOST} ${master.port} ${quorum}`,
           `sentinel down-after-milliseconds ${name} 1000`,
-          `sentinel failover-timeout ${name} 5000`,
+          `sentinel failover-timeout ${name} ${opts.failoverTimeoutMs ?? 5000}`,
           `sentinel parallel-syncs ${name} 1`,
         ].join('\n') + '\n',
       );
