@@ -170,11 +170,13 @@ export class RedisUnreachableError extends BatonError {
  * idempotency key is safe.
  */
 export class NotReplicatedError extends BatonError {
-  constructor(what: string, wanted: number, acknowledged: number, timeoutMs: number) {
+  constructor(what: string, wanted: number, acknowledged: number, timeoutMs: number, why?: string) {
     super(
       ErrorCode.NotReplicated,
-      `${what} reached the Redis master but ${acknowledged} of the ${wanted} replica(s) asked for acknowledged it within ${timeoutMs} ms; it may or may not be kept (a resend with the same idempotency key is safe)`,
-      { details: { what, wanted, acknowledged, timeoutMs } },
+      why
+        ? `${what} reached the Redis master but ${why}; it may or may not be kept (a resend with the same idempotency key is safe)`
+        : `${what} reached the Redis master but ${acknowledged} of the ${wanted} replica(s) asked for acknowledged it within ${timeoutMs} ms; it may or may not be kept (a resend with the same idempotency key is safe)`,
+      { details: { what, wanted, acknowledged, timeoutMs, ...(why ? { why } : {}) } },
     );
   }
 }

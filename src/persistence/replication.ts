@@ -1,4 +1,4 @@
-import type { Cluster } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { NotReplicatedError } from '../errors.js';
 import { ioredis } from './ioredis.js';
 import type { RedisLike } from './scripts.js';
@@ -16,63 +16,96 @@ export interface Durability {
   timeoutMs: number;
 }
 
-/** The members of ioredis's Command used here (`slot` is private in its types). */
-type WaitCommand = { slot?: number | null; promise: Promise<unknown> };
+/** One node's connection, and how many times it closed (a WAIT counts only its own connection's writes). */
+interface Link {
+  conn: Redis;
+  closes: number;
+}
+
+/** Where a write went: the connection it was sent on and its close count then. */
+export interface Ticket {
+  link: Link | undefined;
+  closes: number;
+}
 
 /**
- * The replication barrier of one connection. {@link after} is called right
- * after a write is sent (in the same tick): a `WAIT` follows it on the same
- * connection (on Redis Cluster, on the connection of the node that holds the
- * key's slot), and it covers every write that connection sent before it, so
- * the writes of one tick share one `WAIT` (one per slot on a cluster).
- * `WAIT` counts the replicas that acknowledged everything up to it.
+ * The replication barrier of one connection. Take a {@link ticket} right
+ * before sending a write, and {@link confirm} it once the write's reply says
+ * it wrote: a `WAIT` then goes to the same connection (on Redis Cluster, the
+ * connection of the node that holds the key's slot), and the writes confirmed
+ * in one tick share one `WAIT` per connection.
+ *
+ * `WAIT` counts the replicas that acknowledged every write *its own
+ * connection* sent before it. So the `WAIT` is sent after the reply, not
+ * pipelined behind the write (a write retried as EVAL after NOSCRIPT, or
+ * resent after a reconnect, or a cluster's retry on another node, would put
+ * the write after its `WAIT`), and it proves nothing when the connection
+ * closed since the ticket was taken (a new connection's `WAIT` counts none
+ * of the old one's writes): that write is NOT_REPLICATED, may or may not be
+ * kept, and is retried under its key like any other.
  */
 export class ReplicaWaits {
-  private readonly pending = new Map<number, Promise<number>>();
+  private readonly links = new WeakMap<Redis, Link>();
+  private readonly pending = new Map<Link, Promise<number>>();
 
   constructor(
     private readonly redis: RedisLike,
     private readonly durability: Durability,
   ) {}
 
+  /** Call right before sending a write for `key`. */
+  ticket(key: string): Ticket {
+    const link = this.linkOf(key);
+    return { link, closes: link?.closes ?? 0 };
+  }
+
   /**
-   * Resolves once the write just sent for `key` is on enough replicas;
-   * rejects with {@link NotReplicatedError} (naming `what()`) when too few
-   * acknowledged it in time.
+   * Resolves once the write sent under `t` is on enough replicas; rejects
+   * with {@link NotReplicatedError} (naming `what()`) when too few
+   * acknowledged it in time, or when its connection closed meanwhile.
    */
-  after(what: () => string, key: string): Promise<void> {
-    const slot = this.slotOf(key);
-    let wait = this.pending.get(slot);
+  confirm(t: Ticket, what: () => string, key: string): Promise<void> {
+    const { replicas, timeoutMs } = this.durability;
+    // No ticket link: the write went out before a cluster knew its slots (the first writes of a new client).
+    const link = t.link ?? this.linkOf(key);
+    const closes = t.link ? t.closes : (link?.closes ?? 0);
+    // The slot moved (a failover, a redirect) or the connection closed: a WAIT now would not count that write.
+    if (!link || link !== this.linkOf(key) || link.closes !== closes) return Promise.reject(new NotReplicatedError(what(), replicas, 0, timeoutMs, 'its connection closed or its slot moved before the replicas were asked'));
+    let wait = this.pending.get(link);
     if (!wait) {
       wait = new Promise<number>((resolve, reject) => {
-        // After the rest of this tick's writes (a microtask runs before the socket is written: see write-batching.ts).
+        // After the rest of this tick's confirmations: one WAIT covers them all.
         queueMicrotask(() => {
-          this.pending.delete(slot);
-          this.send(key).then(resolve, reject);
+          this.pending.delete(link);
+          (link.conn.call('WAIT', replicas, timeoutMs) as Promise<number>).then(resolve, reject);
         });
       });
-      this.pending.set(slot, wait);
+      this.pending.set(link, wait);
     }
-    const { replicas, timeoutMs } = this.durability;
     return wait.then((acked) => {
+      if (link.closes !== closes) throw new NotReplicatedError(what(), replicas, 0, timeoutMs, 'its connection closed before the replicas answered');
       if (acked < replicas) throw new NotReplicatedError(what(), replicas, acked, timeoutMs);
     });
   }
 
-  private send(key: string): Promise<number> {
-    const { replicas, timeoutMs } = this.durability;
-    if (!(this.redis instanceof ioredis.Cluster)) return this.redis.call('WAIT', replicas, timeoutMs) as Promise<number>;
-    // A cluster routes a command by its keys; WAIT has none, so it is given the slot of the key whose write it follows
-    // (ioredis's Command keeps it in `slot`), and reaches the same node connection as that write.
-    const cmd = new ioredis.Command('wait', [replicas, timeoutMs]);
-    const c = cmd as unknown as WaitCommand;
-    c.slot = this.slotOf(key);
-    (this.redis as Cluster).sendCommand(cmd);
-    return c.promise as Promise<number>;
-  }
-
-  private slotOf(key: string): number {
-    if (!(this.redis instanceof ioredis.Cluster)) return 0;
-    return new ioredis.Command('get', [key]).getSlot() as number;
+  /** The connection a write for `key` goes out on (a cluster: the master the slot map names), with its close count. */
+  private linkOf(key: string): Link | undefined {
+    let conn: Redis | undefined;
+    if (this.redis instanceof ioredis.Cluster) {
+      // ioredis keeps the slot map and the node connections in members its types call private.
+      const cluster = this.redis as unknown as { slots: string[][]; connectionPool: { getInstanceByKey(k: string): Redis | undefined } };
+      const node = cluster.slots[new ioredis.Command('get', [key]).getSlot() as number]?.[0];
+      conn = node === undefined ? undefined : cluster.connectionPool.getInstanceByKey(node);
+    } else {
+      conn = this.redis as Redis;
+    }
+    if (!conn) return undefined;
+    let link = this.links.get(conn);
+    if (!link) {
+      const l: Link = { conn, closes: 0 };
+      conn.on('close', () => l.closes++);
+      this.links.set(conn, (link = l));
+    }
+    return link;
   }
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { BatonError, ErrorCode, FencedError, SeqConflictError, StaleMailboxError, TaskExistsError, TaskNotFoundError, TaskNotRunningError } from '../errors.js';
 import type { Keys } from './keys.js';
 import { runScript, ScriptCode, type RedisLike } from './scripts.js';
-import { ReplicaWaits, type Durability } from './replication.js';
+import { ReplicaWaits, type Durability, type Ticket } from './replication.js';
 
 /**
  * Typed calls over Baton's Lua scripts: each maps its return codes to results
@@ -139,16 +139,14 @@ export class TaskStore {
     this.replicas = durability && durability.replicas > 0 ? new ReplicaWaits(redis, durability) : undefined;
   }
 
-  /**
-   * Call right after sending a write for `key`: with durability, the promise
-   * of its replication (a `WAIT` after it on the same connection), which the
-   * caller awaits once the script said it wrote; undefined without.
-   */
-  private replicated(key: string, what: () => string): Promise<void> | undefined {
-    if (!this.replicas) return undefined;
-    const r = this.replicas.after(what, key);
-    r.catch(() => undefined); // awaited by the caller only when the script wrote
-    return r;
+  /** Call right before sending a write for `key`: with durability, where it goes (see {@link ReplicaWaits}). */
+  private ticket(key: string): Ticket | undefined {
+    return this.replicas?.ticket(key);
+  }
+
+  /** Once the write sent under `t` said it wrote: with durability, resolves when enough replicas hold it. */
+  private replicated(t: Ticket | undefined, key: string, what: () => string): Promise<void> | undefined {
+    return t && this.replicas!.confirm(t, what, key);
   }
 
   /**
@@ -172,6 +170,7 @@ export class TaskStore {
     const k = this.keys.task(taskId);
     const fold = this.spawnFolds;
     const due = fold && a.dueAt !== undefined ? Math.round(a.dueAt) : undefined;
+    const t = this.ticket(k.state);
     const sent = runScript<Reply>(this.redis, 'batonSpawn', [k.state, k.lease, k.epoch, fold ? this.keys.due : k.state, fold ? this.keys.tasks : k.state], [
       a.machine,
       a.version,
@@ -183,13 +182,11 @@ export class TaskStore {
       fold && a.index ? '1' : '',
       taskId,
     ]);
-    const replicated = this.replicated(k.state, () => `the spawn of task '${taskId}'`);
     const reply = await sent;
     // TASK_EXISTS too waits for the replicas: a retry of a spawn that was not replicated may get it, and
     // it must then mean the task exists where a failover keeps it.
-    if (reply[0] === ScriptCode.Exists) await replicated;
+    if (reply[0] === ScriptCode.Ok || reply[0] === ScriptCode.Exists) await this.replicated(t, k.state, () => `the spawn of task '${taskId}'`);
     if (reply[0] !== ScriptCode.Ok) throw refused('spawn', taskId, reply);
-    await replicated;
     if (due !== undefined) this.written.set(taskId, due);
     return Number(reply[1]);
   }
@@ -203,6 +200,7 @@ export class TaskStore {
     const idem = a.idempotencyKey ?? '';
     // A token per call, unless an idempotency key already identifies it.
     const token = idem ? '' : (a.token ?? newSendToken());
+    const t = this.ticket(k.state);
     const sent = runScript<Reply>(this.redis, 'batonSend', [k.state, k.mailbox, k.lease, k.idemPrefix + idem, k.recent], [
       a.event,
       idem,
@@ -213,14 +211,13 @@ export class TaskStore {
       a.owner,
       token,
     ]);
-    const replicated = this.replicated(k.state, () => `the event sent to task '${taskId}'`);
     const reply = await sent;
     switch (reply[0]) {
       case ScriptCode.Ok:
-        await replicated;
+        await this.replicated(t, k.state, () => `the event sent to task '${taskId}'`);
         return { id: String(reply[1]), prev: String(reply[2]), holder: String(reply[3]), duplicate: false };
       case ScriptCode.Duplicate:
-        await replicated;
+        await this.replicated(t, k.state, () => `the event sent to task '${taskId}'`);
         return { id: String(reply[1]), holder: String(reply[2] ?? ''), duplicate: true };
       default:
         throw refused('send', taskId, reply);
@@ -234,13 +231,12 @@ export class TaskStore {
     leaseMs: number,
   ): Promise<{ ok: true; epoch: number; fields: StateFields } | { ok: false; reason: 'not-found' | 'not-running' | 'held'; detail?: string }> {
     const k = this.keys.task(taskId);
-    const sent = runScript<Reply>(this.redis, 'batonAcquire', [k.state, k.lease, k.epoch], [owner, leaseMs]);
-    const replicated = this.replicated(k.state, () => `the lease of task '${taskId}'`);
-    const reply = await sent;
+    const t = this.ticket(k.state);
+    const reply = await runScript<Reply>(this.redis, 'batonAcquire', [k.state, k.lease, k.epoch], [owner, leaseMs]);
     switch (reply[0]) {
       case ScriptCode.Ok:
         // A lease counts as taken only once replicated: a failover can then not hand out its epoch again.
-        await replicated;
+        await this.replicated(t, k.state, () => `the lease of task '${taskId}'`);
         return { ok: true, epoch: Number(reply[1]), fields: pairs(reply[2] as unknown[]) };
       case ScriptCode.NotFound:
         return { ok: false, reason: 'not-found' };
@@ -257,6 +253,7 @@ export class TaskStore {
   async commit(taskId: string, c: CommitArgs): Promise<void> {
     const k = this.keys.task(taskId);
     const p = c.parts;
+    const t = this.ticket(k.state);
     const sent = runScript<Reply>(this.redis, 'batonCommit', [k.state, k.epoch, k.history, k.lease, k.mailbox, k.recent], [
       c.epoch,
       c.seq,
@@ -285,10 +282,9 @@ export class TaskStore {
       ...p.set,
       ...p.del,
     ]);
-    const replicated = this.replicated(k.state, () => `commit ${c.seq} of task '${taskId}'`);
     const reply = await sent;
     if (reply[0] === ScriptCode.Ok || reply[0] === ScriptCode.Duplicate) {
-      if (replicated) await replicated;
+      if (t) await this.replicated(t, k.state, () => `commit ${c.seq} of task '${taskId}'`);
       return;
     }
     throw refused('commit', taskId, reply[0] === ScriptCode.SeqConflict ? [reply[0], reply[1], c.seq] : reply);

@@ -176,6 +176,15 @@ async function slotOwners(port: number): Promise<Array<{ from: number; to: numbe
  */
 export async function clusterWithReplicas(avoidKey: string): Promise<Deployment> {
   const cluster: ClusterHandle = await startCluster(3, { replicas: 1 });
+  try {
+    return await clusterDeployment(cluster, avoidKey);
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+}
+
+async function clusterDeployment(cluster: ClusterHandle, avoidKey: string): Promise<Deployment> {
   const anyPort = cluster.nodes[0]!.port;
   const avoidSlot = Number(await redisCommand(anyPort, ['CLUSTER', 'KEYSLOT', avoidKey]));
   const shards = await slotOwners(anyPort);

@@ -387,10 +387,14 @@ export async function startCluster(masters = 3, opts: { replicas?: number } = {}
       const infos = await Promise.all(
         nodes.map((n) => clusterInfo(n.port).catch((e: Error) => ({ error: e.message }) as Record<string, string>)),
       );
+      // With replicas: each replica in sync, and every node's slot map naming them.
       const linked = await Promise.all(
         nodes.map(async (n) => {
+          if (replicas === 0) return true;
           const info = await redisCommand(n.port, ['INFO', 'replication']).catch(() => '');
-          return typeof info === 'string' && (info.includes('role:master') || info.includes('master_link_status:up'));
+          const slots = await redisCommand(n.port, ['CLUSTER', 'SLOTS']).catch(() => []);
+          const mapped = Array.isArray(slots) && slots.length > 0 && slots.every((r) => Array.isArray(r) && r.length === 3 + replicas);
+          return mapped && typeof info === 'string' && (info.includes('role:master') || info.includes('master_link_status:up'));
         }),
       );
       const ok =
