@@ -24,8 +24,14 @@ export interface FailoverTimings {
   firstCommitAt?: number;
   /** The old master, restarted empty, is a replica of the new one, in sync. */
   rejoinedAt: number;
-  /** The first send() acknowledged after the kill (filled in from the senders' log). */
+  /** The first send() to a task of the failed master acknowledged after the kill (filled in from the senders' log). */
   firstAckAt?: number;
+}
+
+/** A failover's timings and the state keys of the tasks the failed master held. */
+export interface FailoverResult {
+  timings: FailoverTimings;
+  affected: string[];
 }
 
 export interface Deployment {
@@ -47,7 +53,7 @@ export interface Deployment {
    * for the promotion, restart the old master empty and wait until it is a
    * replica in sync. `keys` are the tasks' state keys (to time the first commit).
    */
-  failover(cutMs: number, keys: string[]): Promise<FailoverTimings>;
+  failover(cutMs: number, keys: string[]): Promise<FailoverResult>;
   stop(): Promise<void>;
 }
 
@@ -152,7 +158,7 @@ export async function sentinelGroup(): Promise<Deployment> {
       await group.master.restart();
       const rejoinedAt = await until('the old master rejoining as a replica', 60_000, async () => (await replicaOf(group.master.port, group.replica.port)) && Date.now());
       const firstCommitAt = await commit.done;
-      return { cutAt, killAt, promotedAt, firstCommitAt, rejoinedAt };
+      return { timings: { cutAt, killAt, promotedAt, firstCommitAt, rejoinedAt }, affected: keys };
     },
     async stop() {
       await group.stop();
@@ -228,7 +234,7 @@ async function clusterDeployment(cluster: ClusterHandle, avoidKey: string): Prom
       await server(victimPort).restart();
       const rejoinedAt = await until('the old master rejoining as a replica', 60_000, async () => (await replicaOf(victimPort, heirPort)) && Date.now());
       const firstCommitAt = await commit.done;
-      return { cutAt, killAt, promotedAt, firstCommitAt, rejoinedAt };
+      return { timings: { cutAt, killAt, promotedAt, firstCommitAt, rejoinedAt }, affected: shardKeys };
     },
     async stop() {
       await cluster.stop();

@@ -122,11 +122,12 @@ export async function inject(ctx: FaultContext, kind: FaultKind): Promise<FaultR
   switch (kind) {
     case 'redis-failover': {
       if (!ctx.deployment) throw new Error('redis-failover needs a replicated deployment');
-      const t = await ctx.deployment.failover(ctx.cutMs ?? 1000, ctx.stateKeys ?? []);
+      const { timings: t, affected } = await ctx.deployment.failover(ctx.cutMs ?? 1000, ctx.stateKeys ?? []);
       const ms = (x?: number) => (x === undefined ? 'never' : `${x - t.killAt} ms`);
       rec = {
         t: 'fault', kind, at: t.cutAt, until: t.rejoinedAt, timings: { ...t },
-        detail: `link cut ${t.killAt - t.cutAt} ms before the SIGKILL; promoted after ${ms(t.promotedAt)}, first commit on the new master after ${ms(t.firstCommitAt)}, old master a replica after ${ms(t.rejoinedAt)}`,
+        tasks: affected.map((k) => k.slice(k.indexOf('{') + 1, k.lastIndexOf('}'))),
+        detail: `${affected.length} tasks on the failed master; link cut ${t.killAt - t.cutAt} ms before the SIGKILL; promoted after ${ms(t.promotedAt)}, first commit on the new master after ${ms(t.firstCommitAt)}, old master a replica after ${ms(t.rejoinedAt)}`,
       };
       break;
     }

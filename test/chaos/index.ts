@@ -144,13 +144,13 @@ function markdown(r: Report): string {
   const fo = r.scenarios.filter((s) => s.failover);
   if (fo.length) {
     const after = (s: ScenarioResult, x?: number) => (x === undefined ? 'never' : String(x - s.failover!.killAt));
-    out.push('', '| failover run | replicas | events checked | acknowledged, lost | applied twice | forks / seq gaps / seq backwards | unknown outcome (applied / not) | kill → promoted, ms | kill → first commit on the new master, ms | kill → first send acknowledged, ms | kill → old master a replica, ms |');
-    out.push('|---|---|---|---|---|---|---|---|---|---|---|');
+    out.push('', '| failover run | replicas | tasks on the failed master | events checked | acknowledged, lost | applied twice | forks / seq gaps / seq backwards | unknown outcome (applied / not) | kill → promoted, ms | kill → first commit on the new master, ms | kill → first send to a task of the failed master acknowledged, ms | kill → old master a replica, ms |');
+    out.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const s of fo) {
       const c = s.check;
       const o = scenarios.find((x) => x.name === s.name);
       out.push(
-        `| ${s.name} | ${o?.durability?.replicas ?? 0} | ${c.eventsChecked} | ${c.loss?.lost ?? c.lost} | ${c.appliedTwice} | ${c.chainBreaks} / ${c.historyGaps} / ${c.seqBackwards} | ${c.unknown.total} (${c.unknown.applied} / ${c.unknown.notApplied}) | ${after(s, s.failover!.promotedAt)} | ${after(s, s.failover!.firstCommitAt)} | ${after(s, s.failover!.firstAckAt)} | ${after(s, s.failover!.rejoinedAt)} |`,
+        `| ${s.name} | ${o?.durability?.replicas ?? 0} | ${s.faults.find((f) => f.kind === 'redis-failover')?.tasks?.length ?? '?'} | ${c.eventsChecked} | ${c.loss?.lost ?? c.lost} | ${c.appliedTwice} | ${c.chainBreaks} / ${c.historyGaps} / ${c.seqBackwards} | ${c.unknown.total} (${c.unknown.applied} / ${c.unknown.notApplied}) | ${after(s, s.failover!.promotedAt)} | ${after(s, s.failover!.firstCommitAt)} | ${after(s, s.failover!.firstAckAt)} | ${after(s, s.failover!.rejoinedAt)} |`,
       );
     }
   }

@@ -57,6 +57,8 @@ export interface FaultRecord {
   detail?: string;
   /** Moments of a multi-step fault (a failover: cutAt, killAt, promotedAt, firstCommitAt, rejoinedAt), ms since the epoch. */
   timings?: Record<string, number>;
+  /** The tasks a fault hit (a failover: those the failed master held). */
+  tasks?: string[];
 }
 
 export type FaultKind =

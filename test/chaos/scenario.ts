@@ -118,11 +118,13 @@ async function waitFinal(redis: Redis | Cluster, prefix: string, ids: string[], 
 
 /** A failover's timings, with the first send acknowledged after the kill (from the senders' log). */
 function failoverTimings(faults: FaultRecord[], log: RunLog): FailoverTimings | undefined {
-  const t = faults.find((f) => f.kind === 'redis-failover')?.timings as FailoverTimings | undefined;
+  const f = faults.find((x) => x.kind === 'redis-failover');
+  const t = f?.timings as FailoverTimings | undefined;
   if (!t) return undefined;
+  const hit = new Set(f!.tasks ?? []);
   let firstAckAt: number | undefined;
   for (const r of readJsonl<SendRecord>(log.file(FILES.events))) {
-    if (r.outcome === 'accepted' && r.ackAt > t.killAt && (firstAckAt === undefined || r.ackAt < firstAckAt)) firstAckAt = r.ackAt;
+    if (r.outcome === 'accepted' && hit.has(r.task) && r.ackAt > t.killAt && (firstAckAt === undefined || r.ackAt < firstAckAt)) firstAckAt = r.ackAt;
   }
   return { ...t, firstAckAt };
 }
