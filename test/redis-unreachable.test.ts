@@ -121,4 +121,28 @@ describe('an unreachable Redis', () => {
       await server.stop();
     }
   });
+
+  it('a send to a known task while Redis is away rejects with REDIS_UNREACHABLE and leaves no unhandled rejection behind', async () => {
+    const server = await startRedis();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const client = createClient({ connection: server.url, prefix: 'away', machines: { counter }, connectTimeoutMs: 300, log: () => undefined });
+    try {
+      await client.spawn('counter', { id: 'a1' });
+      await client.send('a1', { type: 'inc', n: 'x' }); // the task's rules are known now: the next send takes the fast path
+      await server.kill('SIGKILL');
+      await waitUntil(() => !client.store.redis.status.startsWith('ready'), { timeout: 5000, message: 'the client sees Redis gone' });
+      const err = (await codeOf(client.send('a1', { type: 'inc', n: 'y' }))) as { code?: string };
+      expect(err.code).toBe(ErrorCode.RedisUnreachable);
+      // A wait made and dropped by the send would have timed out first (it started first): its rejection is in by now.
+      await new Promise<void>((r) => setImmediate(r));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await server.restart();
+      await client.close();
+      await server.stop();
+    }
+  });
 });

@@ -147,7 +147,9 @@ export class BatonClient implements TaskApi {
   send(taskId: string, event: { type: string; [k: string]: unknown }, options: SendOptions = {}): Promise<SendReceipt> {
     // The common case (connected, the task's rules known, nothing to wait for) in one synchronous pass: no await before the delivery.
     const known = this.localRules.get(taskId);
-    if (known !== undefined && options.wait === undefined && options.idempotencyKey === undefined && !this.closed && this.reach() === undefined) {
+    // isReady, not reach(): reach() makes a wait for the connection, which nothing would await here (it then
+    // rejected unhandled with REDIS_UNREACHABLE when Redis stayed away past connectTimeoutMs).
+    if (known !== undefined && options.wait === undefined && options.idempotencyKey === undefined && !this.closed && this.connections.isReady(this.store.redis)) {
       try {
         return this.delivery.deliver(taskId, encodeEvent(event, this.options.maxEventBytes, known ?? undefined));
       } catch (err) {
