@@ -154,9 +154,15 @@ export async function sentinelGroup(): Promise<Deployment> {
       const killAt = Date.now();
       await group.master.kill('SIGKILL');
       const promotedAt = await until('Sentinel promoting the replica', 30_000, async () => (await group.masterPort()) === group.replica.port && Date.now());
-      // The old master comes back empty; Sentinel makes it a replica of the new one (after ~8 s, SENTINEL_PUBLISH_PERIOD × 4).
+      // The old master comes back empty only once every Sentinel names the new one: a Sentinel still naming the old
+      // address would send clients to an empty master (ioredis's role check passes: it says it is a master).
+      await until('every Sentinel naming the new master', 30_000, async () => (await group.views()).every((p) => p === group.replica.port));
       await group.master.restart();
-      const rejoinedAt = await until('the old master rejoining as a replica', 60_000, async () => (await replicaOf(group.master.port, group.replica.port)) && Date.now());
+      // Sentinel makes it a replica of the new one (after ~8 s, SENTINEL_PUBLISH_PERIOD × 4).
+      const rejoinedAt = await until('the old master rejoining as a replica', 60_000, async () => (await replicaOf(group.master.port, group.replica.port)) && Date.now()).catch(async (err: Error) => {
+        const roles = await Promise.all([group.master.port, group.replica.port].map((p) => redisCommand(p, ['ROLE']).catch((e: Error) => e.message)));
+        throw new Error(`${err.message}; Sentinels name ${(await group.views()).join(', ')}; ROLE of old and new master: ${JSON.stringify(roles)}\n${group.logs(15).join('\n')}`);
+      });
       const firstCommitAt = await commit.done;
       return { timings: { cutAt, killAt, promotedAt, firstCommitAt, rejoinedAt }, affected: keys };
     },

@@ -167,6 +167,14 @@ export async function ping(port: number, timeoutMs = 1000): Promise<boolean> {
   }
 }
 
+function readTail(file: string, lines: number): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return `(no ${path.basename(file)})`;
+  }
+}
+
 function logTail(dir: string, lines = 15): string {
   try {
     return readFileSync(path.join(dir, 'redis.log'), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
@@ -428,8 +436,12 @@ export interface SentinelGroupHandle {
   sentinels: number[];
   /** `redis-sentinel://…/<name>` for Baton's `connection`. */
   url: string;
-  /** Port of the master the Sentinels name now. */
+  /** Port of the master the Sentinels name now (the first Sentinel's view). */
   masterPort(): Promise<number>;
+  /** The master port each Sentinel names (0 when one does not answer). */
+  views(): Promise<number[]>;
+  /** The last lines of each Sentinel's log. */
+  logs(lines?: number): string[];
   stop(): Promise<void>;
 }
 
@@ -519,6 +531,8 @@ export async function startSentinelGroup(count = 3, opts: SentinelGroupOptions =
       sentinels,
       url: `redis-sentinel://${sentinels.map((p) => `${HOST}:${p}`).join(',')}/${name}`,
       masterPort: () => sentinelMasterPort(sentinels[0]!, name),
+      views: () => Promise.all(sentinels.map((p) => sentinelMasterPort(p, name).catch(() => 0))),
+      logs: (lines = 30) => dirs.map((d) => `${path.basename(d)}:\n${logTail(d, lines).replace('(no redis.log)', readTail(path.join(d, 'sentinel.log'), lines))}`),
       stop,
     };
   } catch (err) {
