@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_RESULT } from '../src/actors/fromAgent.js';
 import { ErrorCode, NotReplicatedError, type Runtime } from '../src/index.js';
+import { Keys } from '../src/persistence/keys.js';
 import { suiteAgents, suiteKeys, suiteMachines, type CallerContext } from './fixtures/agent-suite.js';
 import { counter } from './fixtures/machines.js';
 import { uniquePrefix, waitUntil } from './helpers/index.js';
@@ -117,6 +118,41 @@ describe('Redis Sentinel', () => {
     expect(seen.filter((n) => n === 'unsure').length).toBeLessThanOrEqual(1);
     if (seen.includes('unsure')) expect(seen).toEqual(['kept', 'unsure', 'after']);
   }, 40_000);
+
+  it('with durability.replicas 1, a commit is announced only once replicated: a follower never hears of a step the replica does not hold', async () => {
+    const prefix = uniquePrefix('sentinel-notice');
+    const rt = await runtime(prefix, { machines: { counter }, leaseMs: 1000, durability: { replicas: 1, timeoutMs: 300 } });
+    const t = await rt.spawn('counter', { id: 'n1' });
+    await t.send({ type: 'inc', n: 'a' });
+    const sentinels = group.sentinels.map((port) => ({ host: '127.0.0.1', port }));
+    const conn = new Redis({ sentinels, name: group.name });
+    const sub = new Redis({ sentinels, name: group.name });
+    try {
+      const k = new Keys(prefix).task('n1');
+      const heard: number[] = [];
+      sub.on('message', (_channel: string, m: string) => {
+        const seq = /"seq":(\d+)/.exec(m);
+        if (seq) heard.push(Number(seq[1]));
+      });
+      await sub.subscribe(k.changes);
+      group.replica.pause();
+      let unsure = 0;
+      try {
+        await expect(t.send({ type: 'inc', n: 'unsure' })).rejects.toBeInstanceOf(NotReplicatedError);
+        unsure = Number(await conn.hget(k.state, 'seq')); // on the master, not on the replica
+      } finally {
+        group.replica.resume();
+      }
+      expect(unsure).toBeGreaterThan(0);
+      await t.send({ type: 'inc', n: 'after' }, { idempotencyKey: 'n1-after' });
+      // The later, replicated commit is announced; the earlier one, which the replica did not hold, never was.
+      await waitUntil(() => heard.some((s) => s > unsure), { timeout: 10_000, message: `a notice after seq ${unsure}` });
+      expect(heard).not.toContain(unsure);
+    } finally {
+      conn.disconnect();
+      sub.disconnect();
+    }
+  }, 30_000);
 
   it('with durability.replicas 1, an agent outcome that is not replicated is delivered again, not run again', async () => {
     const prefix = uniquePrefix('sentinel-agent');

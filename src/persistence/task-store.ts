@@ -31,6 +31,14 @@ const REFUSALS: Partial<Record<number, (taskId: string, reply: Reply) => BatonEr
     ),
 };
 
+/** The change notice the commit script would publish: its head, then the delta (as commit-7.lua writes it). */
+function noticeOf(c: CommitArgs): string {
+  const { set, del } = c.parts;
+  const s: string[] = [];
+  for (let i = 0; i < set.length; i += 2) s.push(`${JSON.stringify(set[i])}:${set[i + 1]}`);
+  return `${c.notice}{"s":{${s.join(',')}},"x":[${del.map((f) => JSON.stringify(f)).join(',')}]}}`;
+}
+
 /** The typed error for a script's refusal, or an unexpected-reply error. */
 function refused(script: string, taskId: string, reply: Reply): BatonError {
   return REFUSALS[reply[0]]?.(taskId, reply) ?? new BatonError(ErrorCode.Redis, `${script}: unexpected reply ${JSON.stringify(reply)}`);
@@ -264,7 +272,9 @@ export class TaskStore {
       c.event,
       c.from,
       c.to,
-      k.changes,
+      // With durability the notice goes out once the replicas hold the commit (below): a follower then never sees a
+      // step that a failover loses.
+      t ? '' : k.changes,
       c.notice,
       c.owner,
       c.leaseMs,
@@ -284,7 +294,11 @@ export class TaskStore {
     ]);
     const reply = await sent;
     if (reply[0] === ScriptCode.Ok || reply[0] === ScriptCode.Duplicate) {
-      if (t) await this.replicated(t, k.state, () => `commit ${c.seq} of task '${taskId}'`);
+      if (t) {
+        await this.replicated(t, k.state, () => `commit ${c.seq} of task '${taskId}'`);
+        // A lost notice is a gap its followers resync over, as ever.
+        this.redis.publish(k.changes, noticeOf(c)).catch(() => undefined);
+      }
       return;
     }
     throw refused('commit', taskId, reply[0] === ScriptCode.SeqConflict ? [reply[0], reply[1], c.seq] : reply);

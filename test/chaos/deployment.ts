@@ -183,22 +183,24 @@ async function slotOwners(port: number): Promise<Array<{ from: number; to: numbe
  * A Redis Cluster of three masters with one replica each. The victim (the
  * master the failover kills) announces a LinkProxy's port, so its replica and
  * every client reach it through the proxy; the cut drops only the replication
- * link. The victim is a master that does not serve `avoidKey`'s slot (the
- * run's record of agent executions, which is the test's, not Baton's).
+ * link. The victim is a master that serves none of `avoidKeys`' slots: the
+ * run's record of agent executions (the test's, not Baton's) and the BullMQ
+ * queues' hash tag (their lock renewals would otherwise go through the proxy,
+ * in the busy test process, and lapse; the Sentinel run fails the queues over).
  */
-export async function clusterWithReplicas(avoidKey: string): Promise<Deployment> {
+export async function clusterWithReplicas(avoidKeys: string[]): Promise<Deployment> {
   const cluster: ClusterHandle = await startCluster(3, { replicas: 1 });
   try {
-    return await clusterDeployment(cluster, avoidKey);
+    return await clusterDeployment(cluster, avoidKeys);
   } catch (err) {
     await cluster.stop();
     throw err;
   }
 }
 
-async function clusterDeployment(cluster: ClusterHandle, avoidKey: string): Promise<Deployment> {
+async function clusterDeployment(cluster: ClusterHandle, avoidKeys: string[]): Promise<Deployment> {
   const anyPort = cluster.nodes[0]!.port;
-  const avoidSlot = Number(await redisCommand(anyPort, ['CLUSTER', 'KEYSLOT', avoidKey]));
+  const avoidSlots = await Promise.all(avoidKeys.map(async (k) => Number(await redisCommand(anyPort, ['CLUSTER', 'KEYSLOT', k]))));
   const shards = await slotOwners(anyPort);
   const byMaster = new Map<number, { slots: Array<[number, number]>; replicas: number[] }>();
   for (const s of shards) {
@@ -206,7 +208,9 @@ async function clusterDeployment(cluster: ClusterHandle, avoidKey: string): Prom
     e.slots.push([s.from, s.to]);
     byMaster.set(s.master, e);
   }
-  const [victimPort, victim] = [...byMaster].find(([, e]) => !e.slots.some(([a, b]) => avoidSlot >= a && avoidSlot <= b) && e.replicas.length === 1)!;
+  const found = [...byMaster].find(([, e]) => !e.slots.some(([a, b]) => avoidSlots.some((x) => x >= a && x <= b)) && e.replicas.length === 1);
+  if (!found) throw new Error(`no master of the cluster is free of the slots ${avoidSlots.join(', ')}`);
+  const [victimPort, victim] = found;
   const heirPort = victim.replicas[0]!;
   const server = (port: number) => cluster.servers.find((s) => s.port === port)!;
   const proxy = await new LinkProxy({ host: HOST, port: victimPort }).start();

@@ -138,7 +138,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const dir = o.dir ?? path.join(tmpdir(), 'baton-chaos', `${prefix}`);
   const log = new RunLog(dir);
   const dep: Deployment =
-    o.topology === 'sentinel' ? await sentinelGroup() : o.topology === 'cluster' ? await clusterWithReplicas(`${prefix}:chaos:runs`) : await singleServer(o.aof);
+    o.topology === 'sentinel' ? await sentinelGroup() : o.topology === 'cluster' ? await clusterWithReplicas([`${prefix}:chaos:runs`, `{${prefix}}:activate`]) : await singleServer(o.aof);
   const pool = new WorkerPool({ connection: dep.connection, prefix, leaseMs, agentLockMs, idleMs: o.idleMs ?? 3000, durability: o.durability });
   const clients: BatonClient[] = [];
   const monitorConn = dep.reader();

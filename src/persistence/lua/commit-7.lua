@@ -25,7 +25,8 @@
     ARGV[7]  history: event (JSON)
     ARGV[8]  history: state value before (JSON)
     ARGV[9]  history: state value after (JSON)
-    ARGV[10] changes channel
+    ARGV[10] changes channel, or '' when the caller publishes the notice itself (with durability: once
+             the replicas acknowledged the commit)
     ARGV[11] change notice head: the script appends the delta and '}'
     ARGV[12] owner id
     ARGV[13] lease duration (ms)
@@ -187,5 +188,7 @@ if redis.call('GET', KEYS[4]) == ARGV[12] then
     redis.call('DEL', KEYS[4])
   end
 end
-redis.call('PUBLISH', ARGV[10], ARGV[11] .. '{"s":{' .. table.concat(nset, ',') .. '},"x":[' .. table.concat(ndel, ',') .. ']}}')
+if ARGV[10] ~= '' then
+  redis.call('PUBLISH', ARGV[10], ARGV[11] .. '{"s":{' .. table.concat(nset, ',') .. '},"x":[' .. table.concat(ndel, ',') .. ']}}')
+end
 return {1}
