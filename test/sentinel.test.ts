@@ -185,6 +185,22 @@ describe('Redis Sentinel', () => {
     }
   }, 40_000);
 
+  it('a Sentinel connection told to disconnect while it resolves the master (what the failover detector does on +switch-master) connects again', async () => {
+    const prefix = uniquePrefix('sentinel-race');
+    const c = client(prefix, { machines: { counter }, connectTimeoutMs: 3000 });
+    await c.spawn('counter', { id: 'r1' });
+    const conn = c.store.redis as unknown as Redis & { connector: { disconnect(): void }; stream: { destroy(): void } };
+    let ended = false;
+    conn.once('end', () => (ended = true));
+    // The connection drops; as it reconnects through the Sentinels, its connector is told to disconnect.
+    conn.once('connecting', () => conn.connector.disconnect());
+    conn.stream.destroy();
+    await waitUntil(() => ended, { timeout: 5000, message: 'the connect fails and the connection ends (the ioredis race)' });
+    // Connected again: a call goes through.
+    await c.send('r1', { type: 'inc', n: 'after' });
+    expect(conn.status).toBe('ready');
+  }, 30_000);
+
   it('a failover mid-task: the master is killed, Sentinel promotes the replica, the runtime follows and the task finishes with every acknowledged event once', async () => {
     const prefix = uniquePrefix('sentinel-failover');
     const rt = await runtime(prefix, { machines: { counter }, leaseMs: 2000, durability: { replicas: 1, timeoutMs: 1000 } });

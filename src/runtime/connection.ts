@@ -313,10 +313,38 @@ function sentinelTuned(o: RedisOptions): RedisOptions {
   return { failoverDetector: true, reconnectOnError: (err: Error) => (err.message.startsWith('READONLY') ? 2 : false), ...o };
 }
 
+/**
+ * A Sentinel connection that keeps reconnecting. ioredis's Sentinel
+ * connector gives up for good when it is told to disconnect while it is
+ * resolving the master: its failover detector does exactly that on
+ * `+switch-master`, which comes while a connection to the dead master is
+ * reconnecting. The connect then fails with "Connection is closed.", and
+ * the connection ends (status `end`) and never reconnects (ioredis
+ * Redis.connect; seen in the redis-failover fault run: one client of five
+ * stayed down for good; redis/ioredis#1683 reports the same). A connection
+ * that ends right after such a failed connect is connected again; one
+ * closed by `quit()` or `disconnect()` ends without that error and stays closed.
+ */
+function sentinelConnection(options: RedisOptions): Redis {
+  const conn = new ioredis.Redis(options);
+  let failedConnect = false;
+  conn.on('error', (err: Error) => {
+    failedConnect = err.message === 'Connection is closed.' && conn.status === 'connecting';
+  });
+  conn.on('end', () => {
+    if (!failedConnect) return;
+    failedConnect = false;
+    setTimeout(() => {
+      if (conn.status === 'end') conn.connect().catch(() => undefined);
+    }, 50).unref();
+  });
+  return conn;
+}
+
 function makeFactory(opt: ConnectionOption): (purpose: 'command' | 'subscriber' | 'blocking') => RedisLike {
   if (typeof opt === 'string' && opt.startsWith(SENTINEL_SCHEME)) {
     const base = sentinelTuned(parseSentinelUrl(opt));
-    return (p) => new ioredis.Redis({ ...base, ...tune(p) });
+    return (p) => sentinelConnection({ ...base, ...tune(p) });
   }
   if (typeof opt === 'string') {
     return (p) => new ioredis.Redis(opt, tune(p));
@@ -337,8 +365,11 @@ function makeFactory(opt: ConnectionOption): (purpose: 'command' | 'subscriber' 
   }
   if (typeof opt === 'object' && opt !== null) {
     const given = opt as RedisOptions;
-    const base = Array.isArray(given.sentinels) ? sentinelTuned(given) : given;
-    return (p) => new ioredis.Redis({ ...base, ...tune(p) });
+    if (Array.isArray(given.sentinels)) {
+      const base = sentinelTuned(given);
+      return (p) => sentinelConnection({ ...base, ...tune(p) });
+    }
+    return (p) => new ioredis.Redis({ ...given, ...tune(p) });
   }
   throw new InvalidOptionsError('connection must be a URL, ioredis options, an ioredis instance or { cluster: nodes }');
 }
