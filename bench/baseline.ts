@@ -68,7 +68,9 @@ export class CommitLoop {
     const seq = this.seq + 1;
     const t = Date.now();
     const timers = '[]';
-    const cursor = this.append ? nextStreamId(this.last, t) : `${t}-${seq}`;
+    // Without the append the cursor stays where it is: a commit that moves it must name an entry the mailbox
+    // holds (commit-7.lua refuses one that is gone), and the bare loop sends no entries.
+    const cursor = this.append ? nextStreamId(this.last, t) : this.last;
     return {
       epoch: this.epoch,
       seq,

@@ -155,7 +155,7 @@ function markdown(r: Report): string {
     }
   }
   const t = r.totals;
-  out.push('', `Totals: ${t.runs} runs; faults ${Object.entries(t.faults).map(([k, v]) => `${k} ${v}`).join(', ')}; events checked ${t.eventsChecked}; lost ${t.lost} (plus ${t.lostEverysec} under emulated power cuts with everysec); applied twice ${t.appliedTwice}; violations ${t.violations}.`);
+  out.push('', `Totals: ${t.runs} runs; faults ${Object.entries(t.faults).map(([k, v]) => `${k} ${v}`).join(', ')}; events checked ${t.eventsChecked}; lost ${t.lost} (plus ${t.lostEverysec} in the runs that measure a loss: power cuts with everysec, failovers with replicas 0); applied twice ${t.appliedTwice}; violations ${t.violations}.`);
   if (r.fuzz) {
     const f = r.fuzz;
     out.push('', `Fuzz: ${f.cases.total} malformed cases (${f.cases.events} events, ${f.cases.spawns} spawns, ${f.cases.agentOutputs} agent outputs, ${f.cases.corruptions} corrupted tasks); worker crashes ${f.workerCrashes}; violations ${f.violations.length}; background events checked ${f.background.eventsChecked}, lost ${f.background.lost}, applied twice ${f.background.appliedTwice}.`);
