@@ -189,12 +189,14 @@ describe('Redis Sentinel', () => {
     const prefix = uniquePrefix('sentinel-race');
     const c = client(prefix, { machines: { counter }, connectTimeoutMs: 3000 });
     await c.spawn('counter', { id: 'r1' });
-    const conn = c.store.redis as unknown as Redis & { connector: { disconnect(): void }; stream: { destroy(): void } };
+    const conn = c.store.redis as Redis;
+    // ioredis's connector and socket (members its types call private).
+    const inside = conn as unknown as { connector: { disconnect(): void }; stream: { destroy(): void } };
     let ended = false;
     conn.once('end', () => (ended = true));
     // The connection drops; as it reconnects through the Sentinels, its connector is told to disconnect.
-    conn.once('connecting', () => conn.connector.disconnect());
-    conn.stream.destroy();
+    conn.once('connecting', () => inside.connector.disconnect());
+    inside.stream.destroy();
     await waitUntil(() => ended, { timeout: 5000, message: 'the connect fails and the connection ends (the ioredis race)' });
     // Connected again: a call goes through.
     await c.send('r1', { type: 'inc', n: 'after' });

@@ -5,6 +5,24 @@
 // reply arrived: the moment a client library may resend the command.
 import net from 'node:net';
 
+/** Either end closing or failing closes both; returns the close. */
+function joined(client: net.Socket, upstream: net.Socket, forget: () => void): () => void {
+  const close = () => {
+    client.destroy();
+    upstream.destroy();
+    forget();
+  };
+  client.on('error', close).on('close', close);
+  upstream.on('error', close).on('close', close);
+  return close;
+}
+
+/** Listen on a free loopback port; resolves with it. */
+async function listenOnLoopback(server: net.Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as net.AddressInfo).port;
+}
+
 export class ReplyCutProxy {
   private server?: net.Server;
   private readonly sockets = new Set<net.Socket>();
@@ -36,17 +54,12 @@ export class ReplyCutProxy {
       upstream.on('data', (d: Buffer) => {
         if (!cut) client.write(d);
       });
-      const close = () => {
-        client.destroy();
-        upstream.destroy();
+      joined(client, upstream, () => {
         this.sockets.delete(client);
         this.sockets.delete(upstream);
-      };
-      client.on('error', close).on('close', close);
-      upstream.on('error', close).on('close', close);
+      });
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server!.address() as net.AddressInfo).port;
+    this.port = await listenOnLoopback(this.server);
     return this;
   }
 
@@ -96,16 +109,9 @@ export class LinkProxy {
         else upstream.write(d);
       });
       upstream.on('data', (d: Buffer) => client.write(d));
-      const close = () => {
-        client.destroy();
-        upstream.destroy();
-        this.links.delete(client);
-      };
-      client.on('error', close).on('close', close);
-      upstream.on('error', close).on('close', close);
+      const close = joined(client, upstream, () => this.links.delete(client));
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server!.address() as net.AddressInfo).port;
+    this.port = await listenOnLoopback(this.server);
     return this;
   }
 
