@@ -203,6 +203,21 @@ describe('Redis Sentinel', () => {
     expect(conn.status).toBe('ready');
   }, 30_000);
 
+  it('a Sentinel connection closed on purpose while it reconnects stays closed', async () => {
+    const c = client(uniquePrefix('sentinel-close'), { machines: { counter } });
+    await c.list();
+    const conn = c.store.redis as Redis;
+    const inside = conn as unknown as { stream: { destroy(): void } };
+    let ended = false;
+    conn.once('end', () => (ended = true));
+    conn.once('connecting', () => conn.disconnect());
+    inside.stream.destroy();
+    await waitUntil(() => ended, { timeout: 5000, message: 'the connection ends' });
+    // Nothing to wait on for a reconnect that must not come: give the 50 ms re-connect six times over.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(conn.status).toBe('end');
+  }, 30_000);
+
   it('a failover mid-task: the master is killed, Sentinel promotes the replica, the runtime follows and the task finishes with every acknowledged event once', async () => {
     const prefix = uniquePrefix('sentinel-failover');
     const rt = await runtime(prefix, { machines: { counter }, leaseMs: 2000, durability: { replicas: 1, timeoutMs: 1000 } });

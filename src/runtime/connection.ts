@@ -328,9 +328,12 @@ function sentinelTuned(o: RedisOptions): RedisOptions {
 function sentinelConnection(options: RedisOptions): Redis {
   const conn = new ioredis.Redis(options);
   let failedConnect = false;
+  // ioredis does not emit this error for a connection being closed on purpose (silentEmit drops it while
+  // manuallyClosing), so a quit() or disconnect() during a connect is not undone here.
   conn.on('error', (err: Error) => {
     failedConnect = err.message === 'Connection is closed.' && conn.status === 'connecting';
   });
+  conn.on('ready', () => (failedConnect = false));
   conn.on('end', () => {
     if (!failedConnect) return;
     failedConnect = false;
