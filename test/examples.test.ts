@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runChild, waitUntil } from './helpers/index.js';
+import { runChild, startSentinelGroup, waitUntil } from './helpers/index.js';
 
 // The README shows examples/quickstart.ts and runs examples/demo.ts: both must work as printed.
 describe('examples', () => {
@@ -21,6 +21,20 @@ describe('examples', () => {
     expect(child.lines.slice(0, 5)).toEqual(['UNKNOWN_MACHINE', 'INVALID_EVENT', 'INVALID_EVENT', 'INVALID_EVENT', 'accepted']);
     expect(child.lines).toContain("{ notes: [ 'ship it' ] } [ 'does not match its schema: text: blank' ]");
   });
+
+  it('high-availability runs on a Sentinel group as printed, and the README shows the file as it is', async () => {
+    const file = readFileSync('examples/high-availability.ts', 'utf8');
+    expect(readFileSync('README.md', 'utf8')).toContain('```ts\n' + file + '```');
+    const group = await startSentinelGroup(3);
+    try {
+      const child = runChild('examples/high-availability.ts', { env: { BATON_SENTINEL_URL: group.url } });
+      const exit = await child.exited;
+      expect(exit.code, child.lines.join('\n')).toBe(0);
+      expect(child.lines).toContain("{ entries: [ 'opened', 'paid' ] }");
+    } finally {
+      await group.stop();
+    }
+  }, 60_000);
 
   it('demo: the research task survives a SIGKILL, a conflict and a scope change', async () => {
     const child = runChild('examples/demo.ts');

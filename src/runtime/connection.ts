@@ -323,7 +323,8 @@ function sentinelTuned(o: RedisOptions): RedisOptions {
  * Redis.connect; seen in the redis-failover fault run: one client of five
  * stayed down for good; redis/ioredis#1683 reports the same). A connection
  * that ends right after such a failed connect is connected again; one
- * closed by `quit()` or `disconnect()` ends without that error and stays closed.
+ * closed by `quit()` or `disconnect()` ends without that error and stays
+ * closed, and its Sentinel connections are closed with it.
  */
 function sentinelConnection(options: RedisOptions): Redis {
   const conn = new ioredis.Redis(options);
@@ -335,7 +336,12 @@ function sentinelConnection(options: RedisOptions): Redis {
   });
   conn.on('ready', () => (failedConnect = false));
   conn.on('end', () => {
-    if (!failedConnect) return;
+    if (!failedConnect) {
+      // Closed for good. After quit() ioredis leaves the failover detector's connections to the Sentinels
+      // open (redis/ioredis#1362), and they keep the process alive: its connector's disconnect closes them.
+      (conn as unknown as { connector?: { disconnect(): void } }).connector?.disconnect();
+      return;
+    }
     failedConnect = false;
     setTimeout(() => {
       if (conn.status === 'end') conn.connect().catch(() => undefined);
