@@ -58,9 +58,10 @@ export interface ClientOptions {
   connectTimeoutMs?: number;
   /**
    * How many Redis replicas must hold a write before Baton acts on it
-   * (Redis `WAIT`, on the same connection right after the script): `send()`
-   * resolves, a commit counts as landed (its effects are sent, the local
-   * sends it carries resolve) and a lease counts as taken only once
+   * (Redis `WAIT`, after the script's reply, on the connection it went out
+   * on): `send()` resolves, a commit counts as landed (its effects are sent,
+   * its change notice is published, the local sends it carries resolve) and
+   * a lease counts as taken only once
    * `replicas` replicas acknowledged it. Too few within `timeoutMs`: `send()`
    * and `spawn()` reject with `NOT_REPLICATED` (the write may or may not be
    * kept: a resend with the same idempotency key is safe) and a holder lets
