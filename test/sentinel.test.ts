@@ -16,6 +16,23 @@ import { useBaton } from './helpers/setup.js';
 describe('Redis Sentinel', () => {
   let group: SentinelGroupHandle;
   const { runtime, client } = useBaton({ connection: () => group.url });
+  /** A counter task held by a runtime of `prefix` with `replicas: 1`, which applied one event `n`. */
+  async function heldCounter(prefix: string, id: string, n: string) {
+    const rt = await runtime(prefix, { machines: { counter }, leaseMs: 1000, durability: { replicas: 1, timeoutMs: 300 } });
+    const t = await rt.spawn('counter', { id });
+    await t.send({ type: 'inc', n });
+    return t;
+  }
+
+  /** Run `fn` with the replica SIGSTOPped (it acknowledges nothing), and resume it whatever happens. */
+  async function replicaPaused<T>(fn: () => Promise<T>): Promise<T> {
+    group.replica.pause();
+    try {
+      return await fn();
+    } finally {
+      group.replica.resume();
+    }
+  }
 
   beforeAll(async () => {
     group = await startSentinelGroup(3);
@@ -51,8 +68,7 @@ describe('Redis Sentinel', () => {
     const c = client(prefix, { machines: { counter }, durability: { replicas: 1, timeoutMs: 300 } });
     await c.spawn('counter', { id: 'w1' });
     await c.send('w1', { type: 'inc', n: 'kept' });
-    group.replica.pause();
-    try {
+    await replicaPaused(async () => {
       const err = await c.send('w1', { type: 'inc', n: 'unsure' }).then(
         () => undefined,
         (e: unknown) => e,
@@ -60,9 +76,7 @@ describe('Redis Sentinel', () => {
       expect(err).toBeInstanceOf(NotReplicatedError);
       expect((err as NotReplicatedError).code).toBe(ErrorCode.NotReplicated);
       expect((err as Error).message).toMatch(/0 of the 1 replica\(s\) asked for acknowledged it within 300 ms/);
-    } finally {
-      group.replica.resume();
-    }
+    });
     // Once the replica is back, sends resolve again.
     await c.send('w1', { type: 'inc', n: 'after' });
   }, 30_000);
@@ -74,39 +88,29 @@ describe('Redis Sentinel', () => {
     const first = client(prefix, { machines: { counter }, durability });
     const retry = client(prefix, { machines: { counter }, durability });
     await first.spawn('counter', { id: 'd1' });
-    group.replica.pause();
-    try {
+    await replicaPaused(async () => {
       await expect(first.send('d1', { type: 'inc', n: 'x' }, { idempotencyKey: 'd1-x' })).rejects.toBeInstanceOf(NotReplicatedError);
       // The master has the key; its entry is not on the replica, so "duplicate" must not be an acknowledgement yet.
       await expect(retry.send('d1', { type: 'inc', n: 'x' }, { idempotencyKey: 'd1-x' })).rejects.toBeInstanceOf(NotReplicatedError);
       await expect(first.spawn('counter', { id: 'd2' })).rejects.toBeInstanceOf(NotReplicatedError);
       // Likewise the retry of a spawn (TASK_EXISTS inside): the task exists on the master only.
       await expect(retry.spawn('counter', { id: 'd2' })).rejects.toBeInstanceOf(NotReplicatedError);
-    } finally {
-      group.replica.resume();
-    }
+    });
     expect(await retry.send('d1', { type: 'inc', n: 'x' }, { idempotencyKey: 'd1-x' })).toMatchObject({ duplicate: true });
     // The retry of the same spawn finds its task (now replicated) and finishes the job.
     expect((await retry.spawn('counter', { id: 'd2' })).id).toBe('d2');
   }, 30_000);
 
   it('with durability.replicas 1, a send to a task held in this process whose commit is not replicated rejects with NOT_REPLICATED; the task goes on once the replica is back', async () => {
-    const prefix = uniquePrefix('sentinel-local');
-    const rt = await runtime(prefix, { machines: { counter }, leaseMs: 1000, durability: { replicas: 1, timeoutMs: 300 } });
-    const t = await rt.spawn('counter', { id: 'l1' });
-    await t.send({ type: 'inc', n: 'kept' });
-    group.replica.pause();
-    let err: unknown;
-    try {
-      // Held here: the commit that applies the event appends it; its WAIT fails, the host lets the task go,
-      // and the send's fallback through the mailbox (same token) is not replicated either.
-      err = await t.send({ type: 'inc', n: 'unsure' }).then(
+    const t = await heldCounter(uniquePrefix('sentinel-local'), 'l1', 'kept');
+    // Held here: the commit that applies the event appends it; its WAIT fails, the host lets the task go,
+    // and the send's fallback through the mailbox (same token) is not replicated either.
+    const err = await replicaPaused(() =>
+      t.send({ type: 'inc', n: 'unsure' }).then(
         () => undefined,
         (e: unknown) => e,
-      );
-    } finally {
-      group.replica.resume();
-    }
+      ),
+    );
     expect(err).toBeInstanceOf(NotReplicatedError);
     // The task is resumed from what Redis kept and serves again.
     await t.send({ type: 'inc', n: 'after' }, { idempotencyKey: 'l1-after' });
@@ -121,9 +125,7 @@ describe('Redis Sentinel', () => {
 
   it('with durability.replicas 1, a commit is announced only once replicated: a follower never hears of a step the replica does not hold', async () => {
     const prefix = uniquePrefix('sentinel-notice');
-    const rt = await runtime(prefix, { machines: { counter }, leaseMs: 1000, durability: { replicas: 1, timeoutMs: 300 } });
-    const t = await rt.spawn('counter', { id: 'n1' });
-    await t.send({ type: 'inc', n: 'a' });
+    const t = await heldCounter(prefix, 'n1', 'a');
     const sentinels = group.sentinels.map((port) => ({ host: '127.0.0.1', port }));
     const conn = new Redis({ sentinels, name: group.name });
     const sub = new Redis({ sentinels, name: group.name });
@@ -135,14 +137,10 @@ describe('Redis Sentinel', () => {
         if (seq) heard.push(Number(seq[1]));
       });
       await sub.subscribe(k.changes);
-      group.replica.pause();
-      let unsure = 0;
-      try {
+      const unsure = await replicaPaused(async () => {
         await expect(t.send({ type: 'inc', n: 'unsure' })).rejects.toBeInstanceOf(NotReplicatedError);
-        unsure = Number(await conn.hget(k.state, 'seq')); // on the master, not on the replica
-      } finally {
-        group.replica.resume();
-      }
+        return Number(await conn.hget(k.state, 'seq')); // on the master, not on the replica
+      });
       expect(unsure).toBeGreaterThan(0);
       await t.send({ type: 'inc', n: 'after' }, { idempotencyKey: 'n1-after' });
       // The later, replicated commit is announced; the earlier one, which the replica did not hold, never was.
@@ -167,13 +165,10 @@ describe('Redis Sentinel', () => {
       await runtime(prefix, { machines: {}, agents: { gated: agents.gated! }, durability, log: (msg) => logs.push(msg) });
       await holder.spawn('gatedTask', { id: 'ag1', input: { text: 'hi' } });
       await waitUntil(async () => (await conn.llen(k.runs('gated'))) === 1, { timeout: 10_000, message: 'the agent started' });
-      group.replica.pause();
-      try {
+      await replicaPaused(async () => {
         await conn.set(k.gate, '1'); // the agent finishes; its outcome's append is not replicated
         await waitUntil(() => logs.includes('agent outcome delivery failed, retrying'), { timeout: 10_000, message: 'the delivery is retried' });
-      } finally {
-        group.replica.resume();
-      }
+      });
       const v = await holder.waitFor('ag1', (x) => x.status !== 'active', { timeout: 15_000 });
       expect(v.value).toBe('done');
       expect((v.context as CallerContext).result).toEqual({ text: 'hi!' });

@@ -66,11 +66,12 @@ export class ReplicaWaits {
    */
   confirm(t: Ticket, what: () => string, key: string): Promise<void> {
     const { replicas, timeoutMs } = this.durability;
+    const now = this.linkOf(key);
     // No ticket link: the write went out before a cluster knew its slots (the first writes of a new client).
-    const link = t.link ?? this.linkOf(key);
-    const closes = t.link ? t.closes : (link?.closes ?? 0);
+    const link = t.link ?? now;
+    const closes = t.link ? t.closes : (now?.closes ?? 0);
     // The slot moved (a failover, a redirect) or the connection closed: a WAIT now would not count that write.
-    if (!link || link !== this.linkOf(key) || link.closes !== closes) return Promise.reject(new NotReplicatedError(what(), replicas, 0, timeoutMs, 'its connection closed or its slot moved before the replicas were asked'));
+    if (!link || link !== now || link.closes !== closes) return Promise.reject(new NotReplicatedError(what(), replicas, 0, timeoutMs, 'its connection closed or its slot moved before the replicas were asked'));
     let wait = this.pending.get(link);
     if (!wait) {
       wait = new Promise<number>((resolve, reject) => {

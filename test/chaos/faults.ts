@@ -95,16 +95,16 @@ export class AofSampler {
 /** The live, unfrozen worker that holds the most task leases right now (read from Redis). */
 async function busiest(ctx: FaultContext): Promise<import('./procs.js').WorkerProc | undefined> {
   if (!ctx.prefix || !ctx.redis) return undefined;
-  const server = () => ctx.redis!;
+  const port = ctx.redis.port;
   const keys: string[] = [];
   let cursor = '0';
   do {
-    const r = (await redisCommand(server().port, ['SCAN', cursor, 'MATCH', `${ctx.prefix}:task:*:lease`, 'COUNT', '1000'])) as [string, string[]];
+    const r = (await redisCommand(port, ['SCAN', cursor, 'MATCH', `${ctx.prefix}:task:*:lease`, 'COUNT', '1000'])) as [string, string[]];
     cursor = r[0];
     keys.push(...r[1]);
   } while (cursor !== '0');
   if (!keys.length) return undefined;
-  const owners = (await redisCommand(server().port, ['MGET', ...keys])) as Array<string | null>;
+  const owners = (await redisCommand(port, ['MGET', ...keys])) as Array<string | null>;
   const counts = new Map<string, number>();
   for (const o of owners) if (o) counts.set(o, (counts.get(o) ?? 0) + 1);
   const live = ctx.pool.live().filter((x) => !x.frozen);
