@@ -3,6 +3,7 @@ import { ioredis } from './cjs.js';
 import { ClosedError, InvalidOptionsError, RedisAuthError, RedisNoPermError, RedisUnreachableError } from '../errors.js';
 import { defineScripts, type RedisLike } from '../persistence/scripts.js';
 import { batchWritesPerTick } from './write-batching.js';
+import { ClosableRedis } from './closable-redis.js';
 
 /**
  * Where Baton's Redis is: a URL (`redis://`, `rediss://`, or
@@ -327,7 +328,7 @@ function sentinelTuned(o: RedisOptions): RedisOptions {
  * closed, and its Sentinel connections are closed with it.
  */
 function sentinelConnection(options: RedisOptions): Redis {
-  const conn = new ioredis.Redis(options);
+  const conn = new ClosableRedis(options);
   let failedConnect = false;
   // ioredis does not emit this error for a connection being closed on purpose (silentEmit drops it while
   // manuallyClosing), so a quit() or disconnect() during a connect is not undone here.
@@ -356,10 +357,10 @@ function makeFactory(opt: ConnectionOption): (purpose: 'command' | 'subscriber' 
     return (p) => sentinelConnection({ ...base, ...tune(p) });
   }
   if (typeof opt === 'string') {
-    return (p) => new ioredis.Redis(opt, tune(p));
+    return (p) => new ClosableRedis(opt, tune(p));
   }
   if (opt instanceof ioredis.Redis) {
-    return (p) => opt.duplicate(tune(p));
+    return (p) => new ClosableRedis({ ...opt.options, ...tune(p) }); // opt.duplicate(), as a ClosableRedis
   }
   if (opt instanceof ioredis.Cluster) {
     return (p) => opt.duplicate(undefined, { redisOptions: tune(p) });
@@ -378,7 +379,7 @@ function makeFactory(opt: ConnectionOption): (purpose: 'command' | 'subscriber' 
       const base = sentinelTuned(given);
       return (p) => sentinelConnection({ ...base, ...tune(p) });
     }
-    return (p) => new ioredis.Redis({ ...given, ...tune(p) });
+    return (p) => new ClosableRedis({ ...given, ...tune(p) });
   }
   throw new InvalidOptionsError('connection must be a URL, ioredis options, an ioredis instance or { cluster: nodes }');
 }
