@@ -102,6 +102,34 @@ describe('an unreachable Redis', () => {
     }
   });
 
+  for (const away of ['killed', 'paused'] as const) {
+    it(`a runtime and a client close while Redis is ${away}: they wait connectTimeoutMs for it, say so, and drop what was left`, async () => {
+      const server = await startRedis();
+      const said: string[] = [];
+      const options = { connection: server.url, prefix: 'gone', machines: { counter }, connectTimeoutMs: 500 };
+      const rt = await createRuntime({ ...options, log: (m: string) => void said.push(m) });
+      const client = createClient({ ...options, log: () => undefined });
+      try {
+        const task = await rt.spawn('counter', { id: 'g' });
+        await client.send('g', { type: 'inc', n: '1' });
+        await task.waitFor((v) => v.seq >= 2);
+        if (away === 'killed') await server.kill('SIGKILL');
+        else server.pause();
+        // Both waited for Redis for good before: BullMQ's workers, the registry's goodbye, the releases, the QUITs.
+        const t0 = Date.now();
+        await rt.close();
+        await client.close();
+        expect(Date.now() - t0).toBeLessThan(15_000);
+        // The runtime had a lease to release and a registry entry to take back: it says it gave up on them.
+        expect(said.filter((m) => m.startsWith('closing without Redis'))).toHaveLength(1);
+        expect(rt.heldCount).toBe(0);
+      } finally {
+        if (away === 'paused') server.resume();
+        await server.stop();
+      }
+    });
+  }
+
   it("a client whose Redis goes away prints nothing raw while it reconnects (BullMQ's queues have a listener)", async () => {
     const server = await startRedis();
     const printed: unknown[] = [];

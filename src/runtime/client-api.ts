@@ -52,7 +52,9 @@ export interface ClientOptions {
   clock?: Clock;
   /**
    * How long a call waits for Redis to answer before it fails with
-   * `REDIS_UNREACHABLE` (naming the address and the cause), writing nothing.
+   * `REDIS_UNREACHABLE` (naming the address and the cause), writing nothing;
+   * and how long `close()` waits for an unreachable Redis before it drops
+   * its connections.
    * @default 5000
    */
   connectTimeoutMs?: number;

@@ -291,9 +291,17 @@ export class BatonClient implements TaskApi {
     };
   }
 
-  /** Close connections. */
+  /**
+   * Close connections: at most `connectTimeoutMs` of waiting for an
+   * unreachable Redis, then they are dropped.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.connections.closeWithin(() => this.closeInOrder());
+  }
+
+  /** @internal Close the queues, then the connections (a runtime's close ends with this). */
+  async closeInOrder(): Promise<void> {
     this.closed = true;
     await this.activations.close();
     await this.connections.close();

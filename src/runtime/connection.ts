@@ -41,7 +41,7 @@ export class Connections {
   private closed = false;
   private readonly factory: (purpose: 'command' | 'subscriber' | 'blocking') => RedisLike;
   private readonly lastError = new WeakMap<RedisLike, Error>();
-  private watched = false;
+  private primary?: RedisLike;
   private readonly waiting = new WeakMap<RedisLike, Set<Waiter>>();
 
   constructor(
@@ -149,8 +149,8 @@ export class Connections {
       this.lastError.set(conn, err);
       if (process.env.BATON_DEBUG) console.error(`[baton] redis ${purpose} connection: ${err.message}`);
     });
-    if (purpose === 'command' && !this.watched) {
-      this.watched = true;
+    if (purpose === 'command' && !this.primary) {
+      this.primary = conn;
       this.watch(conn);
     }
     typedRefusals(conn);
@@ -160,11 +160,87 @@ export class Connections {
     return conn;
   }
 
+  /**
+   * Resolve once Redis has been out of reach for `ms`: the first command
+   * connection not connected for that long (counted from now if it is not
+   * connected now), or an INFO sent now not answered within `ms` (a server
+   * that keeps its sockets but stopped answering). `cancel` stops watching.
+   * An orderly close races this: its writes would otherwise wait for Redis
+   * for good.
+   */
+  awayFor(ms: number): { away: Promise<void>; cancel(): void } {
+    const conn = this.primary;
+    let timer: NodeJS.Timeout | undefined;
+    let ping: NodeJS.Timeout | undefined;
+    let resolve!: () => void;
+    const away = new Promise<void>((r) => (resolve = r));
+    if (!conn) return { away, cancel: () => undefined };
+    const arm = () => (timer ??= setTimeout(resolve, ms));
+    const disarm = () => {
+      clearTimeout(timer);
+      timer = undefined;
+    };
+    conn.on('close', arm);
+    conn.on('ready', disarm);
+    if (this.isReady(conn)) {
+      // Any reply is an answer (an error too: a lost connection is the `close` above). INFO, not PING:
+      // the documented ACL (docs/operate.md) grants +info.
+      ping = setTimeout(resolve, ms);
+      const answered = () => clearTimeout(ping);
+      conn.info('server').then(answered, answered);
+    } else arm();
+    return {
+      away,
+      cancel: () => {
+        disarm();
+        clearTimeout(ping);
+        conn.off('close', arm);
+        conn.off('ready', disarm);
+      },
+    };
+  }
+
+  /**
+   * Disconnect every connection this object opened, now: what they had
+   * queued for Redis fails with "Connection is closed." (a close that gave up
+   * on Redis). {@link close} still closes them.
+   */
+  drop(): void {
+    for (const c of this.opened) {
+      c.disconnect();
+      // Not after ioredis's 2 s disconnectTimeout: a server that stopped answering never closes its end.
+      for (const node of c instanceof ioredis.Cluster ? c.nodes() : [c as Redis]) node.stream?.destroy();
+    }
+  }
+
+  /**
+   * Run `orderly` (a close's writes, then {@link close}); when Redis is out
+   * of reach for `connectTimeoutMs` meanwhile, say so, {@link drop} every
+   * connection so those writes fail at once, and let it finish. A close
+   * never waits for Redis for good.
+   */
+  async closeWithin(orderly: () => Promise<void>): Promise<void> {
+    const ms = this.events.connectTimeoutMs;
+    const watch = this.awayFor(ms);
+    const done = orderly();
+    try {
+      const first = await Promise.race([done.then(() => 'closed' as const), watch.away.then(() => 'away' as const)]);
+      if (first === 'away') {
+        this.events.notify(`closing without Redis: unreachable for ${ms} ms, what was left to write is dropped (held tasks' leases expire, and other processes take them)`);
+        this.drop();
+        await done;
+      }
+    } finally {
+      watch.cancel();
+    }
+  }
+
   /** Close every connection this object opened. */
   async close(): Promise<void> {
     this.closed = true;
+    // The list is kept until every connection is closed: a close that gives up on Redis drops the ones still quitting.
     await Promise.all(
-      this.opened.splice(0).map(async (c) => {
+      [...this.opened].map(async (c) => {
         // A connection that never reached Redis would queue the QUIT until it does: drop it.
         if ((c as { status?: string }).status !== 'ready') {
           c.disconnect();
@@ -177,6 +253,7 @@ export class Connections {
         }
       }),
     );
+    this.opened.length = 0;
   }
 }
 

@@ -250,11 +250,19 @@ export class Runtime implements TaskApi {
   /**
    * Finish the event in flight, commit, release every lease (tasks with
    * pending timers stay due, so another runtime wakes them in time) and close
-   * connections. A stopped actor is never persisted.
+   * connections. A stopped actor is never persisted. With Redis out of reach
+   * for `connectTimeoutMs` meanwhile (down, or not answering) it says so and
+   * drops what was left to write: the leases it held expire, and other
+   * processes take the tasks (events they had not committed are still in
+   * their mailboxes). It never waits for Redis for good.
    */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.client.connections.closeWithin(() => this.closeInOrder());
+  }
+
+  private async closeInOrder(): Promise<void> {
     this.lease.close();
     await this.publisher?.stop();
     await this.agentWorkers?.close();
@@ -263,7 +271,7 @@ export class Runtime implements TaskApi {
     await Promise.all(this.workers.map((w) => w.close()));
     await this.residency.close();
     await this.agentQueues.close();
-    await this.client.close();
+    await this.client.closeInOrder();
   }
 }
 
