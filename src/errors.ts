@@ -27,6 +27,8 @@ export const ErrorCode = {
   RedisAuth: 'REDIS_AUTH',
   RedisUnreachable: 'REDIS_UNREACHABLE',
   NotReplicated: 'NOT_REPLICATED',
+  /** A chain of child tasks is deeper than the runtime's `maxTaskDepth`. */
+  TaskDepth: 'TASK_DEPTH',
 } as const;
 
 /** One of the {@link ErrorCode} values. */

@@ -6,6 +6,8 @@
  */
 export { createRuntime, createWorker, Runtime, type RuntimeOptions } from './runtime/runtime.js';
 export { fromAgent, type AgentSchemas, type AgentSnapshot } from './actors/fromAgent.js';
+export { fromTask, TASK_DONE, TASK_ERROR, type TaskSchemas, type ChildTaskSnapshot } from './actors/fromTask.js';
+export { sendToTask, type SendToTaskArgs, type SendToTaskOptions } from './actors/sendToTask.js';
 export * from './machines/index.js';
 export {
   UnrecoverableError,

@@ -7,7 +7,7 @@ import { Outbox } from '../src/runtime/outbox.js';
 
 function recordingOutbox() {
   const sent: string[] = [];
-  const outbox = new Outbox('t', { dispatch: async (_t, specs) => void sent.push(...specs.map((s) => s.jobId)), cancel: async () => undefined }, () => undefined);
+  const outbox = new Outbox('t', { dispatch: async (_t, specs) => void sent.push(...specs.map((s) => s.jobId)), cancel: async () => undefined }, { spawn: async () => undefined, send: async () => undefined }, () => undefined);
   return { sent, outbox };
 }
 

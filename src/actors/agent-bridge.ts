@@ -29,6 +29,36 @@ export interface AgentDispatch {
   restored?: boolean;
 }
 
+/** A child task to create once the commit that started it landed (see `fromTask`). */
+export interface ChildTaskSpawn {
+  /** The child task's deterministic id. */
+  taskId: string;
+  /** Machine the child runs. */
+  machine: string;
+  /** Its input (already checked by the `fromTask` input schema). */
+  input: unknown;
+  /** Path of child ids from the parent's root to the invoking `fromTask` actor (its outcome is routed there). */
+  childPath: string[];
+  /** Start it this long after the commit (a retry's backoff), ms; 0: at once. */
+  delayMs: number;
+  /** Its depth in the chain of child tasks (the parent's + 1). */
+  depth: number;
+}
+
+/** An event one task sends another once the commit that decided it landed (see `sendToTask`). */
+export interface TaskSend {
+  /** The receiving task's id. */
+  target: string;
+  /** The event (the delivery adds `origin`, the sender's id). */
+  event: { type: string; [k: string]: unknown };
+  /** Idempotency key of the delivery: the same across a crash and a restore. */
+  key: string;
+  /** Send `baton.send.failed` to the sender's own machine when the target does not take it. */
+  replyOnFailure?: boolean;
+  /** A runtime's own send (a child task's stop): not checked against the target's rules, and a target that ended is no failure. */
+  system?: boolean;
+}
+
 /** Implemented by the task host. */
 export interface AgentBridge {
   /** Task id. */
@@ -43,6 +73,14 @@ export interface AgentBridge {
   cancel(jobId: string, agent: string): void;
   /** True while the host itself is stopping the actor (passivation, shutdown): children stopping then are not cancelled. */
   readonly stopping: boolean;
+  /** Depth of this task in its chain of child tasks (0: spawned by a client). */
+  readonly depth: number;
+  /** Deepest chain of child tasks allowed (the runtime's `maxTaskDepth`). */
+  readonly maxDepth: number;
+  /** Create a child task after the commit (outbox). Idempotent by the child's id. */
+  spawnTask(spec: ChildTaskSpawn): void;
+  /** Send an event to another task after the commit; it is committed with the step, so it is delivered even across a crash. */
+  sendToTask(spec: Omit<TaskSend, 'key'> & { key?: string }): void;
 }
 
 const bridges = new WeakMap<object, AgentBridge>();

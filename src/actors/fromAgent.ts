@@ -2,6 +2,7 @@ import type { ActorLogic, AnyActorRef, EventObject, NonReducibleUnknown, Snapsho
 import type { z } from 'zod';
 import { actorPath } from './actor-path.js';
 import { bridgeOf } from './agent-bridge.js';
+import { issues, safe } from './ids.js';
 
 /** Event types the runtime delivers to agent children (reserved: `baton.*`). */
 export const AGENT_RESULT = 'baton.agent.result';
@@ -42,14 +43,6 @@ export type AgentSnapshot<TOutput> = Snapshot<TOutput> & {
 
 type AgentEvent = { type: string; jobId?: string; output?: unknown; error?: unknown };
 
-/** BullMQ job ids may not contain ':'; keep them readable. */
-function safe(s: string): string {
-  return s.replace(/[^A-Za-z0-9_.-]/g, '_');
-}
-
-function issues(err: { issues: Array<{ path: PropertyKey[]; message: string }> }): string {
-  return err.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
-}
 
 /**
  * Actor logic for agent work: `invoke` or `spawn` it like `fromPromise`, and

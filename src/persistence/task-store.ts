@@ -169,11 +169,12 @@ export class TaskStore {
   /**
    * Create a task; with `owner`, also take its lease and return the epoch.
    * Where {@link spawnFolds}, `dueAt` marks it due and `index` adds it to the
-   * index in the same script (ignored otherwise).
+   * index in the same script (ignored otherwise). `parent` and `link` make it
+   * a child task (fromTask).
    */
   async spawn(
     taskId: string,
-    a: { machine: string; version: number; input: string; now: number; owner: string; leaseMs: number; dueAt?: number; index?: boolean },
+    a: { machine: string; version: number; input: string; now: number; owner: string; leaseMs: number; dueAt?: number; index?: boolean; parent?: string; link?: string },
   ): Promise<number> {
     const k = this.keys.task(taskId);
     const fold = this.spawnFolds;
@@ -189,6 +190,8 @@ export class TaskStore {
       due ?? '',
       fold && a.index ? '1' : '',
       taskId,
+      a.parent ?? '',
+      a.link ?? '',
     ]);
     const reply = await sent;
     // TASK_EXISTS too waits for the replicas: a retry of a spawn that was not replicated may get it, and

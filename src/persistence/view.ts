@@ -24,6 +24,10 @@ export interface ChildView {
   agent?: string;
   /** For agent children: the deterministic BullMQ job id of the invocation. */
   jobId?: string;
+  /** For child-task children (`fromTask`): the id of the child task (its own view, `get(task)`). */
+  task?: string;
+  /** For child-task children: the machine the child task runs. */
+  machine?: string;
 }
 
 /** The committed state of a task, read from Redis. */
@@ -67,6 +71,8 @@ export interface TaskView {
   updatedAt: number;
   /** Time the task was spawned, ms since the epoch. */
   createdAt: number;
+  /** For a child task (started by another task's `fromTask`): the parent's id. */
+  parent?: string;
   /** Delayed events pending at the last commit. */
   timers: PersistedTimer[];
   /**
@@ -105,6 +111,8 @@ export interface ViewFields {
   timers?: PersistedTimer[];
   cursor?: string;
   rejections?: Rejection[];
+  /** The parent task of a child task. */
+  parent?: string;
 }
 
 type Obj = Record<string, unknown>;
@@ -133,6 +141,10 @@ function childViews(children: unknown): Record<string, ChildView> {
     if (snap.output !== undefined) view.output = snap.output;
     if (typeof snap.agent === 'string') view.agent = snap.agent;
     if (typeof snap.jobId === 'string' && snap.jobId) view.jobId = snap.jobId;
+    if (typeof snap.task === 'string' && snap.task) {
+      view.task = snap.task;
+      if (typeof snap.machine === 'string') view.machine = snap.machine;
+    }
     if (snap.children && typeof snap.children === 'object' && Object.keys(snap.children).length) {
       view.children = childViews(snap.children);
     }
@@ -174,6 +186,7 @@ export function buildView(id: string, fields: ViewFields, snapshot: Obj | undefi
   if (fields.reason) view.reason = fields.reason;
   if (fields.cursor !== undefined) view.cursor = fields.cursor;
   if (fields.rejections?.length) view.rejections = fields.rejections;
+  if (fields.parent) view.parent = fields.parent;
   return view;
 }
 
@@ -196,6 +209,7 @@ export function fieldsFromHash(h: Record<string, string>): ViewFields {
     timers,
     cursor: h.cursor,
     rejections: decodeRejections(h.rejections),
+    ...(h.parent ? { parent: h.parent } : {}),
   };
 }
 

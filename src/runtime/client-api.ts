@@ -168,6 +168,8 @@ export interface MachineInfo {
 export interface ListOptions {
   machine?: string;
   status?: TaskStatus;
+  /** Only the child tasks of this task (started with `fromTask`). */
+  parent?: string;
   /** At most this many tasks (newest first). @default 1000 */
   limit?: number;
 }

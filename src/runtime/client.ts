@@ -214,6 +214,11 @@ export class BatonClient implements TaskApi {
     return this.waitFor(taskId, (v) => v.status !== 'active', options);
   }
 
+  /** @internal Deliver an encoded event (checked by the caller) the way `send` does: a runtime's delivery hands it to a host here. */
+  deliverEncoded(taskId: string, json: string, options: { idempotencyKey?: string } = {}): Promise<SendReceipt> {
+    return this.delivery.deliver(taskId, json, options);
+  }
+
   /** The committed view of a task, or undefined when it does not exist. */
   get(taskId: string): Promise<TaskView | undefined> {
     return this.reads.get(taskId);

@@ -6,7 +6,7 @@ import type { CommitArgs, StateFields } from '../persistence/task-store.js';
 import { decodeRejections, encodeNotice, noticeHead, REJECTIONS_KEPT, type NoticeFields, type Rejection, type TaskStatus } from '../persistence/view.js';
 import type { HostContext } from './host-context.js';
 import type { AnyEvent } from './mailbox.js';
-import { Outbox, type Effects } from './outbox.js';
+import { hasEffects, mergeEffects, Outbox, type Effects } from './outbox.js';
 import { retry } from './retry.js';
 import { captureTimers } from './timers.js';
 import { mergeDelta, type Delta, type StateDelta } from './state-delta.js';
@@ -31,6 +31,9 @@ export interface Append {
   expectLast: string;
   token: string;
 }
+
+/** The state hash field holding a step's sends to other tasks until they were delivered. */
+export const SENDS_FIELD = 'o';
 
 /** Commits in flight per task before the loop waits for them. */
 const MAX_INFLIGHT = 32;
@@ -64,9 +67,14 @@ export class Commits {
   private timersSent: string | undefined;
   /** The task was stored in format 1 (one snapshot field): its first commit converts it. */
   private upgrade: boolean;
+  /** The state hash holds sends of an earlier step (`o`): the next commit deletes them (they were delivered). */
+  private sendsStored: boolean;
+  /** Sends recorded in the change being made now, and the seq they belong to (their keys count within a commit). */
+  private sendSeq = 0;
+  private sendIndex = 0;
 
   constructor(
-    private readonly task: { id: string; machine: string; version: number; createdAt: number },
+    private readonly task: { id: string; machine: string; version: number; createdAt: number; depth: number },
     fields: StateFields,
     private readonly ctx: HostContext,
     /** True once the host let the task go: effects are then abandoned (a restore re-dispatches). */
@@ -77,7 +85,8 @@ export class Commits {
     this.rejections = decodeRejections(fields.rejections);
     this.timersSent = fields.timers;
     this.upgrade = fields.format !== PARTS_FORMAT;
-    this.outbox = new Outbox(task.id, ctx.agents, ctx.log);
+    this.sendsStored = fields.o !== undefined;
+    this.outbox = new Outbox(task.id, ctx.agents, ctx.tasks, ctx.log);
   }
 
   /** The root state value committed last (the next history entry's `from`). */
@@ -102,7 +111,21 @@ export class Commits {
       get stopping() {
         return stopping();
       },
+      depth: this.task.depth,
+      maxDepth: this.ctx.maxTaskDepth,
+      spawnTask: (spec) => outbox.spawnTask(spec),
+      sendToTask: (spec) => outbox.sendToTask({ ...spec, key: spec.key ?? this.sendKey() }),
     };
+  }
+
+  /** The idempotency key of a send decided now: task, commit seq and its place among the commit's sends. */
+  private sendKey(): string {
+    const seq = this.nextSeq();
+    if (seq !== this.sendSeq) {
+      this.sendSeq = seq;
+      this.sendIndex = 0;
+    }
+    return `send-${this.task.id}-${seq}-${this.sendIndex++}`;
   }
 
   /** Seq of the commit the change being made now will be part of. */
@@ -141,9 +164,7 @@ export class Commits {
     const last = this.captured[this.captured.length - 1];
     const c = this.capture(actor, event);
     if (this.capturing && last) {
-      last.effects.dispatch.push(...c.effects.dispatch);
-      last.effects.cancel.push(...c.effects.cancel);
-      last.effects.starts.push(...c.effects.starts);
+      mergeEffects(last.effects, c.effects);
       this.captured[this.captured.length - 1] = { ...c, parts: mergeDelta(last.parts, c.parts), effects: last.effects, event: last.event, rejections: c.rejections ?? last.rejections };
     } else {
       this.captured.push(c);
@@ -183,7 +204,7 @@ export class Commits {
     };
     const timers = c.timers === this.timersSent ? '' : c.timers;
     this.timersSent = c.timers;
-    const args = this.args(seq, cursor, now, this.epoch, c.parts, timers, c.status, encodeJson(c.event), this.fromValue, c.value, noticeHead(this.task.id, notice, c.timers));
+    const args = this.args(seq, cursor, now, this.epoch, this.withSends(c, seq), timers, c.status, encodeJson(c.event), this.fromValue, c.value, noticeHead(this.task.id, notice, c.timers));
     args.append = append;
     args.rejections = c.rejections;
     args.upgrade = this.upgrade;
@@ -199,10 +220,26 @@ export class Commits {
     });
     onSent?.(sent);
     this.inflight.push(sent);
-    const effects = c.effects.dispatch.length > 0 || c.effects.cancel.length > 0 || c.effects.starts.length > 0;
-    if (effects) return this.drain().then(() => this.outbox.perform(c.effects, this.abandoned)); // effects only after the commit that decided them
+    if (hasEffects(c.effects)) return this.drain().then(() => this.outbox.perform(c.effects, this.abandoned)); // effects only after the commit that decided them
     if (c.status !== 'active' || this.inflight.length >= MAX_INFLIGHT) return this.drain();
     return undefined;
+  }
+
+  /**
+   * The parts a commit writes, with the step's sends to other tasks as the
+   * field `o`: committed with the step, so a restore after a crash between
+   * the commit and the deliveries delivers them (under the same keys). The
+   * next commit deletes them: the loop sent them before it (a step with
+   * effects waits for them).
+   */
+  private withSends(c: Capture, seq: number): Delta {
+    if (c.effects.send.length) {
+      this.sendsStored = true;
+      return { set: [...c.parts.set, SENDS_FIELD, encodeJson({ seq, sends: c.effects.send })], del: c.parts.del };
+    }
+    if (!this.sendsStored) return c.parts;
+    this.sendsStored = false;
+    return { set: c.parts.set, del: [...c.parts.del, SENDS_FIELD] };
   }
 
   /** The commit that ends a task before it ever ran: its spawn input failed the machine's own schema. */

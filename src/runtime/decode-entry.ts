@@ -1,4 +1,5 @@
 import { AGENT_ERROR, AGENT_RESULT } from '../actors/fromAgent.js';
+import { TASK_DONE, TASK_ERROR } from '../actors/fromTask.js';
 import { eventRefusal, type EventRules } from '../persistence/validate.js';
 import type { AnyActor } from 'xstate';
 import type { TaskStatus } from '../persistence/view.js';
@@ -13,6 +14,8 @@ export type Decoded =
   | { kind: 'refused'; reason: string; type?: string }
   | { kind: 'agent'; event: AnyEvent }
   | { kind: 'stop'; event: AnyEvent }
+  /** Committed to the history, not sent to the machine (a failed sendToTask that did not ask for a reply). */
+  | { kind: 'record'; event: AnyEvent }
   | { kind: 'event'; event: AnyEvent };
 
 /**
@@ -30,8 +33,10 @@ export function decodeEntry(entry: Entry, rules: EventRules | undefined): Decode
     return { kind: 'refused', reason: 'not valid JSON' };
   }
   if (!event || typeof event.type !== 'string') return { kind: 'refused', reason: 'not an event object' };
-  if (event.type === AGENT_RESULT || event.type === AGENT_ERROR) return { kind: 'agent', event };
+  // A child task's outcome is routed like an agent's: to the invoking actor, matched by its id.
+  if (event.type === AGENT_RESULT || event.type === AGENT_ERROR || event.type === TASK_DONE || event.type === TASK_ERROR) return { kind: 'agent', event };
   if (event.type === 'baton.stop') return { kind: 'stop', event };
+  if (event.type === 'baton.send.failed' && event.notify !== true) return { kind: 'record', event };
   const refusal = !rules || INTERNAL.test(event.type) ? undefined : eventRefusal(rules, event.type, event);
   return refusal ? { kind: 'refused', reason: refusal.text, type: event.type } : { kind: 'event', event };
 }
@@ -49,6 +54,7 @@ const nothing = () => undefined;
 export function entryStep(actor: AnyActor, d: Exclude<Decoded, { kind: 'agent' }>, entryId: string): EntryStep {
   if (d.kind === 'refused') return { change: nothing, event: { type: 'baton.rejected', entry: entryId, ...(d.type ? { rejectedType: d.type } : {}), reason: d.reason } };
   if (d.kind === 'stop') return { change: nothing, event: d.event, force: 'stopped' };
+  if (d.kind === 'record') return { change: nothing, event: d.event };
   return { change: () => actor.send(d.event), event: d.event };
 }
 

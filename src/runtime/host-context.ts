@@ -2,6 +2,7 @@ import type { TaskStore } from '../persistence/task-store.js';
 import type { Clock } from './clock.js';
 import type { Inspector } from './inspection.js';
 import type { AgentSink } from './local-agents.js';
+import type { TaskSink } from './outbox.js';
 
 /** Where a host is in its life. */
 export enum HostPhase {
@@ -38,9 +39,19 @@ export interface HostContext {
   onIdle: (host: HeldTask) => void;
   /** Where agent invocations are started (in process or enqueued) and cancelled. */
   agents: AgentSink;
+  /** Where child tasks are created and events to other tasks delivered. */
+  tasks: TaskSink & {
+    /** Tell a child task's parent that it ended (its outcome goes to the parent's mailbox under `task-<child id>`). */
+    ended(child: { id: string; parent: string; path: string[] }, outcome: ChildOutcome): Promise<void>;
+  };
+  /** Deepest chain of child tasks allowed. */
+  maxTaskDepth: number;
   /** The user's XState inspector; events reach it with stable ids (see inspection.ts). */
   inspect?: Inspector;
 }
+
+/** How a child task ended, as its parent is told. */
+export type ChildOutcome = { status: 'done'; output: unknown } | { status: 'error' | 'stopped'; error: unknown };
 
 /** What the runtime sees of a task held here: the host's narrow face. */
 export interface HeldTask {

@@ -12,6 +12,8 @@ export interface LeaseHolder {
   wake(taskIds: string[]): Promise<void>;
   /** True when the runtime is closing. */
   closing(): boolean;
+  /** A task found ended when activated (a child task whose parent may not have been told yet). */
+  ended(taskId: string): Promise<void>;
 }
 
 /** The answer of {@link LeaseKeeper.acquire}. */
@@ -51,6 +53,8 @@ export class LeaseKeeper {
   async acquire(taskId: string): Promise<Acquired> {
     await this.store.setDue([[taskId, this.dueAt()]]);
     const r = await this.store.acquire(taskId, this.owner, this.leaseMs);
+    // An ended child task stays due until its parent was told: the activation that finds it tells it.
+    if (!r.ok && r.reason === 'not-running') await this.holder.ended(taskId);
     if (!r.ok && r.reason !== 'held') await this.store.clearDue(taskId);
     return r;
   }

@@ -1,4 +1,4 @@
-import type { AgentDispatch } from '../actors/agent-bridge.js';
+import type { AgentDispatch, ChildTaskSpawn, TaskSend } from '../actors/agent-bridge.js';
 import type { CancelNotice } from './agent-queues.js';
 import type { AgentSink } from './local-agents.js';
 import { retry } from './retry.js';
@@ -9,11 +9,38 @@ export interface Effects {
   cancel: CancelNotice[];
   /** In-process children (promise logic) to start once the commit landed. */
   starts: Array<() => void>;
+  /** Child tasks to create. */
+  spawn: ChildTaskSpawn[];
+  /** Events to other tasks (committed with the step: see Commits). */
+  send: TaskSend[];
+}
+
+/** True when a step decided effects (its commit must land before the loop goes on). */
+export function hasEffects(e: Effects): boolean {
+  return e.dispatch.length > 0 || e.cancel.length > 0 || e.starts.length > 0 || e.spawn.length > 0 || e.send.length > 0;
+}
+
+/** Add `more`'s effects to `into` (one capture superseding another in a cascade). */
+export function mergeEffects(into: Effects, more: Effects): void {
+  into.dispatch.push(...more.dispatch);
+  into.cancel.push(...more.cancel);
+  into.starts.push(...more.starts);
+  into.spawn.push(...more.spawn);
+  into.send.push(...more.send);
+}
+
+/** Where child-task effects go once the commit that decided them landed (task-links.ts). */
+export interface TaskSink {
+  /** Create child tasks of `parent` (idempotent by their ids). */
+  spawn(parent: string, specs: ChildTaskSpawn[]): Promise<void>;
+  /** Deliver events from task `from`, each under its key; a target that does not take one is reported to `from`. */
+  send(from: string, sends: TaskSend[]): Promise<void>;
 }
 
 /**
  * Effects a task decided in a step, held until the commit that decided them
- * has landed: agent invocations to start (in process or on their queue) and to cancel. Dispatch is idempotent by
+ * has landed: agent invocations to start (in process or on their queue) and
+ * to cancel, child tasks to create and events to send to other tasks. Dispatch is idempotent by
  * job id, so a send that a crash interrupted is simply repeated by the
  * restored task's agent children.
  */
@@ -21,10 +48,13 @@ export class Outbox {
   private dispatches: AgentDispatch[] = [];
   private cancels: CancelNotice[] = [];
   private starts: Array<() => void> = [];
+  private spawns: ChildTaskSpawn[] = [];
+  private sends: TaskSend[] = [];
 
   constructor(
     private readonly taskId: string,
     private readonly agents: AgentSink,
+    private readonly tasks: TaskSink,
     private readonly log: (msg: string, extra?: Record<string, unknown>) => void,
   ) {}
 
@@ -43,6 +73,16 @@ export class Outbox {
     this.starts.push(fn);
   }
 
+  /** Record a child task to create. */
+  spawnTask(spec: ChildTaskSpawn): void {
+    this.spawns.push(spec);
+  }
+
+  /** Record an event to send to another task. */
+  sendToTask(spec: TaskSend): void {
+    this.sends.push(spec);
+  }
+
   /** Mark the invocations recorded so far as re-dispatched by a restore (see AgentDispatch.restored). */
   markRestored(): void {
     for (const d of this.dispatches) d.restored = true;
@@ -50,15 +90,17 @@ export class Outbox {
 
   /** True when effects wait to be sent. */
   get pending(): boolean {
-    return this.dispatches.length > 0 || this.cancels.length > 0 || this.starts.length > 0;
+    return this.dispatches.length > 0 || this.cancels.length > 0 || this.starts.length > 0 || this.spawns.length > 0 || this.sends.length > 0;
   }
 
   /** Hand over the effects recorded so far (they belong to the step being captured). */
   take(): Effects {
-    const e = { dispatch: this.dispatches, cancel: this.cancels, starts: this.starts };
+    const e = { dispatch: this.dispatches, cancel: this.cancels, starts: this.starts, spawn: this.spawns, send: this.sends };
     this.dispatches = [];
     this.cancels = [];
     this.starts = [];
+    this.spawns = [];
+    this.sends = [];
     return e;
   }
 
@@ -77,6 +119,9 @@ export class Outbox {
         if (!once && abandoned()) return;
         if (effects.dispatch.length) await this.agents.dispatch(this.taskId, effects.dispatch);
         if (effects.cancel.length) await this.agents.cancel(effects.cancel);
+        // Done parts of a retried try are done again: spawns are idempotent by id, sends by key.
+        if (effects.spawn.length) await this.tasks.spawn(this.taskId, effects.spawn);
+        if (effects.send.length) await this.tasks.send(this.taskId, effects.send);
         for (const start of effects.starts.splice(0)) {
           try {
             start();

@@ -71,6 +71,13 @@ export interface RuntimeOptions extends ClientOptions {
    * @default 5000
    */
   registryHeartbeatMs?: number;
+  /**
+   * Deepest chain of child tasks (`fromTask`) a task may start: a child past
+   * it fails its invocation with `TASK_DEPTH` instead of being spawned (a
+   * recursion that never ends is an error, not a runaway).
+   * @default 32
+   */
+  maxTaskDepth?: number;
 }
 
 /** A runtime's own options with every default applied and checked (the reasons are on {@link RuntimeOptions}). */
@@ -83,6 +90,7 @@ export interface ResolvedRuntimeOptions {
   activationConcurrency: number;
   historyLimit: number;
   registryHeartbeatMs: number;
+  maxTaskDepth: number;
   /** This process's owner id. */
   owner: string;
   /** True when the owner id was given: the runtime keeps the owner index and reclaims it at start. */
@@ -111,6 +119,7 @@ export function resolveRuntimeOptions(o: RuntimeOptions, machineCount: number): 
     activationConcurrency: positive('activationConcurrency', o.activationConcurrency, 32),
     historyLimit: positive('historyLimit', o.historyLimit, 10_000),
     registryHeartbeatMs: positive('registryHeartbeatMs', o.registryHeartbeatMs, 5000, 10),
+    maxTaskDepth: positive('maxTaskDepth', o.maxTaskDepth, 32, 1),
     owner,
     stableOwner: o.owner !== undefined,
     log: o.log ?? (process.env.BATON_DEBUG ? (msg, extra) => console.error(`[baton ${owner}] ${msg}`, extra ?? '') : () => undefined),

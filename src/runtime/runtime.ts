@@ -15,6 +15,7 @@ import { Residency } from './residency.js';
 import { RuntimeDelivery } from './runtime-delivery.js';
 import { resolveRuntimeOptions, type ResolvedRuntimeOptions, type RuntimeOptions } from './runtime-options.js';
 import { TaskHost } from './task-host.js';
+import { TaskLinks } from './task-links.js';
 import type { TaskView } from '../persistence/view.js';
 
 export type { RuntimeOptions } from './runtime-options.js';
@@ -37,6 +38,7 @@ export class Runtime implements TaskApi {
   private readonly agentWorkers?: AgentWorkers;
   private readonly localAgents?: LocalAgents;
   private readonly publisher?: RegistryPublisher;
+  private readonly links: TaskLinks;
   private queueWorkersStarted = false;
   private closed = false;
 
@@ -53,11 +55,13 @@ export class Runtime implements TaskApi {
       activate: (id) => this.residency.activate(id),
       wake: (ids) => this.wake(ids),
       closing: () => this.closed,
+      ended: (id) => this.links.renotify(id),
     }, log);
     this.residency = new Residency(definitions, this.lease, clock, o.idleMs, log, () => this.closed, async (id, machine, version) => {
       const serving = await this.client.registry.serving(machine, version);
       if (serving.live.some((p) => p.owner !== o.owner)) await this.client.activations.wake(id, machine);
     });
+    this.links = new TaskLinks(this.client, this.client.options.maxEventBytes, () => this.closed, log);
     this.agentQueues = new AgentQueues(() => this.client.connections.open('command'), keys.queuePrefix, keys.agentCancel);
     if (o.agents.size) {
       const progress = (taskId: string, message: string) => store.publishProgress(taskId, message);
@@ -73,6 +77,8 @@ export class Runtime implements TaskApi {
       historyLimit: o.historyLimit,
       log,
       agents: routeAgents(this.localAgents, this.agentQueues),
+      tasks: this.links,
+      maxTaskDepth: o.maxTaskDepth,
       inspect: options.inspect,
       agentsRunning: (taskId) => !!this.localAgents?.busy(taskId),
       onHeld: (host) => this.residency.onHeld(host),

@@ -17,6 +17,7 @@ import { passivate, tracked } from './passivation.js';
 import { restoreActor } from './restore.js';
 import { StateDelta } from './state-delta.js';
 import { captureTimers } from './timers.js';
+import { outcomeOf, readLink, storedSends, type TaskLink } from './task-link-fields.js';
 
 
 /**
@@ -44,6 +45,8 @@ export class TaskHost implements HeldTask {
 
   /** Clock time of the last step or wake: idle hosts are passivated. */
   lastActivity: number;
+  /** The task that started this one with `fromTask`, and where its invoking actor is. */
+  private readonly link: TaskLink | undefined;
 
   private constructor(
     readonly id: string,
@@ -56,7 +59,8 @@ export class TaskHost implements HeldTask {
   ) {
     const createdAt = Number(fields.createdAt ?? ctx.clock.now());
     this.lastActivity = ctx.clock.now();
-    this.commits = new Commits({ id, machine: machineName, version: def.version, createdAt }, fields, ctx, () => this.isGone);
+    this.link = readLink(fields);
+    this.commits = new Commits({ id, machine: machineName, version: def.version, createdAt, depth: this.link?.depth ?? 0 }, fields, ctx, () => this.isGone);
     this.commits.epoch = epoch;
     this.mailbox = new HostMailbox(id, ctx.store, fields.cursor ?? '0-0', fresh);
     this.rules = definitionRules(def);
@@ -109,6 +113,8 @@ export class TaskHost implements HeldTask {
     this.actor = r.actor;
     // Agent children restored active re-dispatch their invocation: it may have run already.
     if (r.fromSnapshot) this.commits.outbox.markRestored();
+    // Sends the last commit decided may not have been delivered (a crash right after it): again, under their keys.
+    for (const send of storedSends(this.fields)) this.commits.outbox.sendToTask(send);
     // What the first commit writes: what differs between the restored actor and the stored parts (all of a task never stored in parts).
     this.commits.delta = new StateDelta(this.fields, this.actor);
     this.commits.from = this.actor.getSnapshot().value;
@@ -281,11 +287,15 @@ export class TaskHost implements HeldTask {
   }
 
   private finish(status: TaskStatus): void {
+    const snap = this.actor.getSnapshot() as { output?: unknown; error?: unknown };
     // A task stopped by the user cancels the agent work it still has in flight; other endings already stopped their children.
     this.letGo('finished', status === 'stopped');
     // One attempt: the task is over, so nothing would re-send them.
     if (this.commits.outbox.pending) void this.commits.outbox.perform(this.commits.outbox.take(), () => false, true);
-    this.ctx.store.clearDue(this.id).catch(() => undefined);
+    // A child task tells its parent first: until then the task stays due, so should this process die now a
+    // sweeper's activation finds it ended and tells the parent (task-links.ts).
+    const told = this.link ? this.ctx.tasks.ended({ id: this.id, ...this.link }, outcomeOf(status, snap)) : Promise.resolve();
+    told.then(() => this.ctx.store.clearDue(this.id)).catch(() => undefined);
   }
 
   /**
@@ -313,6 +323,8 @@ export class TaskHost implements HeldTask {
     this.ctx.log(how === 'quarantined' ? 'task quarantined' : 'spawn input refused; the task ends in error', { taskId: this.id, reason });
     await this.commits.endUnrun(how, reason, Number(this.fields.version ?? 0));
     this.ctx.onGone(this, how === 'quarantined' ? 'quarantined' : 'finished');
+    // A refused input ends the task: its parent hears of it. (A quarantined child waits for an operator, so does its parent.)
+    if (how === 'refused' && this.link) await this.ctx.tasks.ended({ id: this.id, ...this.link }, { status: 'error', error: { name: 'INVALID_INPUT', message: reason } }).catch(() => undefined);
   }
 
   /**

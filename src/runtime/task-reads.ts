@@ -273,6 +273,7 @@ export class TaskReads {
         if (!v) return;
         if (options.machine && v.machine !== options.machine) return;
         if (options.status && v.status !== options.status) return;
+        if (options.parent !== undefined && v.parent !== options.parent) return;
         if (out.length < limit) out.push(v);
       });
     }

@@ -20,6 +20,8 @@
     ARGV[7] due score, or '' to leave the due set alone
     ARGV[8] '1' to add the task to the index (scored by now), '' not to
     ARGV[9] task id (the member written to the due set and the index)
+    ARGV[10] parent task id ('' for a task a client spawned): a child task (fromTask)
+    ARGV[11] the child's link (JSON: path of its invoking actor in the parent, depth), with ARGV[10]
 
   Output:
     {1, epoch}  created (epoch 0 when no owner was given)
@@ -35,6 +37,9 @@ end
 redis.call('HSET', KEYS[1], 'machine', ARGV[1], 'version', ARGV[2], 'input', ARGV[3],
   'status', 'active', 'seq', '0', 'cursor', '0-0', 'last', '0-0',
   'createdAt', ARGV[4], 'updatedAt', ARGV[4])
+if ARGV[10] ~= '' then
+  redis.call('HSET', KEYS[1], 'parent', ARGV[10], 'link', ARGV[11])
+end
 if ARGV[7] ~= '' then
   redis.call('ZADD', KEYS[4], ARGV[7], ARGV[9])
 end

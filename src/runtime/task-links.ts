@@ -1,0 +1,150 @@
+import type { ChildTaskSpawn, TaskSend } from '../actors/agent-bridge.js';
+import { TASK_DONE, TASK_ERROR } from '../actors/fromTask.js';
+import { BatonError, ErrorCode, TaskExistsError } from '../errors.js';
+import { encodeEvent } from '../persistence/validate.js';
+import { viewFromHash } from '../persistence/view.js';
+import type { BatonClient } from './client.js';
+import type { ChildOutcome } from './host-context.js';
+import { retry } from './retry.js';
+import { encodeLink, outcomeOf, readLink } from './task-link-fields.js';
+
+/** Failures that are the target's answer, not an outage: a send is then reported, never retried. */
+const ANSWERS = new Set<string>([
+  ErrorCode.TaskNotFound,
+  ErrorCode.TaskNotRunning,
+  ErrorCode.InvalidEvent,
+  ErrorCode.InvalidId,
+  ErrorCode.PayloadTooLarge,
+  ErrorCode.UnknownMachine,
+  ErrorCode.InvalidInput,
+]);
+
+function answer(err: unknown): BatonError | undefined {
+  return err instanceof BatonError && ANSWERS.has(err.code) ? err : undefined;
+}
+
+/** The idempotency key of a child task's outcome in its parent's mailbox: told once however often. */
+export function outcomeKeyOf(childId: string): string {
+  return `task-${childId}`;
+}
+
+/**
+ * Tasks that start and message tasks, the runtime's side: creating child
+ * tasks (`fromTask`), delivering events between tasks (`sendToTask`) and
+ * telling a parent that its child ended. Each runs after the commit that
+ * decided it and is idempotent (a child by its id, an event and an outcome by
+ * their keys), so the outbox may repeat it after a crash or an outage.
+ */
+export class TaskLinks {
+  constructor(
+    private readonly client: BatonClient,
+    private readonly maxEventBytes: number,
+    private readonly closing: () => boolean,
+    private readonly log: (msg: string, extra?: Record<string, unknown>) => void,
+  ) {}
+
+  async spawn(parent: string, specs: ChildTaskSpawn[]): Promise<void> {
+    await Promise.all(specs.map((s) => this.spawnOne(parent, s)));
+  }
+
+  private async spawnOne(parent: string, s: ChildTaskSpawn): Promise<void> {
+    const { client } = this;
+    let prepared: { id: string; version: number; input: string };
+    try {
+      // The child's machine and input are checked as a client's spawn checks them: here, or from the registry.
+      prepared = await client.prepareSpawn(s.machine, { id: s.taskId, input: s.input });
+    } catch (err) {
+      const a = answer(err);
+      if (!a) throw err;
+      return this.tell(parent, s.taskId, s.childPath, { name: a.code, message: a.message }, TASK_ERROR, true);
+    }
+    const { id, version, input } = prepared;
+    const now = client.clock.now();
+    const delayed = s.delayMs > 0;
+    const due = delayed ? now + s.delayMs : undefined;
+    const { store } = client;
+    let created = true;
+    try {
+      await store.spawn(id, { machine: s.machine, version, input, now, owner: '', leaseMs: 0, index: true, parent, link: encodeLink(s.childPath, s.depth), ...(due !== undefined ? { dueAt: due } : {}) });
+    } catch (err) {
+      if (!(err instanceof TaskExistsError)) throw err;
+      const [owner, seq] = await store.redis.hmget(client.keys.task(id).state, 'parent', 'seq');
+      // Another task took the id: this invocation cannot have it.
+      if (owner !== parent) return this.tell(parent, id, s.childPath, { name: err.code, message: `${err.message}, and is not a child of '${parent}'` }, TASK_ERROR, true);
+      created = false;
+      if (seq !== '0') return; // the restored parent's child runs already
+    }
+    client.machineOf.remember(id, s.machine, version);
+    if (!store.spawnFolds) {
+      if (created) await store.index(id, now);
+      if (due !== undefined) await store.setDue([[id, due]]);
+    }
+    // A delayed start (a retry's backoff) is the due set's: a sweeper activates the child when it is due.
+    if (!delayed) await client.mailbox.wake(id);
+  }
+
+  async send(from: string, sends: TaskSend[]): Promise<void> {
+    await Promise.all(sends.map((s) => this.sendOne(from, s)));
+  }
+
+  private async sendOne(from: string, s: TaskSend): Promise<void> {
+    const { client } = this;
+    try {
+      const event = { ...s.event, origin: from };
+      const rules = s.system ? undefined : await client.rulesFor(s.target);
+      const json = encodeEvent(event, this.maxEventBytes, rules, s.system === true);
+      await client.deliverEncoded(s.target, json, { idempotencyKey: s.key });
+    } catch (err) {
+      const a = answer(err);
+      if (!a) throw err;
+      if (s.system) return; // a stop for a child that ended already
+      this.log('a send to another task was not taken', { taskId: from, target: s.target, code: a.code });
+      const failed = { type: 'baton.send.failed', target: s.target, eventType: s.event.type, code: a.code, reason: a.message, key: s.key, notify: s.replyOnFailure === true };
+      await this.deliverQuietly(from, failed, `${s.key}-failed`);
+    }
+  }
+
+  /**
+   * Tell `child.parent` how its child task ended, retrying while Redis is
+   * away, until told or this process closes (the child then stays due, and
+   * {@link renotify} tells the parent when a sweeper activates it).
+   */
+  async ended(child: { id: string; parent: string; path: string[] }, outcome: ChildOutcome): Promise<void> {
+    const done = outcome.status === 'done';
+    let told = false;
+    await retry(
+      async () => {
+        await this.tell(child.parent, child.id, child.path, done ? outcome.output : outcome.error, done ? TASK_DONE : TASK_ERROR, outcome.status === 'stopped');
+        told = true;
+      },
+      { stop: this.closing, onRetry: (err) => this.log('telling a parent task failed, retrying', { taskId: child.id, parent: child.parent, error: (err as Error).message }) },
+    );
+    if (!told) throw new Error(`task '${child.id}': its parent was not told it ended (closing); it stays due`);
+  }
+
+  /** A task found ended on activation: when it is a child, tell its parent (again: the outcome's key makes it once). */
+  async renotify(taskId: string): Promise<void> {
+    const h = await this.client.store.read(taskId);
+    const link = readLink(h);
+    const view = viewFromHash(taskId, h);
+    if (!link || !view || (view.status !== 'done' && view.status !== 'error' && view.status !== 'stopped')) return;
+    const outcome = view.status === 'error' && view.reason ? { status: 'error' as const, error: { name: 'INVALID_INPUT', message: view.reason } } : outcomeOf(view.status, view);
+    await this.ended({ id: taskId, parent: link.parent, path: link.path }, outcome);
+  }
+
+  private tell(parent: string, childId: string, childPath: string[], payload: unknown, type: string, final: boolean): Promise<void> {
+    const event = type === TASK_DONE ? { type, jobId: childId, childPath, output: payload } : { type, jobId: childId, childPath, error: payload, final };
+    return this.deliverQuietly(parent, event, outcomeKeyOf(childId));
+  }
+
+  /** Deliver a runtime event; a task that ended (or is gone) just does not get it. */
+  private async deliverQuietly(taskId: string, event: Record<string, unknown>, key: string): Promise<void> {
+    try {
+      await this.client.deliverEncoded(taskId, JSON.stringify(event), { idempotencyKey: key });
+    } catch (err) {
+      const code = err instanceof BatonError ? err.code : undefined;
+      if (code === ErrorCode.TaskNotRunning || code === ErrorCode.TaskNotFound) return;
+      throw err;
+    }
+  }
+}
