@@ -3,8 +3,8 @@
 // invoke, a stop cascades, bad input is an onError, and sendToTask delivers
 // once, with the sender's id, or records why not.
 import { describe, expect, it } from 'vitest';
-import { taskMachines } from './fixtures/task-machines.js';
-import { uniquePrefix } from './helpers/index.js';
+import { leafWithOneAttempt, taskMachines } from './fixtures/task-machines.js';
+import { uniquePrefix, waitUntil } from './helpers/index.js';
 import { useBaton } from './helpers/setup.js';
 
 const baton = useBaton();
@@ -30,5 +30,100 @@ describe('child tasks (fromTask)', () => {
     }
     // Each child's id is derived from the parent, the commit and the child's path: no ':' (BullMQ job ids).
     expect(kids.map((k) => k.id).every((id) => id.startsWith('fan.1.') && !id.includes(':'))).toBe(true);
+  });
+
+  it('stopping the parent stops every child task, and each child ends stopped', async () => {
+    const prefix = uniquePrefix('ctask-stop');
+    const rt = await baton.runtime(prefix, { machines: taskMachines(), agents: { square } });
+    await rt.spawn('stopFanout', { id: 'sf' });
+    await waitUntil(async () => (await rt.list({ parent: 'sf' })).filter((k) => k.seq >= 1).length === 3, { timeout: 10_000, message: 'three running children' });
+    await rt.stop('sf', { timeout: 10_000 });
+    for (const k of await rt.list({ parent: 'sf' })) {
+      const v = await rt.waitFor(k.id, (x) => x.status !== 'active', { timeout: 10_000 });
+      expect(v.status).toBe('stopped');
+    }
+  });
+
+  it('leaving the invoking state stops that child task only', async () => {
+    const prefix = uniquePrefix('ctask-leave');
+    const rt = await baton.runtime(prefix, { machines: taskMachines(), agents: { square } });
+    await rt.spawn('stopFanout', { id: 'lv' });
+    await waitUntil(async () => (await rt.list({ parent: 'lv' })).filter((k) => k.seq >= 1).length === 3, { timeout: 10_000, message: 'three running children' });
+    const kids = (await rt.list({ parent: 'lv' })).map((k) => k.id).sort();
+    // Child 0 finishes; the parent's region 0 leaves its state (done), the other two keep running.
+    const first = kids.find((id) => id.endsWith('t0'))!;
+    await rt.send(first, { type: 'finish' });
+    await rt.waitFor('lv', (v) => (v.context as { results: Record<string, unknown> }).results[0] !== undefined, { timeout: 10_000 });
+    for (const id of kids.filter((k) => k !== first)) expect((await rt.get(id))!.status).toBe('active');
+    await rt.stop('lv', { timeout: 10_000 });
+  });
+
+  it('an unknown machine is an onError with UNKNOWN_MACHINE; a chain past maxTaskDepth one with TASK_DEPTH', async () => {
+    const prefix = uniquePrefix('ctask-bad');
+    const rt = await baton.runtime(prefix, { machines: taskMachines(), agents: { square }, maxTaskDepth: 4 });
+    const unknown = await (await rt.spawn('unknownChild', { id: 'uk' })).waitFor((v) => v.status !== 'active', { timeout: 10_000 });
+    expect((unknown.output as { errors: Record<string, { name: string }> }).errors[0]!.name).toBe('UNKNOWN_MACHINE');
+    expect(await rt.list({ parent: 'uk' })).toEqual([]);
+
+    const top = await (await rt.spawn('recurse', { id: 'deep' })).waitFor((v) => v.status !== 'active', { timeout: 15_000 });
+    expect(top.status).toBe('done');
+    // deep → 4 children below it; the 5th level is refused, and each level above finishes in turn.
+    let id = 'deep';
+    let levels = 0;
+    for (;;) {
+      const kids = await rt.list({ parent: id });
+      if (kids.length === 0) break;
+      expect(kids).toHaveLength(1);
+      id = kids[0]!.id;
+      levels++;
+    }
+    expect(levels).toBe(4);
+    const deepest = await rt.get(id);
+    expect((deepest!.output as { error: { name: string } }).error.name).toBe('TASK_DEPTH');
+  });
+
+  it('a child that fails is started again as a new task, up to `attempts`', async () => {
+    const prefix = uniquePrefix('ctask-retry');
+    let calls = 0;
+    const flaky = async ({ input }: { input: { n: number } }) => {
+      if (++calls <= 2) throw new Error(`flaky ${calls}`);
+      return { sq: input.n * input.n };
+    };
+    // The leaf's agent has 3 attempts of its own; the child task fails only when they are spent, so make them 1.
+    const { fanout, leaf } = await import('./fixtures/task-machines.js');
+    const rt = await baton.runtime(prefix, { machines: { fanout: fanout(1, 'leaf', { attempts: 3, backoffMs: 100 }), leaf: leafWithOneAttempt(leaf) }, agents: { square: flaky }, leaseMs: 500 });
+    const done = await (await rt.spawn('fanout', { id: 'rt' })).waitFor((v) => v.status !== 'active', { timeout: 20_000 });
+    expect((done.output as { results: Record<string, unknown> }).results[0]).toEqual({ n: 0, sq: 0 });
+    const kids = (await rt.list({ parent: 'rt' })).map((k) => [k.id.replace(/^rt\.1\./, ''), k.status]).sort();
+    expect(kids).toEqual([
+      ['t0', 'error'],
+      ['t0.r2', 'error'],
+      ['t0.r3', 'done'],
+    ]);
+  });
+});
+
+describe('sendToTask', () => {
+  it('ping-pong between two tasks: every event once, in order, each carrying its sender as origin', async () => {
+    const prefix = uniquePrefix('ctask-pp');
+    const rt = await baton.runtime(prefix, { machines: taskMachines() });
+    await rt.spawn('ponger', { id: 'pong' });
+    const ping = await rt.spawn('pinger', { id: 'ping', input: { peer: 'pong', max: 200 } });
+    const done = await ping.waitFor((v) => v.status !== 'active', { timeout: 30_000 });
+    expect(done.output).toEqual({ n: 200, outOfOrder: 0 });
+    const p = await rt.get('pong');
+    expect(p!.context).toEqual({ seen: 200, outOfOrder: 0, from: 'ping' });
+  });
+
+  it('a send to a task that does not exist is recorded as baton.send.failed, sent back when asked, and the sender carries on', async () => {
+    const prefix = uniquePrefix('ctask-fail');
+    const rt = await baton.runtime(prefix, { machines: taskMachines() });
+    const s = await rt.spawn('sender', { id: 'snd', input: { to: 'nobody' } });
+    await s.send({ type: 'go' });
+    const v = await s.waitFor((x) => (x.context as { failures: unknown[] }).failures.length === 1, { timeout: 10_000 });
+    expect(v.status).toBe('active');
+    const f = (v.context as { failures: Array<Record<string, unknown>> }).failures[0]!;
+    expect(f).toMatchObject({ type: 'baton.send.failed', target: 'nobody', eventType: 'hello', code: 'TASK_NOT_FOUND' });
+    expect((await s.history()).some((h) => h.event.type === 'baton.send.failed')).toBe(true);
   });
 });
