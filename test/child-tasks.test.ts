@@ -44,6 +44,24 @@ describe('child tasks (fromTask)', () => {
     }
   });
 
+  it('a stop cascades down a chain of child tasks, each task stopping its own', async () => {
+    const prefix = uniquePrefix('ctask-chain');
+    const rt = await baton.runtime(prefix, { machines: taskMachines() });
+    await rt.spawn('chain', { id: 'ch', input: { depth: 3 } });
+    const chainIds = async () => {
+      const ids = ['ch'];
+      for (;;) {
+        const kids = await rt.list({ parent: ids.at(-1)! });
+        if (kids.length !== 1) return ids;
+        ids.push(kids[0]!.id);
+      }
+    };
+    await waitUntil(async () => (await chainIds()).length === 4 && (await rt.get((await chainIds())[3]!))!.value === 'last', { timeout: 10_000, message: 'a chain of 4 tasks' });
+    const ids = await chainIds();
+    await rt.stop('ch', { timeout: 10_000 });
+    for (const id of ids.slice(1)) expect((await rt.waitFor(id, (v) => v.status !== 'active', { timeout: 10_000 })).status).toBe('stopped');
+  });
+
   it('leaving the invoking state stops that child task only', async () => {
     const prefix = uniquePrefix('ctask-leave');
     const rt = await baton.runtime(prefix, { machines: taskMachines(), agents: { square } });

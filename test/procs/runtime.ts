@@ -9,6 +9,8 @@
 //   SPAWN_INPUT      its input (JSON)
 //   RUNS_KEY         Redis list where sevenSteps' steps record "<step>:<pid>" (and the rh* machines their side effects)
 //   BLOCK_STEP       sevenSteps' step that never resolves in this process
+//   FANOUT           number of child tasks the `fanout` machine starts (default 100)
+//   SQUARE_MS        how long the `square` agent of the `leaf` child tasks takes (default 0)
 //
 // Output (stdout, one JSON object a line):
 //   {"ready":true,"owner":...,"pid":...}     the runtime is started
@@ -20,6 +22,7 @@ import { createRuntime } from '../../src/index.js';
 import { lateTimer, longTimer, sevenSteps, slowParent, slowTimer, strictCounter } from '../fixtures/durable.js';
 import { counter, parent, promiseStep, timer } from '../fixtures/machines.js';
 import { rehydrationMachines } from '../fixtures/rehydration-machines.js';
+import { taskMachines } from '../fixtures/task-machines.js';
 import { out, reportHeld, serve } from './serve.js';
 
 const prefix = process.env.BATON_PREFIX;
@@ -42,7 +45,15 @@ const runtime = await createRuntime({
   leaseMs,
   owner,
   ...(process.env.BATON_ACTIVATION_CONCURRENCY ? { activationConcurrency: Number(process.env.BATON_ACTIVATION_CONCURRENCY) } : {}),
-  machines: { counter, timer, parent, promiseStep, sevenSteps: steps, slowTimer, lateTimer, longTimer, slowParent, strictCounter, ...rehydration },
+  machines: { counter, timer, parent, promiseStep, sevenSteps: steps, slowTimer, lateTimer, longTimer, slowParent, strictCounter, ...rehydration, ...taskMachines(Number(process.env.FANOUT ?? 100)) },
+  // test/child-tasks-crash.test.ts's leaves: each run records "<n>:<pid>" in RUNS_KEY, after SQUARE_MS.
+  agents: {
+    square: async ({ input }: { input: { n: number } }) => {
+      await new Promise((r) => setTimeout(r, Number(process.env.SQUARE_MS ?? 0)));
+      await recorder.rpush(runsKey, `${input.n}:${process.pid}`);
+      return { sq: input.n * input.n };
+    },
+  },
   log: (msg, extra) => out({ log: msg, ...extra }),
   inspect: reportHeld,
 });

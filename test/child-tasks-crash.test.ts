@@ -1,0 +1,94 @@
+// Child tasks and sends between tasks across a SIGKILL of the process that
+// holds them: a fan-out of 100 child tasks over two worker processes loses
+// nothing and runs each child to done once; a send whose sender dies right
+// after the commit that decided it is delivered once, by the sender's next
+// holder (it was committed with the step).
+import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { Keys } from '../src/persistence/keys.js';
+import { redisUrl, uniquePrefix, waitUntil } from './helpers/index.js';
+import { killAllRuntimeProcs, startRuntimeProc } from './helpers/runtime-proc.js';
+import { useBaton } from './helpers/setup.js';
+
+const baton = useBaton({ kill: killAllRuntimeProcs });
+
+describe('child tasks across a crash', () => {
+  it('100 child tasks over two workers, one SIGKILLed mid-run: each child runs to done once, the parent gets all 100 outputs', async () => {
+    const prefix = uniquePrefix('ctask-crash');
+    const env = { FANOUT: '100', SQUARE_MS: '40' };
+    const [a, b] = await Promise.all([startRuntimeProc({ prefix, env }), startRuntimeProc({ prefix, env })]);
+    const client = baton.client(prefix);
+    await client.spawn('fanout', { id: 'big' });
+    const doneKids = async () => (await client.list({ parent: 'big' })).filter((k) => k.status === 'done').length;
+    // Both workers hold children (activations go to either), and the run is under way.
+    await waitUntil(async () => a.held().some((id) => id.startsWith('big.')) && b.held().some((id) => id.startsWith('big.')) && (await doneKids()) >= 20, {
+      timeout: 30_000,
+      message: 'both workers running children, 20 done',
+    });
+    const before = await doneKids();
+    expect(before).toBeLessThan(100);
+    await a.kill('SIGKILL');
+
+    const parent = await client.waitFor('big', (v) => v.status !== 'active', { timeout: 60_000 });
+    expect(parent.status).toBe('done');
+    const out = parent.output as { results: Record<string, { n: number; sq: number }>; errors: Record<string, unknown> };
+    expect(out.errors).toEqual({});
+    expect(Object.keys(out.results)).toHaveLength(100);
+    for (let i = 0; i < 100; i++) expect(out.results[i]).toEqual({ n: i, sq: i * i });
+
+    // Exactly 100 child tasks (a restore never created one twice), each done, each ended by one commit.
+    const kids = await client.list({ parent: 'big' });
+    expect(kids).toHaveLength(100);
+    for (const k of kids) {
+      expect(k.status).toBe('done');
+      const h = await client.history(k.id);
+      expect(h.filter((e) => e.to === 'done')).toHaveLength(1);
+    }
+    // The parent applied each child's outcome once.
+    const ph = await client.history('big', { limit: 10_000 });
+    expect(ph.filter((e) => e.event.type === 'baton.task.done')).toHaveLength(100);
+  }, 120_000);
+
+  it('a send whose sender is SIGKILLed right after the commit that decided it is delivered once, by the next holder', async () => {
+    const prefix = uniquePrefix('ctask-send-crash');
+    const client = baton.client(prefix);
+    const first = await startRuntimeProc({ prefix });
+    await client.spawn('ponger', { id: 'tgt' });
+    await client.spawn('sender', { id: 'snd', input: { to: 'tgt' } });
+    await client.waitFor('snd', (v) => v.seq === 1, { timeout: 10_000 });
+    await client.waitFor('tgt', (v) => v.seq === 1, { timeout: 10_000 });
+
+    // Hold the delivery back: the send's idempotency key (derived from sender, seq 2 and index 0) is made a
+    // key of the wrong type, so the send script fails and the sender's process keeps retrying it.
+    const redis = new Redis(redisUrl());
+    baton.track(() => redis.quit());
+    const keys = new Keys(prefix);
+    const idemKey = keys.task('tgt').idemPrefix + 'send-snd-2-0';
+    await redis.hset(idemKey, 'x', '1');
+    await client.send('snd', { type: 'go' });
+    await client.waitFor('snd', (v) => v.seq === 2, { timeout: 10_000 });
+    // The commit of the step holds the send it decided.
+    expect(JSON.parse((await redis.hget(keys.task('snd').state, 'o'))!)).toMatchObject({ seq: 2, sends: [{ target: 'tgt', key: 'send-snd-2-0', event: { type: 'hello' } }] });
+    await first.waitForLine(/a send to another task|outbox dispatch failed, retrying/, 10_000);
+    await first.kill('SIGKILL');
+    expect((await client.history('tgt')).filter((e) => e.event.type === 'hello')).toHaveLength(0);
+
+    // The next holder restores the sender and delivers the send it finds committed.
+    await redis.del(idemKey);
+    const second = await startRuntimeProc({ prefix });
+    await waitUntil(async () => (await client.history('tgt')).some((e) => e.event.type === 'hello'), { timeout: 15_000, message: 'the hello to arrive' });
+    const hello = (await client.history('tgt')).filter((e) => e.event.type === 'hello');
+    expect(hello).toHaveLength(1);
+    expect(hello[0]!.event).toMatchObject({ type: 'hello', origin: 'snd' });
+
+    // Delivered again by a third holder (the second dies before any commit of the sender): still once.
+    await waitUntil(() => second.held().includes('snd'), { timeout: 10_000, message: 'the second process to hold the sender' });
+    await second.kill('SIGKILL');
+    await startRuntimeProc({ prefix });
+    await client.send('snd', { type: 'finish' });
+    await client.waitFor('snd', (v) => v.status === 'done', { timeout: 15_000 });
+    expect((await client.history('tgt')).filter((e) => e.event.type === 'hello')).toHaveLength(1);
+    // The finishing commit dropped the delivered send.
+    expect(await redis.hget(keys.task('snd').state, 'o')).toBeNull();
+  }, 60_000);
+});
