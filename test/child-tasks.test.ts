@@ -122,15 +122,15 @@ describe('child tasks (fromTask)', () => {
 });
 
 describe('sendToTask', () => {
-  it('ping-pong between two tasks: every event once, in order, each carrying its sender as origin', async () => {
+  it('ping-pong between two tasks 1,000 times: every event once, in order, each carrying its sender as origin', async () => {
     const prefix = uniquePrefix('ctask-pp');
     const rt = await baton.runtime(prefix, { machines: taskMachines() });
     await rt.spawn('ponger', { id: 'pong' });
-    const ping = await rt.spawn('pinger', { id: 'ping', input: { peer: 'pong', max: 200 } });
+    const ping = await rt.spawn('pinger', { id: 'ping', input: { peer: 'pong', max: 1000 } });
     const done = await ping.waitFor((v) => v.status !== 'active', { timeout: 30_000 });
-    expect(done.output).toEqual({ n: 200, outOfOrder: 0 });
+    expect(done.output).toEqual({ n: 1000, outOfOrder: 0 });
     const p = await rt.get('pong');
-    expect(p!.context).toEqual({ seen: 200, outOfOrder: 0, from: 'ping' });
+    expect(p!.context).toEqual({ seen: 1000, outOfOrder: 0, from: 'ping' });
   });
 
   it('a send to a task that does not exist is recorded as baton.send.failed, sent back when asked, and the sender carries on', async () => {

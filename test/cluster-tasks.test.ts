@@ -1,0 +1,65 @@
+// Child tasks and sends between tasks on a local three-master Redis Cluster:
+// a parent and its children, and two tasks that ping-pong, live in different
+// slots, so every spawn, outcome and send is a write of its own slot after
+// the commit that decided it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, createRuntime, type Runtime } from '../src/index.js';
+import { Keys } from '../src/persistence/keys.js';
+import { taskMachines } from './fixtures/task-machines.js';
+import { startCluster, uniquePrefix, type ClusterHandle } from './helpers/index.js';
+
+describe('child tasks on Redis Cluster', () => {
+  let cluster: ClusterHandle;
+  const runtimes: Runtime[] = [];
+  beforeAll(async () => {
+    cluster = await startCluster(3);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(runtimes.map((r) => r.close()));
+    await cluster?.stop();
+  });
+
+  it('a fan-out over two runtimes, and 1,000 ping-pongs, across slots', async () => {
+    const prefix = uniquePrefix('cluster-tasks');
+    const connection = { cluster: cluster.nodes };
+    const square = async ({ input }: { input: { n: number } }) => ({ sq: input.n * input.n });
+    for (let i = 0; i < 2; i++) runtimes.push(await createRuntime({ connection, prefix, machines: taskMachines(20), agents: { square }, leaseMs: 1000 }));
+    const client = createClient({ connection, prefix });
+    try {
+      await client.spawn('fanout', { id: 'cfan' });
+      const parent = await client.waitFor('cfan', (v) => v.status !== 'active', { timeout: 30_000 });
+      const out = parent.output as { results: Record<string, { sq: number }>; errors: Record<string, unknown> };
+      expect(out.errors).toEqual({});
+      expect(Object.keys(out.results)).toHaveLength(20);
+      const kids = await client.list({ parent: 'cfan' });
+      expect(kids).toHaveLength(20);
+      expect(kids.every((k) => k.status === 'done')).toBe(true);
+
+      await client.spawn('ponger', { id: 'cpong' });
+      await client.spawn('pinger', { id: 'cping', input: { peer: 'cpong', max: 1000 } });
+      const ping = await client.waitFor('cping', (v) => v.status !== 'active', { timeout: 60_000 });
+      expect(ping.output).toEqual({ n: 1000, outOfOrder: 0 });
+      expect((await client.get('cpong'))!.context).toEqual({ seen: 1000, outOfOrder: 0, from: 'cping' });
+
+      // The tasks really are in different slots.
+      const keys = new Keys(prefix);
+      const slots = new Set(['cfan', kids[0]!.id, 'cping', 'cpong'].map((id) => slotOf(keys.task(id).state)));
+      expect(slots.size).toBe(4);
+    } finally {
+      await client.close();
+    }
+  }, 120_000);
+});
+
+/** The cluster slot of a key (CRC16 of its hash tag, as Redis computes it). */
+function slotOf(key: string): number {
+  const open = key.indexOf('{');
+  const close = open >= 0 ? key.indexOf('}', open + 1) : -1;
+  const tag = open >= 0 && close > open + 1 ? key.slice(open + 1, close) : key;
+  let crc = 0;
+  for (const ch of Buffer.from(tag)) {
+    crc ^= ch << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16384;
+}
