@@ -1,4 +1,4 @@
-import type { EventObject, MachineContext } from 'xstate';
+import type { AnyEventObject, EventObject, MachineContext } from 'xstate';
 import { bridgeOf } from './agent-bridge.js';
 
 /** What `target` and `event` of {@link sendToTask} may be computed from. */
@@ -40,7 +40,7 @@ let warned = false;
  *   entry: 'ping',
  * });
  */
-export function sendToTask<TContext extends MachineContext = MachineContext, TEvent extends EventObject = EventObject>(
+export function sendToTask<TContext extends MachineContext = MachineContext, TEvent extends EventObject = AnyEventObject>(
   target: string | ((args: SendToTaskArgs<TContext, TEvent>) => string),
   event: { type: string; [k: string]: unknown } | ((args: SendToTaskArgs<TContext, TEvent>) => { type: string; [k: string]: unknown }),
   options: SendToTaskOptions<TContext, TEvent> = {},
