@@ -3,6 +3,7 @@
 // invoke, a stop cascades, bad input is an onError, and sendToTask delivers
 // once, with the sender's id, or records why not.
 import { describe, expect, it } from 'vitest';
+import { fromAgent, parallelAgents, parallelAgentTasks } from '../src/index.js';
 import { leafWithOneAttempt, taskMachines } from './fixtures/task-machines.js';
 import { uniquePrefix, waitUntil } from './helpers/index.js';
 import { useBaton } from './helpers/setup.js';
@@ -118,6 +119,28 @@ describe('child tasks (fromTask)', () => {
       ['t0.r2', 'error'],
       ['t0.r3', 'done'],
     ]);
+  });
+});
+
+describe('parallelAgents({ asTasks })', () => {
+  it('runs each agent as a child task and reconciles their outputs as before', async () => {
+    const prefix = uniquePrefix('ctask-pa');
+    const agents = { technical: fromAgent('technical'), regulatory: fromAgent('regulatory') };
+    const opts = { id: 'review', agents, detect: { kind: 'fields' as const, fields: ['verdict'] }, reconcile: { kind: 'rule' as const, name: 'strict', reconcile: () => ({ verdict: 'no' }) } };
+    const rt = await baton.runtime(prefix, {
+      machines: { review: parallelAgents({ ...opts, asTasks: true }), ...parallelAgentTasks(opts) },
+      agents: { technical: async () => ({ verdict: 'yes' }), regulatory: async () => ({ verdict: 'no' }) },
+    });
+    const done = await (await rt.spawn('review', { id: 'rv', input: { doc: 'x' } })).waitFor((v) => v.status !== 'active', { timeout: 15_000 });
+    expect(done.output).toMatchObject({
+      originals: { technical: { verdict: 'yes' }, regulatory: { verdict: 'no' } },
+      conflict: { fields: ['verdict'], detectedBy: 'fields' },
+      reconciled: { verdict: 'no' },
+      decidedBy: 'rule:strict',
+    });
+    const kids = await rt.list({ parent: 'rv' });
+    expect(kids.map((k) => k.machine).sort()).toEqual(['review-agent-regulatory', 'review-agent-technical']);
+    expect(kids.every((k) => k.status === 'done')).toBe(true);
   });
 });
 

@@ -1,6 +1,5 @@
 import type { ActorLogic, AnyActorRef, EventObject, NonReducibleUnknown, Snapshot } from 'xstate';
 import type { z } from 'zod';
-import { ErrorCode } from '../errors.js';
 import { actorPath } from './actor-path.js';
 import { bridgeOf } from './agent-bridge.js';
 import { childTaskId, issues } from './ids.js';
@@ -97,7 +96,7 @@ export function fromTask<TInputSchema extends z.ZodType | undefined = undefined,
       const base: Snap = { status: 'active', output: undefined, error: undefined, machine, input, task: '', jobId: '', attempt: 1, delayMs: 0 };
       if (schemas.input) {
         const r = schemas.input.safeParse(input);
-        if (!r.success) return { ...base, status: 'error', error: { name: ErrorCode.InvalidInput, message: `child task '${machine}' input: ${issues(r.error)}` } };
+        if (!r.success) return { ...base, status: 'error', error: { name: 'INVALID_INPUT', message: `child task '${machine}' input: ${issues(r.error)}` } };
         base.input = r.data;
       }
       const bridge = bridgeOf(scope.system);
@@ -106,7 +105,7 @@ export function fromTask<TInputSchema extends z.ZodType | undefined = undefined,
         return {
           ...base,
           status: 'error',
-          error: { name: ErrorCode.TaskDepth, message: `child task '${machine}' would be ${bridge.depth + 1} deep, past the limit of ${bridge.maxDepth} (maxTaskDepth)` },
+          error: { name: 'TASK_DEPTH', message: `child task '${machine}' would be ${bridge.depth + 1} deep, past the limit of ${bridge.maxDepth} (maxTaskDepth)` },
         };
       }
       base.task = base.jobId = childTaskId(bridge.taskId, bridge.nextSeq(), actorPath(scope.self));

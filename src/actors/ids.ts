@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-
 /** BullMQ job ids may not contain ':'; keep them readable. */
 export function safe(s: string): string {
   return s.replace(/[^A-Za-z0-9_.-]/g, '_');
@@ -21,6 +19,19 @@ const MAX_ID = 120;
 export function childTaskId(parent: string, seq: number, path: string[]): string {
   const id = safe(`${parent}.${seq}.${path.join('.')}`);
   if (id.length <= MAX_ID) return id;
-  const digest = createHash('sha256').update(id).digest('base64url').replace(/[^A-Za-z0-9]/g, '').slice(0, 24);
-  return `${safe(parent).slice(0, 80)}.${digest}`;
+  return `${safe(parent).slice(0, 80)}.${digest(id)}`;
+}
+
+/** 96 bits of three FNV-1a hashes (different offsets), base 36: a stable digest without node:crypto (actors import only xstate and zod). */
+function digest(s: string): string {
+  let out = '';
+  for (const seed of [0x811c9dc5, 0x01000193, 0x5bd1e995]) {
+    let h = seed >>> 0;
+    for (let i = 0; i < s.length; i++) {
+      h ^= s.charCodeAt(i);
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    out += h.toString(36).padStart(7, '0');
+  }
+  return out;
 }

@@ -1,4 +1,5 @@
 import { assign, setup, type AnyActorLogic } from 'xstate';
+import { fromTask } from '../actors/fromTask.js';
 import { actorNow } from './clock.js';
 import { answers, awaitingOf, type Awaiting, type DecisionEvent } from './types.js';
 
@@ -54,6 +55,34 @@ export interface ParallelAgentsOptions {
   reconcile: Reconciler;
   /** Output when there is no conflict. @default the outputs by agent name */
   merge?: (outputs: Record<string, unknown>) => unknown;
+  /**
+   * Run each agent as a child task (`fromTask`) instead of a child machine
+   * inside this task: each branch is then a task of its own, held by any
+   * worker, one small commit per step, instead of one growing tree in one
+   * task. Register the branch machines with {@link parallelAgentTasks}.
+   * `attempts` and `backoffMs` restart a branch task that ended in error.
+   * @default false
+   */
+  asTasks?: boolean | { attempts?: number; backoffMs?: number };
+}
+
+/** The machine name a branch of {@link parallelAgents} runs under as a child task. */
+export function branchMachineName(id: string, agent: string): string {
+  return `${id}-agent-${agent}`;
+}
+
+/**
+ * The branch machines of a `parallelAgents({ asTasks })` machine, by the
+ * names its child tasks run: register them beside it.
+ *
+ * @example
+ * const review = parallelAgents({ id: 'review', agents, detect, reconcile, asTasks: true });
+ * await createRuntime({ machines: { review, ...parallelAgentTasks({ id: 'review', agents }) } });
+ */
+export function parallelAgentTasks(opts: Pick<ParallelAgentsOptions, 'id' | 'agents'>): Record<string, ReturnType<typeof agentMachine>> {
+  const out: Record<string, ReturnType<typeof agentMachine>> = {};
+  for (const [n, logic] of Object.entries(opts.agents)) out[branchMachineName(opts.id, n)] = agentMachine(n, logic);
+  return out;
 }
 
 /** The result: both originals, the conflict, the reconciled output and who decided. */
@@ -154,7 +183,8 @@ function agentMachine(name: string, logic: AnyActorLogic) {
 export function parallelAgents(opts: ParallelAgentsOptions) {
   const names = Object.keys(opts.agents);
   const actors: Record<string, AnyActorLogic> = {};
-  for (const n of names) actors[`agent_${n}`] = agentMachine(n, opts.agents[n]!);
+  const asTasks = opts.asTasks === true ? {} : opts.asTasks || undefined;
+  for (const n of names) actors[`agent_${n}`] = asTasks ? fromTask(branchMachineName(opts.id, n), asTasks) : agentMachine(n, opts.agents[n]!);
   if (opts.detect.kind === 'agent') actors.judge = opts.detect.judge;
   if (opts.reconcile.kind === 'agent') actors.reconciler = opts.reconcile.reconciler;
   const rec = opts.reconcile;
@@ -192,6 +222,14 @@ export function parallelAgents(opts: ParallelAgentsOptions) {
                   ? { originals: { ...context.originals, [n]: r.output } }
                   : { originals: { ...context.originals, [n]: null }, failed: { ...context.failed, [n]: r?.error ?? {} } };
               }),
+            },
+            // A branch run as a child task that ended in error or was stopped (a child machine always ends done).
+            onError: {
+              target: 'finished',
+              actions: assign(({ context, event }) => ({
+                originals: { ...context.originals, [n]: null },
+                failed: { ...context.failed, [n]: { message: (event.error as { message?: string } | undefined)?.message ?? String(event.error) } },
+              })),
             },
           },
         },
