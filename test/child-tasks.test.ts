@@ -2,6 +2,7 @@
 // tasks of their own (a view naming the parent), their outputs complete the
 // invoke, a stop cascades, bad input is an onError, and sendToTask delivers
 // once, with the sender's id, or records why not.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fromAgent, parallelAgents, parallelAgentTasks } from '../src/index.js';
 import { leafWithOneAttempt, taskMachines } from './fixtures/task-machines.js';
@@ -119,6 +120,38 @@ describe('child tasks (fromTask)', () => {
       ['t0.r2', 'error'],
       ['t0.r3', 'done'],
     ]);
+  });
+});
+
+describe('supervision (docs/patterns/child-tasks.md)', () => {
+  it('the pattern page shows the supervisor machine as it is', () => {
+    const src = readFileSync('test/fixtures/task-machines.ts', 'utf8');
+    const code = src.slice(src.indexOf('export const supervisor'), src.indexOf('output: ({ context }) => context,\n});', src.indexOf('export const supervisor')));
+    expect(code.length).toBeGreaterThan(200);
+    expect(readFileSync('docs/patterns/child-tasks.md', 'utf8')).toContain(code);
+  });
+
+  it('restarts a failing child twice after a pause, then routes around it; a child that recovers finishes the first way', async () => {
+    const prefix = uniquePrefix('ctask-sup');
+    let calls = 0;
+    const flaky = async ({ input }: { input: { n: number } }) => {
+      calls++;
+      if (input.n === 0) throw new Error('always fails');
+      if (calls <= 2) throw new Error('fails twice');
+      return { sq: input.n * input.n };
+    };
+    const { leaf } = await import('./fixtures/task-machines.js');
+    const rt = await baton.runtime(prefix, { machines: { ...taskMachines(), leaf: leafWithOneAttempt(leaf) }, agents: { square: flaky } });
+    const recovered = await (await rt.spawn('supervisor', { id: 'sup1', input: { n: 3 } })).waitFor((v) => v.status !== 'active', { timeout: 15_000 });
+    expect(recovered.output).toMatchObject({ restarts: 2, via: 'primary', result: { n: 3, sq: 9 } });
+    expect((await rt.list({ parent: 'sup1' })).map((k) => k.status).sort()).toEqual(['done', 'error', 'error']);
+
+    const around = await rt.spawn('supervisor', { id: 'sup2', input: { n: 0 } });
+    await waitUntil(async () => (await rt.list({ parent: 'sup2' })).some((k) => k.machine === 'waiter' && k.seq >= 1), { timeout: 15_000, message: 'the fallback child' });
+    const fallback = (await rt.list({ parent: 'sup2' })).find((k) => k.machine === 'waiter')!;
+    await rt.send(fallback.id, { type: 'finish' });
+    const v = await around.waitFor((x) => x.status !== 'active', { timeout: 10_000 });
+    expect(v.output).toMatchObject({ restarts: 2, via: 'fallback', result: { n: -1 } });
   });
 });
 

@@ -22,6 +22,17 @@ describe('examples', () => {
     expect(child.lines).toContain("{ notes: [ 'ship it' ] } [ 'does not match its schema: text: blank' ]");
   });
 
+  it('child-tasks prints what the README says, and the README shows the file as it is', async () => {
+    const file = readFileSync('examples/child-tasks.ts', 'utf8');
+    expect(readFileSync('README.md', 'utf8')).toContain('```ts\n' + file + '```');
+    const child = runChild('examples/child-tasks.ts');
+    const exit = await child.exited;
+    const out = child.lines.join('\n');
+    expect(exit.code, out).toBe(0);
+    expect(out).toContain("verdict: '3 chapters: approved'");
+    for (const line of ["'book.1.chapter1 done'", "'book.1.chapter2 error'", "'book.1.chapter2.r2 done'", "'book.1.chapter3 done'"]) expect(out).toContain(line);
+  });
+
   it('high-availability runs on a Sentinel group as printed, and the README shows the file as it is', async () => {
     const file = readFileSync('examples/high-availability.ts', 'utf8');
     expect(readFileSync('README.md', 'utf8')).toContain('```ts\n' + file + '```');

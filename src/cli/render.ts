@@ -3,15 +3,28 @@ import { describeEvent, type EventText } from './events.js';
 import { colors, compactJson, fieldLines, indentedJson, relativeTime, stateLabel, statusText, table, truncate, utcTime } from './format.js';
 import { childPathLabel, parseJobId, type AgentNamer } from './jobs.js';
 import type { DecisionInfo, TaskDetail } from './task-detail.js';
+import { taskTree } from './tree.js';
 
-/** `baton ps`: one row per task. */
-export function renderTasks(views: TaskView[], now = Date.now()): string {
+/** Options of {@link renderTasks}. */
+export interface TasksOptions {
+  /** Each root task followed by its child tasks, indented (`baton ps --tree`). */
+  tree?: boolean;
+  now?: number;
+}
+
+/**
+ * `baton ps`: one row per task; with `tree`, child tasks are indented under
+ * their parent (a child whose parent is not listed is a root).
+ */
+export function renderTasks(views: TaskView[], opts: TasksOptions = {}): string {
   if (views.length === 0) return colors().dim('(no tasks)');
   const c = colors();
+  const now = opts.now ?? Date.now();
+  const rows = opts.tree ? taskTree(views) : views.map((view) => ({ view, depth: 0 }));
   const out = table(
     ['ID', 'MACHINE', 'STATUS', 'SEQ', 'UPDATED', 'STATE'],
-    views.map((v) => [
-      v.id,
+    rows.map(({ view: v, depth }) => [
+      `${'  '.repeat(depth)}${depth ? '└ ' : ''}${v.id}`,
       v.machine,
       statusText(v.status) + (v.awaiting ? c.magenta(' ?') : '') + (v.unserved ? c.red(' !') : ''),
       String(v.seq),
@@ -48,6 +61,8 @@ function childRows(children: Record<string, ChildView>, detail: TaskDetail, pref
       const extra = agent.jobId ? (started !== undefined ? `started at commit ${started}` : `job ${agent.jobId}`) : 'not started (input refused)';
       what = `${c.magenta('agent')} ${agent.agent} ${c.dim(`(${extra})`)}`;
       if (agent.status === 'error' && agent.error !== undefined) what += ` ${c.red(compactJson(agent.error, 60))}`;
+    } else if (child.task) {
+      what = `${c.blue('→ task')} ${child.task}${child.machine ? ` ${c.dim(`(${child.machine})`)}` : ''}`;
     } else if (child.value !== undefined) what = stateLabel(child.value);
     else what = c.dim(child.output !== undefined ? `output ${compactJson(child.output, 50)}` : '-');
     rows.push([`${'  '.repeat(depth)}${depth ? '└ ' : ''}${child.id}`, child.src ?? '-', statusText(child.status), what]);
@@ -97,7 +112,8 @@ export interface DetailOptions {
 
 /**
  * `baton show`: a short summary — status (and why, when it is not running as
- * it should), the state as a dotted path, children and agents one line each,
+ * it should), the state as a dotted path, the parent of a child task,
+ * children and agents one line each (a child task by its id and machine),
  * pending timers, the open decision, recent refusals and the last commits.
  * The context is summarised by its keys unless `context` is set.
  */
@@ -108,6 +124,7 @@ export function renderDetail(detail: TaskDetail, opts: DetailOptions = {}): stri
   const out: string[] = [];
   out.push(`${c.bold(v.id)}  ${v.machine}${c.dim(`@${v.version}`)}  ${statusText(v.status)}${v.unserved ? `  ${c.red('unserved')}` : ''}`);
   const fields: Array<[string, string]> = [['state', c.bold(stateLabel(v.value))]];
+  if (v.parent) fields.push(['parent', v.parent]);
   if (v.reason) fields.push(['reason', c.red(v.reason)]);
   if (v.error !== undefined) fields.push(['error', c.red(compactJson(v.error, 200))]);
   if (v.output !== undefined && !opts.context) fields.push(['output', compactJson(v.output, 100)]);
