@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fromAgent, parallelAgents, parallelAgentTasks } from '../src/index.js';
+import { Keys } from '../src/persistence/keys.js';
 import { leafWithOneAttempt, taskMachines } from './fixtures/task-machines.js';
 import { uniquePrefix, waitUntil } from './helpers/index.js';
 import { useBaton } from './helpers/setup.js';
@@ -44,6 +45,26 @@ describe('child tasks (fromTask)', () => {
       const v = await rt.waitFor(k.id, (x) => x.status !== 'active', { timeout: 10_000 });
       expect(v.status).toBe('stopped');
     }
+  });
+
+  it('a stop whose delivery to a child fails keeps the parent due; the sweep that finds it ended stops the child', async () => {
+    const prefix = uniquePrefix('ctask-stop-due');
+    const rt = await baton.runtime(prefix, { machines: taskMachines(), agents: { square }, leaseMs: 500 });
+    await rt.spawn('stopFanout', { id: 'sd' });
+    await waitUntil(async () => (await rt.list({ parent: 'sd' })).filter((k) => k.seq >= 1).length === 3, { timeout: 10_000, message: 'three running children' });
+    const kids = (await rt.list({ parent: 'sd' })).map((k) => k.id).sort();
+    // The stop of child t0 fails in Redis (its idempotency key is a key of the wrong type): the others are stopped.
+    const keys = new Keys(prefix);
+    const bad = keys.task(kids[0]!).idemPrefix + `stop-${kids[0]}`;
+    await baton.redis.hset(bad, 'x', '1');
+    await rt.stop('sd', { timeout: 10_000 });
+    for (const id of kids.slice(1)) expect((await rt.waitFor(id, (v) => v.status !== 'active', { timeout: 10_000 })).status).toBe('stopped');
+    expect((await rt.get(kids[0]!))!.status).toBe('active');
+    // The parent stays due, so a sweep looks at it again.
+    expect(await baton.redis.zscore(keys.due, 'sd')).not.toBeNull();
+    await baton.redis.del(bad);
+    expect((await rt.waitFor(kids[0]!, (v) => v.status !== 'active', { timeout: 15_000 })).status).toBe('stopped');
+    await waitUntil(async () => (await baton.redis.zscore(keys.due, 'sd')) === null, { timeout: 10_000, message: 'the parent to leave the due set' });
   });
 
   it('a stop cascades down a chain of child tasks, each task stopping its own', async () => {

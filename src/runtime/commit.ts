@@ -220,7 +220,7 @@ export class Commits {
     });
     onSent?.(sent);
     this.inflight.push(sent);
-    if (hasEffects(c.effects)) return this.drain().then(() => this.outbox.perform(c.effects, this.abandoned)); // effects only after the commit that decided them
+    if (hasEffects(c.effects)) return this.drain().then(() => void this.outbox.perform(c.effects, this.abandoned)); // effects only after the commit that decided them
     if (c.status !== 'active' || this.inflight.length >= MAX_INFLIGHT) return this.drain();
     return undefined;
   }

@@ -109,14 +109,14 @@ export class Outbox {
    * unreachable, until sent or `abandoned()` says the task moved on (checked
    * before each try: a host that lost the task sends nothing); effects
    * recorded since (later steps') stay queued. `once`: one try, whatever
-   * `abandoned` says (a task that ended: nothing would send them again).
+   * `abandoned` says (a task that ended). True when everything was sent.
    */
-  async perform(effects: Effects, abandoned: () => boolean, once = false): Promise<void> {
-    await retry(
+  async perform(effects: Effects, abandoned: () => boolean, once = false): Promise<boolean> {
+    const sent = await retry(
       async () => {
         // A host that let the task go (its lease lost while the commit drained) sends nothing: the next holder's
         // restore re-dispatches active agent children, and a stale dispatch would run the work twice.
-        if (!once && abandoned()) return;
+        if (!once && abandoned()) return false;
         if (effects.dispatch.length) await this.agents.dispatch(this.taskId, effects.dispatch);
         if (effects.cancel.length) await this.agents.cancel(effects.cancel);
         // Done parts of a retried try are done again: spawns are idempotent by id, sends by key.
@@ -129,12 +129,14 @@ export class Outbox {
             this.log('starting a child after its commit failed', { taskId: this.taskId, error: (err as Error).message });
           }
         }
+        return true;
       },
       {
         stop: once ? () => true : abandoned, // a restore re-dispatches active agent children
         onRetry: (err) => this.log('outbox dispatch failed, retrying', { taskId: this.taskId, error: (err as Error).message }),
       },
     );
+    return sent === true;
   }
 
   /** Send everything recorded so far (after a restore, or a stop's cancellations). */

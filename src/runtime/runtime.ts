@@ -55,7 +55,7 @@ export class Runtime implements TaskApi {
       activate: (id) => this.residency.activate(id),
       wake: (ids) => this.wake(ids),
       closing: () => this.closed,
-      ended: (id) => this.links.renotify(id),
+      ended: (id) => this.links.finishEnded(id),
     }, log);
     this.residency = new Residency(definitions, this.lease, clock, o.idleMs, log, () => this.closed, async (id, machine, version) => {
       const serving = await this.client.registry.serving(machine, version);

@@ -290,12 +290,20 @@ export class TaskHost implements HeldTask {
     const snap = this.actor.getSnapshot() as { output?: unknown; error?: unknown };
     // A task stopped by the user cancels the agent work it still has in flight; other endings already stopped their children.
     this.letGo('finished', status === 'stopped');
-    // One attempt: the task is over, so nothing would re-send them.
-    if (this.commits.outbox.pending) void this.commits.outbox.perform(this.commits.outbox.take(), () => false, true);
-    // A child task tells its parent first: until then the task stays due, so should this process die now a
-    // sweeper's activation finds it ended and tells the parent (task-links.ts).
-    const told = this.link ? this.ctx.tasks.ended({ id: this.id, ...this.link }, outcomeOf(status, snap)) : Promise.resolve();
-    told.then(() => this.ctx.store.clearDue(this.id)).catch(() => undefined);
+    void this.afterEnd(status, snap).catch(() => undefined);
+  }
+
+  /**
+   * What a task that ended still owes: the last effects (one try: the task
+   * is over), then, for a child task, telling its parent. The task stays due
+   * until both are done, so should this process die first, a sweeper's
+   * activation finds it ended and does them again (TaskLinks.finishEnded).
+   */
+  private async afterEnd(status: TaskStatus, snap: { output?: unknown; error?: unknown }): Promise<void> {
+    const outbox = this.commits.outbox;
+    if (outbox.pending && !(await outbox.perform(outbox.take(), () => false, true))) return;
+    if (this.link) await this.ctx.tasks.ended({ id: this.id, ...this.link }, outcomeOf(status, snap));
+    await this.ctx.store.clearDue(this.id);
   }
 
   /**

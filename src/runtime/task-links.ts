@@ -6,7 +6,9 @@ import { viewFromHash } from '../persistence/view.js';
 import type { BatonClient } from './client.js';
 import type { ChildOutcome } from './host-context.js';
 import { retry } from './retry.js';
-import { encodeLink, outcomeOf, readLink } from './task-link-fields.js';
+import { SENDS_FIELD } from './commit.js';
+import { encodeLink, outcomeOf, readLink, storedSends } from './task-link-fields.js';
+import type { ChildView } from '../persistence/view.js';
 
 /** Failures that are the target's answer, not an outage: a send is then reported, never retried. */
 const ANSWERS = new Set<string>([
@@ -21,6 +23,21 @@ const ANSWERS = new Set<string>([
 
 function answer(err: unknown): BatonError | undefined {
   return err instanceof BatonError && ANSWERS.has(err.code) ? err : undefined;
+}
+
+/** The child tasks a view's tree still lists as active. */
+function activeChildTasks(children: Record<string, ChildView>): string[] {
+  const out: string[] = [];
+  for (const c of Object.values(children)) {
+    if (c.task && c.status === 'active') out.push(c.task);
+    if (c.children) out.push(...activeChildTasks(c.children));
+  }
+  return out;
+}
+
+/** The send that stops child task `id` (the key `fromTask` uses: one stop, however often). */
+export function stopOf(id: string): TaskSend {
+  return { target: id, event: { type: 'baton.stop' }, key: `stop-${id}`, system: true };
 }
 
 /** The idempotency key of a child task's outcome in its parent's mailbox: told once however often. */
@@ -107,7 +124,7 @@ export class TaskLinks {
   /**
    * Tell `child.parent` how its child task ended, retrying while Redis is
    * away, until told or this process closes (the child then stays due, and
-   * {@link renotify} tells the parent when a sweeper activates it).
+   * {@link finishEnded} tells the parent when a sweeper activates it).
    */
   async ended(child: { id: string; parent: string; path: string[] }, outcome: ChildOutcome): Promise<void> {
     const done = outcome.status === 'done';
@@ -122,12 +139,25 @@ export class TaskLinks {
     if (!told) throw new Error(`task '${child.id}': its parent was not told it ended (closing); it stays due`);
   }
 
-  /** A task found ended on activation: when it is a child, tell its parent (again: the outcome's key makes it once). */
-  async renotify(taskId: string): Promise<void> {
-    const h = await this.client.store.read(taskId);
-    const link = readLink(h);
+  /**
+   * A task found ended when activated: it stayed due because its holder died
+   * before finishing what the end owes (TaskHost.afterEnd). Do it again, each
+   * part idempotent: the sends its last commit kept, a stop for each child
+   * task a stopped task still lists as active (a user's stop stops them only
+   * after its commit), and, for a child task, telling its parent.
+   */
+  async finishEnded(taskId: string): Promise<void> {
+    const { store, keys } = this.client;
+    const [parent, o, status] = await store.redis.hmget(keys.task(taskId).state, 'parent', SENDS_FIELD, 'status');
+    if (!parent && !o && status !== 'stopped') return;
+    const h = await store.read(taskId);
     const view = viewFromHash(taskId, h);
-    if (!link || !view || (view.status !== 'done' && view.status !== 'error' && view.status !== 'stopped')) return;
+    if (!view || (view.status !== 'done' && view.status !== 'error' && view.status !== 'stopped')) return;
+    const sends = storedSends(h);
+    if (view.status === 'stopped') for (const child of activeChildTasks(view.children)) sends.push(stopOf(child));
+    if (sends.length) await this.send(taskId, sends);
+    const link = readLink(h);
+    if (!link) return;
     const outcome = view.status === 'error' && view.reason ? { status: 'error' as const, error: { name: 'INVALID_INPUT', message: view.reason } } : outcomeOf(view.status, view);
     await this.ended({ id: taskId, parent: link.parent, path: link.path }, outcome);
   }
