@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, createRuntime, type Runtime } from '../src/index.js';
 import { Keys } from '../src/persistence/keys.js';
 import { taskMachines } from './fixtures/task-machines.js';
-import { startCluster, uniquePrefix, type ClusterHandle } from './helpers/index.js';
+import { startCluster, uniquePrefix, waitUntil, type ClusterHandle } from './helpers/index.js';
+import { killAllRuntimeProcs, startRuntimeProc } from './helpers/runtime-proc.js';
 
 describe('child tasks on Redis Cluster', () => {
   let cluster: ClusterHandle;
@@ -47,6 +48,34 @@ describe('child tasks on Redis Cluster', () => {
       expect(slots.size).toBe(4);
     } finally {
       await client.close();
+    }
+  }, 120_000);
+
+  it('100 child tasks over two worker processes, one SIGKILLed mid-run: each child done once, the parent gets all 100', async () => {
+    const prefix = uniquePrefix('cluster-tasks-crash');
+    const env = { FANOUT: '100', SQUARE_MS: '40', BATON_AGENT_LOCK_MS: '1000', BATON_CLUSTER: JSON.stringify(cluster.nodes) };
+    const [a, b] = await Promise.all([startRuntimeProc({ prefix, env, leaseMs: 1000 }), startRuntimeProc({ prefix, env, leaseMs: 1000 })]);
+    const client = createClient({ connection: { cluster: cluster.nodes }, prefix });
+    try {
+      await client.spawn('fanout', { id: 'kfan' });
+      const doneKids = async () => (await client.list({ parent: 'kfan' })).filter((k) => k.status === 'done').length;
+      await waitUntil(async () => a.held().some((id) => id.startsWith('kfan.')) && b.held().some((id) => id.startsWith('kfan.')) && (await doneKids()) >= 20, {
+        timeout: 30_000,
+        message: 'both workers running children, 20 done',
+      });
+      expect(await doneKids()).toBeLessThan(100);
+      await a.kill('SIGKILL');
+      const parent = await client.waitFor('kfan', (v) => v.status !== 'active', { timeout: 60_000 });
+      const out = parent.output as { results: Record<string, { n: number; sq: number }>; errors: Record<string, unknown> };
+      expect(out.errors).toEqual({});
+      for (let i = 0; i < 100; i++) expect(out.results[i]).toEqual({ n: i, sq: i * i });
+      const kids = await client.list({ parent: 'kfan' });
+      expect(kids).toHaveLength(100);
+      for (const k of kids) expect((await client.history(k.id)).filter((e) => e.to === 'done')).toHaveLength(1);
+      expect((await client.history('kfan', { limit: 10_000 })).filter((e) => e.event.type === 'baton.task.done')).toHaveLength(100);
+    } finally {
+      await client.close();
+      await killAllRuntimeProcs();
     }
   }, 120_000);
 });

@@ -61,7 +61,7 @@ export class Runtime implements TaskApi {
       const serving = await this.client.registry.serving(machine, version);
       if (serving.live.some((p) => p.owner !== o.owner)) await this.client.activations.wake(id, machine);
     });
-    this.links = new TaskLinks(this.client, this.client.options.maxEventBytes, () => this.closed, log);
+    this.links = new TaskLinks(this.client, this.client.options.maxEventBytes, () => this.closed, log, () => this.lease.dueAt());
     this.agentQueues = new AgentQueues(() => this.client.connections.open('command'), keys.queuePrefix, keys.agentCancel);
     if (o.agents.size) {
       const progress = (taskId: string, message: string) => store.publishProgress(taskId, message);

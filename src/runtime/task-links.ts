@@ -58,6 +58,8 @@ export class TaskLinks {
     private readonly maxEventBytes: number,
     private readonly closing: () => boolean,
     private readonly log: (msg: string, extra?: Record<string, unknown>) => void,
+    /** When a sweeper should look at a task nobody took (the lease keeper's dueAt). */
+    private readonly dueAt: () => number,
   ) {}
 
   async spawn(parent: string, specs: ChildTaskSpawn[]): Promise<void> {
@@ -78,11 +80,13 @@ export class TaskLinks {
     const { id, version, input } = prepared;
     const now = client.clock.now();
     const delayed = s.delayMs > 0;
-    const due = delayed ? now + s.delayMs : undefined;
+    // Due from the start: should the worker that took its activation die before taking the lease, a sweep
+    // starts it (BullMQ would only after the job's lock expired). A delayed start is the due set's alone.
+    const due = delayed ? now + s.delayMs : this.dueAt();
     const { store } = client;
     let created = true;
     try {
-      await store.spawn(id, { machine: s.machine, version, input, now, owner: '', leaseMs: 0, index: true, parent, link: encodeLink(s.childPath, s.depth), ...(due !== undefined ? { dueAt: due } : {}) });
+      await store.spawn(id, { machine: s.machine, version, input, now, owner: '', leaseMs: 0, index: true, parent, link: encodeLink(s.childPath, s.depth), dueAt: due });
     } catch (err) {
       if (!(err instanceof TaskExistsError)) throw err;
       const [owner, seq] = await store.redis.hmget(client.keys.task(id).state, 'parent', 'seq');
@@ -94,7 +98,7 @@ export class TaskLinks {
     client.machineOf.remember(id, s.machine, version);
     if (!store.spawnFolds) {
       if (created) await store.index(id, now);
-      if (due !== undefined) await store.setDue([[id, due]]);
+      await store.setDue([[id, due]]);
     }
     // A delayed start (a retry's backoff) is the due set's: a sweeper activates the child when it is due.
     if (!delayed) await client.mailbox.wake(id);

@@ -1,7 +1,8 @@
 // A runtime in its own process, for crash / pause tests. Run with runChild().
 //
 // Environment:
-//   REDIS_URL        Redis (inherited from the test process)
+//   REDIS_URL        Redis (inherited from the test process), unless BATON_CLUSTER is set
+//   BATON_CLUSTER    JSON array of {host, port}: connect to this Redis Cluster instead
 //   BATON_PREFIX     key prefix (required)
 //   BATON_LEASE_MS   lease in ms (default 500)
 //   SPAWN_MACHINE    when set, spawn one task of this machine in this process
@@ -9,6 +10,7 @@
 //   SPAWN_INPUT      its input (JSON)
 //   RUNS_KEY         Redis list where sevenSteps' steps record "<step>:<pid>" (and the rh* machines their side effects)
 //   BLOCK_STEP       sevenSteps' step that never resolves in this process
+//   BATON_AGENT_LOCK_MS  agentLockMs (an agent job a killed process ran goes to another after about this long)
 //   FANOUT           number of child tasks the `fanout` machine starts (default 100)
 //   SQUARE_MS        how long the `square` agent of the `leaf` child tasks takes (default 0)
 //
@@ -17,8 +19,8 @@
 //   {"spawned":"<id>"}                      SPAWN_MACHINE's task is spawned
 //   {"held":"<id>"}                         this process started (or restored) the task's actor
 //   {"log":"<msg>",...}                     every runtime log line
-import { Redis } from 'ioredis';
-import { createRuntime } from '../../src/index.js';
+import { Cluster, Redis } from 'ioredis';
+import { createRuntime, type ConnectionOption } from '../../src/index.js';
 import { lateTimer, longTimer, sevenSteps, slowParent, slowTimer, strictCounter } from '../fixtures/durable.js';
 import { counter, parent, promiseStep, timer } from '../fixtures/machines.js';
 import { rehydrationMachines } from '../fixtures/rehydration-machines.js';
@@ -29,7 +31,9 @@ const prefix = process.env.BATON_PREFIX;
 if (!prefix) throw new Error('BATON_PREFIX is required');
 const leaseMs = Number(process.env.BATON_LEASE_MS ?? 500);
 
-const recorder = new Redis(process.env.REDIS_URL!);
+const nodes = process.env.BATON_CLUSTER ? (JSON.parse(process.env.BATON_CLUSTER) as Array<{ host: string; port: number }>) : undefined;
+const connection: ConnectionOption = nodes ? { cluster: nodes } : process.env.REDIS_URL!;
+const recorder = nodes ? new Cluster(nodes) : new Redis(process.env.REDIS_URL!);
 const runsKey = process.env.RUNS_KEY ?? `${prefix}:runs`;
 const blockAt = process.env.BLOCK_STEP ? Number(process.env.BLOCK_STEP) : undefined;
 const steps = sevenSteps(async (n) => {
@@ -40,10 +44,11 @@ const rehydration = rehydrationMachines((what) => void recorder.rpush(runsKey, `
 
 const owner = `proc-${process.pid}`;
 const runtime = await createRuntime({
-  connection: process.env.REDIS_URL,
+  connection,
   prefix,
   leaseMs,
   owner,
+  ...(process.env.BATON_AGENT_LOCK_MS ? { agentLockMs: Number(process.env.BATON_AGENT_LOCK_MS) } : {}),
   ...(process.env.BATON_ACTIVATION_CONCURRENCY ? { activationConcurrency: Number(process.env.BATON_ACTIVATION_CONCURRENCY) } : {}),
   machines: { counter, timer, parent, promiseStep, sevenSteps: steps, slowTimer, lateTimer, longTimer, slowParent, strictCounter, ...rehydration, ...taskMachines(Number(process.env.FANOUT ?? 100)) },
   // test/child-tasks-crash.test.ts's leaves: each run records "<n>:<pid>" in RUNS_KEY, after SQUARE_MS.

@@ -83,12 +83,13 @@ function fail(c: Context, err: unknown) {
 /**
  * The web view's HTTP app (Hono): the page and its JSON API.
  *
- * - `GET /api/tasks?status=&machine=&q=&group=machine&limit=&offset=` task views, newest first
- *   (`group=machine`: by machine name, then newest first), `q` a case-insensitive substring of the id;
+ * - `GET /api/tasks?status=&machine=&parent=&q=&group=machine&limit=&offset=` task views, newest first
+ *   (`group=machine`: by machine name, then newest first), `parent` the child tasks of that task (a child
+ *   task's view names its `parent`), `q` a case-insensitive substring of the id;
  *   headers `X-Total-Count` (matches before paging), `X-Machines` (URI-encoded JSON `{ machine: count }`
  *   of the matches) and `X-Truncated` (more than {@link LIST_SCAN} tasks were listed)
  * - `GET /api/live` Server-Sent Events: `hello` when connected, `ping` every 10 s (the page's connection badge)
- * - `GET /api/tasks/:id` view (with `unserved`),
+ * - `GET /api/tasks/:id` view (with `unserved`; `parent` for a child task, `task` on a child actor that is one),
  *   agents, decisions and `accepts` (the events its current state takes, with their JSON Schemas)
  * - `GET /api/tasks/:id/history`, `GET /api/tasks/:id/graph` (definition or registry, else inferred)
  * - `GET /api/tasks/:id/events` the `accepts` alone
@@ -108,15 +109,15 @@ export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void> 
     // An ended task takes no more events (a send is TASK_NOT_RUNNING).
     return { ...d, accepts: d.view.status === 'active' ? accepts : { ...accepts, events: [] } };
   };
-  /** `client.list` of one (status, machine), shared by the reads of the next {@link LIST_CACHE_MS}. */
+  /** `client.list` of one (status, machine, parent), shared by the reads of the next {@link LIST_CACHE_MS}. */
   const lists = new Map<string, { at: number; tasks: Promise<TaskView[]> }>();
-  const listed = (status: TaskStatus | undefined, machine: string | undefined): Promise<TaskView[]> => {
+  const listed = (status: TaskStatus | undefined, machine: string | undefined, parent: string | undefined): Promise<TaskView[]> => {
     const now = Date.now();
     for (const [k, v] of lists) if (now - v.at >= LIST_CACHE_MS) lists.delete(k);
-    const key = JSON.stringify([status ?? null, machine ?? null]);
+    const key = JSON.stringify([status ?? null, machine ?? null, parent ?? null]);
     const hit = lists.get(key);
     if (hit) return hit.tasks;
-    const tasks = client.list({ status, machine, limit: LIST_SCAN });
+    const tasks = client.list({ status, machine, parent, limit: LIST_SCAN });
     lists.set(key, { at: now, tasks });
     tasks.catch(() => lists.delete(key));
     return tasks;
@@ -154,8 +155,9 @@ export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void> 
     try {
       const status = (c.req.query('status') || undefined) as TaskStatus | undefined;
       const machine = c.req.query('machine') || undefined;
+      const parent = c.req.query('parent') || undefined;
       const q = (c.req.query('q') ?? '').trim().toLowerCase();
-      const all = await listed(status, machine);
+      const all = await listed(status, machine, parent);
       let matched = q ? all.filter((t) => t.id.toLowerCase().includes(q)) : all;
       const counts: Record<string, number> = {};
       for (const t of matched) counts[t.machine] = (counts[t.machine] ?? 0) + 1;

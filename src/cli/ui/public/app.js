@@ -2,7 +2,8 @@
 // searched by the server), one task at a time with live updates over
 // Server-Sent Events (/api/tasks/:id/stream), decisions answered with
 // { type: 'decision', decision, choice, by: 'ui' }. The connection badge
-// follows /api/live, a stream open while the server runs.
+// follows /api/live, a stream open while the server runs. Links to tasks (a
+// child task's parent, a parent's child tasks) set #task=<id>, which opens it.
 import { countNodes } from './collapse.js';
 import { showDiagram, statePaths } from './diagram.js';
 import { eventFormsHtml, sentText, wireEventForms } from './forms.js';
@@ -474,13 +475,18 @@ window.addEventListener('resize', () => {
   }, 100);
 });
 
+// A link to a task (a child task's parent, a parent's child task) changes the hash: the hashchange below opens it.
 $('tasks').addEventListener('click', (e) => {
   const row = e.target.closest('.task-row');
-  if (row) void select(row.dataset.id);
+  if (row && !e.target.closest('a.task-link')) void select(row.dataset.id);
 });
 $('tasks').addEventListener('keydown', (e) => {
   const row = e.target.closest('.task-row');
-  if (row && e.key === 'Enter') void select(row.dataset.id);
+  if (row && e.key === 'Enter' && !e.target.closest('a.task-link')) void select(row.dataset.id);
+});
+window.addEventListener('hashchange', () => {
+  const id = new URLSearchParams(location.hash.slice(1)).get('task');
+  if (id && id !== state.selected) void select(id);
 });
 for (const id of ['filter-status', 'filter-machine']) {
   $(id).addEventListener('change', () => {

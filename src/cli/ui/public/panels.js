@@ -36,12 +36,17 @@ export function lastRefusal(v) {
   return r ? `${r.type ?? '(no type)'}: ${r.reason}` : '';
 }
 
+/** A link to a task's page (`#task=<id>`: the page opens it, and Back returns). */
+export function taskLinkHtml(id, text = id) {
+  return `<a class="task-link" href="#task=${esc(encodeURIComponent(id))}" data-task="${esc(id)}" title="${esc(id)}">${esc(text)}</a>`;
+}
+
 /** A machine's heading in the task list: its name and how many tasks match. */
 export function groupHtml(machine, count) {
   return `<li class="group" data-machine="${esc(machine)}"><span class="group-name">${esc(machine)}</span><span class="count muted small" title="tasks of ${esc(machine)} matching the filters">${esc(count ?? '')}</span></li>`;
 }
 
-/** One row of the task list: short id (full id in its title), status, state as a dotted path, flags. */
+/** One row of the task list: short id (full id in its title), status, state as a dotted path, flags, the parent of a child task. */
 export function taskRowHtml(t, selected) {
   const n = t.rejections?.length ?? 0;
   const tags = [
@@ -54,18 +59,19 @@ export function taskRowHtml(t, selected) {
   return `<li class="task-row${selected ? ' selected' : ''}" data-id="${esc(t.id)}" data-machine="${esc(t.machine)}" tabindex="0">
       <div class="row1"><span class="id" title="${esc(t.id)}">${esc(shortId(t.id))}</span>${badge(t.status)}</div>
       <div class="row2"><span class="state" title="state ${esc(label)}">${esc(label)}</span></div>
-      <div class="row3"><span class="machine">${esc(t.machine)} <span class="muted">v${esc(t.version)}</span></span>${tags}<span class="when muted small">${esc(relative(t.updatedAt))}</span></div></li>`;
+      <div class="row3"><span class="machine">${esc(t.machine)} <span class="muted">v${esc(t.version)}</span></span>${t.parent ? `<span class="parent-of small muted">of ${taskLinkHtml(t.parent, shortId(t.parent, 16))}</span>` : ''}${tags}<span class="when muted small">${esc(relative(t.updatedAt))}</span></div></li>`;
 }
 
 const json = (v) => esc(JSON.stringify(v, null, 2) ?? 'undefined');
 const badge = (status) => `<span class="badge ${esc(status)}">${esc(status)}</span>`;
 
-/** Task id, machine, status, state, seq. */
+/** Task id, machine, status, state, seq, and the parent of a child task (a link). */
 export function headerHtml(v) {
   return `<h2 class="task-id">${esc(v.id)}</h2>
     <div class="facts">
       ${badge(v.status)}
       <span><span class="muted">machine</span> ${esc(v.machine)} <span class="muted">v${esc(v.version)}</span></span>
+      ${v.parent ? `<span id="task-parent"><span class="muted">parent</span> ${taskLinkHtml(v.parent)}</span>` : ''}
       <span><span class="muted">state</span> <strong id="task-state">${esc(stateLabel(v.value))}</strong></span>
       <span><span class="muted">seq</span> <span id="task-seq">${esc(v.seq)}</span></span>
       <span class="muted">updated ${esc(relative(v.updatedAt))}</span>
@@ -147,15 +153,17 @@ function childRows(children, agents, progress, prefix, depth, rows) {
     const p = agent ? progress[agent.jobId] : undefined;
     const what = agent
       ? `<span class="tag agent">agent</span> ${esc(agent.agent)} <span class="muted small">job ${esc(agent.jobId || '-')}</span>${p ? `<div class="muted small">progress: ${esc(JSON.stringify(p.data))}</div>` : ''}`
-      : c.value !== undefined
-        ? `<strong>${esc(stateLabel(c.value))}</strong>`
-        : `<span class="muted">${c.output !== undefined ? esc(JSON.stringify(c.output).slice(0, 80)) : '-'}</span>`;
+      : c.task
+        ? `<span class="tag child-task">task</span> ${taskLinkHtml(c.task)}${c.machine ? ` <span class="muted small">${esc(c.machine)}</span>` : ''}`
+        : c.value !== undefined
+          ? `<strong>${esc(stateLabel(c.value))}</strong>`
+          : `<span class="muted">${c.output !== undefined ? esc(JSON.stringify(c.output).slice(0, 80)) : '-'}</span>`;
     rows.push(`<tr data-child="${esc(path.join('/'))}"><td style="padding-left:${depth * 16 + 6}px">${depth ? '└ ' : ''}${esc(c.id)}</td><td>${esc(c.src ?? '-')}</td><td>${badge(c.status)}</td><td>${what}</td></tr>`);
     if (c.children && depth < 6) childRows(c.children, agents, progress, path, depth + 1, rows);
   }
 }
 
-/** Child actors (machines and agent jobs) with their states. */
+/** Child actors (machines, agent jobs, child tasks as links to their pages) with their states. */
 export function childrenHtml(detail, progress) {
   const rows = [];
   childRows(detail.view.children, detail.agents, progress, [], 0, rows);
