@@ -258,6 +258,13 @@ describe('formatting pieces', () => {
     expect(describeEvent('t', { type: 'baton.agent.dropped', jobId: 't.4.a', result: 'baton.agent.result' }).detail).toBe(
       'agent job (child a, started at commit 4): result ignored (the child had left or was re-invoked)',
     );
+    expect(describeEvent('t', { type: 'baton.task.done', jobId: 't.1.c0', childPath: ['c0'], output: { n: 1 } }).detail).toBe('child task t.1.c0: {"n":1}');
+    expect(describeEvent('t', { type: 'baton.task.error', jobId: 't.1.c0', error: { name: 'TaskStopped', message: 'the child task was stopped' } }).detail).toBe(
+      'child task t.1.c0 failed: TaskStopped: the child task was stopped',
+    );
+    expect(describeEvent('t', { type: 'baton.send.failed', target: 'x', eventType: 'hello', code: 'TASK_NOT_FOUND', reason: "task 'x' does not exist" }).detail).toBe(
+      "to x (hello): TASK_NOT_FOUND task 'x' does not exist",
+    );
     expect(describeEvent('t', { type: 'approve', by: 'ann' })).toEqual({ label: 'approve', detail: '{"by":"ann"}', kind: 'event' });
     expect(describeEvent('t', { type: 'decision', decision: 'publish', choice: 'yes', by: 'cli' }).detail).toBe('publish → yes by cli');
     expect(describeEvent('t', { type: 'baton.agent.error', jobId: 't.2.a', childPath: ['a'], error: { name: 'Error', message: 'boom', attempts: 3 } }, () => ({ name: 'fetch', exact: true })).detail).toBe(

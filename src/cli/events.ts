@@ -53,6 +53,12 @@ export function describeEvent(taskId: string, event: HistoryEntry['event'], name
     }
     case 'baton.agent.error':
       return { label: e.type, detail: `${describeJob(taskId, String(e.jobId ?? ''), e.childPath, namer)} failed: ${errorText(e.error)}`, kind: 'agent-error' };
+    case 'baton.task.done':
+      return { label: e.type, detail: `child task ${String(e.jobId ?? '')}${e.output === undefined ? '' : `: ${compactJson(e.output, 60)}`}`, kind: 'agent' };
+    case 'baton.task.error':
+      return { label: e.type, detail: `child task ${String(e.jobId ?? '')} failed: ${errorText(e.error)}`, kind: 'agent-error' };
+    case 'baton.send.failed':
+      return { label: e.type, detail: `to ${String(e.target ?? '')} (${String(e.eventType ?? '')}): ${String(e.code ?? '')} ${String(e.reason ?? '')}`.trim(), kind: 'agent-error' };
     case 'baton.agent.dropped': {
       const what = e.result === 'baton.agent.error' ? 'error' : 'result';
       return {
