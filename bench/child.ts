@@ -19,12 +19,16 @@ export interface Child {
 
 const live = new Set<Child>();
 
-/** Start `bench/<file>` with `env` added to this process's environment; stderr is passed through. */
-export function startChild(file: string, env: Record<string, string>, nodeFlags: string[] = []): Child {
+/**
+ * Start `bench/<file>` with `env` added to this process's environment; stderr
+ * is passed through. With `stdin`, the child's stdin is a pipe (`proc.stdin`)
+ * for commands to it.
+ */
+export function startChild(file: string, env: Record<string, string>, nodeFlags: string[] = [], opts: { stdin?: boolean } = {}): Child {
   const proc = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', path.join('bench', file)], {
     cwd: ROOT,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'inherit'],
   });
   const json: Array<Record<string, unknown>> = [];
   const waiters = new Set<() => void>();

@@ -4,16 +4,36 @@
  * parent fanning out to `count` leaves as child tasks (`fromTask`) or as
  * XState children inside its own tree, and the ping-pong pair.
  */
-import { assign, fromPromise, setup, type AnyEventObject } from 'xstate';
+import { assign, fromPromise, setup, spawnChild, type AnyEventObject } from 'xstate';
 import { z } from 'zod';
-import { fromTask, sendToTask } from '../src/index.js';
+import { fromAgent, fromTask, sendToTask } from '../src/index.js';
 
-/** One unit of work, the same in both fan-outs: an in-process promise computing n²; ends with `{ n, sq }`. */
+/** One unit of work, the same in both fan-outs: one call of agent `square` (n²); ends with `{ n, sq }`. */
 export const leaf = setup({
+  types: { context: {} as { n: number; sq?: number }, input: {} as { n: number } },
+  actors: { square: fromAgent('square', { input: z.object({ n: z.number() }), output: z.object({ sq: z.number() }) }) },
+}).createMachine({
+  id: 'leaf',
+  context: ({ input }) => ({ n: input.n }),
+  initial: 'work',
+  states: {
+    work: {
+      invoke: { src: 'square', input: ({ context }) => ({ n: context.n }), onDone: { target: 'done', actions: assign({ sq: ({ event }) => event.output.sq }) } },
+    },
+    done: { type: 'final' },
+  },
+  output: ({ context }) => ({ n: context.n, sq: context.sq }),
+});
+
+/** The agent of {@link leaf}. */
+export const square = async ({ input }: { input: { n: number } }) => ({ sq: input.n * input.n });
+
+/** The same unit of work as an in-process `fromPromise` (`--leaf=promise`). */
+export const promiseLeaf = setup({
   types: { context: {} as { n: number; sq?: number }, input: {} as { n: number } },
   actors: { square: fromPromise(async ({ input }: { input: { n: number } }) => ({ sq: input.n * input.n })) },
 }).createMachine({
-  id: 'leaf',
+  id: 'promiseLeaf',
   context: ({ input }) => ({ n: input.n }),
   initial: 'work',
   states: {
@@ -61,9 +81,9 @@ export function fanout(count: number, machine = 'leafTask') {
   return parentOf(count, fromTask(machine, { input: z.object({ n: z.number() }) }), 'fanout');
 }
 
-/** The same parent with each leaf an XState child machine in its own tree (one task). */
-export function fanoutTree(count: number) {
-  return parentOf(count, leaf, 'fanoutTree');
+/** The same parent with each leaf (`leaf` or `promiseLeaf`) an XState child machine in its own tree (one task). */
+export function fanoutTree(count: number, child: typeof leaf | typeof promiseLeaf = leaf) {
+  return parentOf(count, child, 'fanoutTree');
 }
 
 /** Sends `ping` 0..max-1 to `peer`, each after the `pong` of the one before; counts the ones out of order. */
@@ -120,3 +140,54 @@ export const ponger = setup({
   },
   output: ({ context }) => context,
 });
+
+type SpawnCtx = { results: Record<string, unknown>; errors: Record<string, unknown>; settled: number };
+const DONE_PREFIX = 'xstate.done.actor.';
+const ERROR_PREFIX = 'xstate.error.actor.';
+
+/**
+ * `count` children spawned (`spawnChild`) on entry into one state, each `child`
+ * with input `{ n: i }`; each output (or error) kept by index; done when all
+ * settled. The same fan-out as {@link fanout} without parallel regions (whose
+ * XState cost grows faster than the square of their number: bench/results/README.md).
+ */
+function spawnerOf(count: number, child: unknown, id: string) {
+  const settle = (prefix: string, key: 'results' | 'errors', field: 'output' | 'error') =>
+    assign(({ context, event }: { context: SpawnCtx; event: AnyEventObject }) => ({
+      [key]: { ...context[key], [event.type.slice(prefix.length).replace(/^t/, '')]: event[field] },
+      settled: context.settled + 1,
+    })) as never;
+  const last = ({ context }: { context: SpawnCtx }) => context.settled + 1 >= count;
+  return setup({ types: { context: {} as SpawnCtx }, actors: { child: child as typeof leaf } }).createMachine({
+    id,
+    context: { results: {}, errors: {}, settled: 0 },
+    initial: 'running',
+    states: {
+      running: {
+        entry: Array.from({ length: count }, (_, i) => spawnChild('child', { id: `t${i}`, input: { n: i } })),
+        on: {
+          [`${DONE_PREFIX}*`]: [
+            { guard: last, target: 'done', actions: settle(DONE_PREFIX, 'results', 'output') },
+            { actions: settle(DONE_PREFIX, 'results', 'output') },
+          ],
+          [`${ERROR_PREFIX}*`]: [
+            { guard: last, target: 'done', actions: settle(ERROR_PREFIX, 'errors', 'error') },
+            { actions: settle(ERROR_PREFIX, 'errors', 'error') },
+          ],
+        },
+      },
+      done: { type: 'final' },
+    },
+    output: ({ context }) => ({ results: Object.keys(context.results).length, errors: context.errors }),
+  });
+}
+
+/** {@link fanout} with spawned children instead of parallel regions. */
+export function spawnFanout(count: number, machine = 'leafTask') {
+  return spawnerOf(count, fromTask(machine, { input: z.object({ n: z.number() }) }), 'spawnFanout');
+}
+
+/** {@link fanoutTree} with spawned children instead of parallel regions. */
+export function spawnFanoutTree(count: number, child: typeof leaf | typeof promiseLeaf = leaf) {
+  return spawnerOf(count, child, 'spawnFanoutTree');
+}
