@@ -221,4 +221,24 @@ describe('sendToTask', () => {
     expect(f).toMatchObject({ type: 'baton.send.failed', target: 'nobody', eventType: 'hello', code: 'TASK_NOT_FOUND' });
     expect((await s.history()).some((h) => h.event.type === 'baton.send.failed')).toBe(true);
   });
+
+  it('a send to a task that has ended fails with TASK_NOT_RUNNING; without replyOnFailure it is only recorded', async () => {
+    const prefix = uniquePrefix('ctask-fail2');
+    const rt = await baton.runtime(prefix, { machines: taskMachines() });
+    await rt.spawn('ponger', { id: 'gone' });
+    await rt.send('gone', { type: 'finish' });
+    await rt.waitFor('gone', (v) => v.status === 'done', { timeout: 10_000 });
+    const s = await rt.spawn('sender', { id: 'snd2', input: { to: 'gone' } });
+    await s.send({ type: 'go' });
+    const v = await s.waitFor((x) => (x.context as { failures: unknown[] }).failures.length === 1, { timeout: 10_000 });
+    expect((v.context as { failures: Array<Record<string, unknown>> }).failures[0]).toMatchObject({ target: 'gone', code: 'TASK_NOT_RUNNING' });
+
+    // The pinger's sends do not ask for a reply: the failure is in its history, and the machine never sees it.
+    const p = await rt.spawn('pinger', { id: 'lonely', input: { peer: 'nobody', max: 3 } });
+    await waitUntil(async () => (await p.history()).some((h) => h.event.type === 'baton.send.failed'), { timeout: 10_000, message: 'the failure to be recorded' });
+    const failed = (await p.history()).find((h) => h.event.type === 'baton.send.failed')!;
+    expect(failed.event).toMatchObject({ target: 'nobody', eventType: 'ping', code: 'TASK_NOT_FOUND', notify: false });
+    expect([failed.from, failed.to]).toEqual(['playing', 'playing']);
+    expect((await p.get())!.status).toBe('active');
+  });
 });

@@ -2,12 +2,14 @@
 // a parent and its children, and two tasks that ping-pong, live in different
 // slots, so every spawn, outcome and send is a write of its own slot after
 // the commit that decided it.
+import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, createRuntime, type Runtime } from '../src/index.js';
 import { Keys } from '../src/persistence/keys.js';
 import { taskMachines } from './fixtures/task-machines.js';
 import { startCluster, uniquePrefix, waitUntil, type ClusterHandle } from './helpers/index.js';
 import { killAllRuntimeProcs, startRuntimeProc } from './helpers/runtime-proc.js';
+import { sendAcrossCrash } from './helpers/send-across-crash.js';
 
 describe('child tasks on Redis Cluster', () => {
   let cluster: ClusterHandle;
@@ -78,6 +80,19 @@ describe('child tasks on Redis Cluster', () => {
       await killAllRuntimeProcs();
     }
   }, 120_000);
+
+  it('a send whose sender is SIGKILLed right after its commit is delivered once, across slots', async () => {
+    const prefix = uniquePrefix('cluster-send-crash');
+    const client = createClient({ connection: { cluster: cluster.nodes }, prefix });
+    const redis = new Cluster(cluster.nodes);
+    try {
+      await sendAcrossCrash(prefix, client, redis, { BATON_CLUSTER: JSON.stringify(cluster.nodes) });
+    } finally {
+      redis.disconnect();
+      await client.close();
+      await killAllRuntimeProcs();
+    }
+  }, 60_000);
 });
 
 /** The cluster slot of a key (CRC16 of its hash tag, as Redis computes it). */
