@@ -4,10 +4,10 @@
 // once, with the sender's id, or records why not.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { fromAgent, parallelAgents, parallelAgentTasks } from '../src/index.js';
+import { createRuntime, fromAgent, parallelAgents, parallelAgentTasks } from '../src/index.js';
 import { Keys } from '../src/persistence/keys.js';
 import { leafWithOneAttempt, taskMachines } from './fixtures/task-machines.js';
-import { uniquePrefix, waitUntil } from './helpers/index.js';
+import { redisUrl, uniquePrefix, waitUntil } from './helpers/index.js';
 import { useBaton } from './helpers/setup.js';
 
 const baton = useBaton();
@@ -121,6 +121,12 @@ describe('child tasks (fromTask)', () => {
     expect(levels).toBe(4);
     const deepest = await rt.get(id);
     expect((deepest!.output as { error: { name: string } }).error.name).toBe('TASK_DEPTH');
+  });
+
+  it('maxTaskDepth that is not a number of at least 1 is INVALID_OPTIONS', async () => {
+    for (const bad of [0, -1, Number.NaN, '3' as unknown as number]) {
+      await expect(createRuntime({ connection: redisUrl(), prefix: uniquePrefix('ctask-opt'), machines: taskMachines(), maxTaskDepth: bad })).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
+    }
   });
 
   it('a child that fails is started again as a new task, up to `attempts`', async () => {
