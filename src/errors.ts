@@ -113,10 +113,8 @@ export class TaskNotRunningError extends BatonError {
 
 /** This writer's epoch is no longer current: another process took the task over. */
 export class FencedError extends BatonError {
-  constructor(taskId: string) {
-    super(ErrorCode.Fenced, `task '${taskId}': commit refused, the lease epoch moved on (another writer holds it)`, {
-      details: { taskId },
-    });
+  constructor(taskId: string, message = `task '${taskId}': commit refused, the lease epoch moved on (another writer holds it)`) {
+    super(ErrorCode.Fenced, message, { details: { taskId } });
   }
 }
 

@@ -16,6 +16,9 @@ export {
   type AgentRegistration,
   type AgentEntry,
 } from './runtime/agent-run.js';
+export type { StreamWriter } from './runtime/agent-stream.js';
+export type { StreamOptions } from './runtime/task-stream.js';
+export type { StreamItem } from './persistence/stream-store.js';
 export {
   createClient,
   BatonClient,

@@ -24,6 +24,10 @@ export interface TaskKeys {
   changes: string;
   /** Pub/sub channel carrying agents' progress reports for this task. */
   progress: string;
+  /** STREAM: the task's durable stream (agents' `stream.write` chunks, attempt markers, the end). */
+  stream: string;
+  /** HASH: per agent job, its run counter and current run (fences the stream's writers). */
+  runs: string;
 }
 
 /** Key factory for one prefix. */
@@ -70,6 +74,8 @@ export class Keys {
       recent: `${base}:recent`,
       changes: `${base}:changes`,
       progress: `${base}:progress`,
+      stream: `${base}:stream`,
+      runs: `${base}:runs`,
     };
   }
 

@@ -23,13 +23,15 @@ const SCRIPTS = {
   batonSpawn: { file: 'spawn-5.lua', keys: 5 },
   batonSend: { file: 'send-5.lua', keys: 5 },
   batonAcquire: { file: 'acquire-3.lua', keys: 3 },
-  batonCommit: { file: 'commit-7.lua', keys: 6 },
+  batonCommit: { file: 'commit-7.lua', keys: 7 },
   batonRelease: { file: 'release-4.lua', keys: 4 },
   batonQuarantine: { file: 'quarantine-3.lua', keys: 3 },
   batonRenew: { file: 'renew-1.lua', keys: 1 },
   batonClaimDue: { file: 'claim-due-1.lua', keys: 1 },
   batonClearDue: { file: 'clear-due-1.lua', keys: 1 },
   batonRegister: { file: 'register-2.lua', keys: 2 },
+  batonStream: { file: 'stream-3.lua', keys: 3 },
+  batonProgress: { file: 'progress-1.lua', keys: 1 },
 } as const;
 
 /** Name of one of Baton's scripts. */

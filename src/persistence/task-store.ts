@@ -68,6 +68,9 @@ export function newSendToken(): string {
   return TOKEN_PREFIX + (tokenCount++).toString(36);
 }
 
+/** Prefix of the state hash fields holding each agent child's latest progress report (by child path). */
+export const PROGRESS_FIELD = 'g:';
+
 /** Committed fields returned when a lease is acquired. */
 export type StateFields = Record<string, string>;
 
@@ -265,7 +268,7 @@ export class TaskStore {
     const k = this.keys.task(taskId);
     const p = c.parts;
     const t = this.ticket(k.state);
-    const sent = runScript<Reply>(this.redis, 'batonCommit', [k.state, k.epoch, k.history, k.lease, k.mailbox, k.recent], [
+    const sent = runScript<Reply>(this.redis, 'batonCommit', [k.state, k.epoch, k.history, k.lease, k.mailbox, k.recent, k.stream], [
       c.epoch,
       c.seq,
       c.cursor,
@@ -438,9 +441,14 @@ export class TaskStore {
     return this.redis.zrevrange(this.keys.tasks, 0, -1);
   }
 
-  /** Publish an agent's progress report on the task's progress channel. */
-  async publishProgress(taskId: string, message: string): Promise<void> {
-    await this.redis.publish(this.keys.task(taskId).progress, message);
+  /**
+   * Publish an agent's progress report on the task's progress channel, and
+   * keep it as the latest of its child (the state hash's `g:<child path>`,
+   * shown in the task's view).
+   */
+  async publishProgress(taskId: string, childPath: string[], message: string): Promise<void> {
+    const k = this.keys.task(taskId);
+    await runScript(this.redis, 'batonProgress', [k.state], [`${PROGRESS_FIELD}${childPath.join('/')}`, message, k.progress]);
   }
 
   /** Mailbox entries after `after` (exclusive), oldest first. */

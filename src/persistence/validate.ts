@@ -159,6 +159,19 @@ export function eventRefusal(rules: EventRules, type: string, event: unknown): {
   return issues ? { text: `does not match its schema: ${describeIssues(issues)}`, issues } : undefined;
 }
 
+/** A stream chunk as JSON: plain JSON data (`INVALID_INPUT` otherwise) of at most `maxBytes` (`PAYLOAD_TOO_LARGE`). */
+export function encodeChunk(chunk: unknown, maxBytes: number): string {
+  let json: string;
+  try {
+    json = chunk === undefined ? 'null' : toJson(chunk);
+  } catch (err) {
+    throw new InvalidInputError(`a stream chunk is not JSON data: ${(err as Error).message}`);
+  }
+  const bytes = Buffer.byteLength(json);
+  if (bytes > maxBytes) throw new PayloadTooLargeError('a stream chunk', bytes, maxBytes);
+  return json;
+}
+
 /**
  * Validate spawn input against the machine's check and size limit; return
  * its JSON text. The input is stored as given: the process that runs the

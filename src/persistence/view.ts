@@ -73,6 +73,11 @@ export interface TaskView {
   createdAt: number;
   /** For a child task (started by another task's `fromTask`): the parent's id. */
   parent?: string;
+  /**
+   * The latest progress report of each agent child (`progress(data)`), by
+   * its child path joined with `/`: `{ jobId, agent, childPath, attempt, data, at }`.
+   */
+  progress?: Record<string, { jobId: string; agent: string; childPath: string[]; attempt?: number; data: unknown; at: number }>;
   /** Delayed events pending at the last commit. */
   timers: PersistedTimer[];
   /**
@@ -113,6 +118,8 @@ export interface ViewFields {
   rejections?: Rejection[];
   /** The parent task of a child task. */
   parent?: string;
+  /** The latest progress report of each agent child. */
+  progress?: TaskView['progress'];
 }
 
 type Obj = Record<string, unknown>;
@@ -187,6 +194,7 @@ export function buildView(id: string, fields: ViewFields, snapshot: Obj | undefi
   if (fields.cursor !== undefined) view.cursor = fields.cursor;
   if (fields.rejections?.length) view.rejections = fields.rejections;
   if (fields.parent) view.parent = fields.parent;
+  if (fields.progress) view.progress = fields.progress;
   return view;
 }
 
@@ -210,6 +218,7 @@ export function fieldsFromHash(h: Record<string, string>): ViewFields {
     cursor: h.cursor,
     rejections: decodeRejections(h.rejections),
     ...(h.parent ? { parent: h.parent } : {}),
+    ...progressOf(h),
   };
 }
 
@@ -220,6 +229,20 @@ export function snapshotOfHash(h: Record<string, string>): Obj | undefined {
   } catch {
     return undefined; // a corrupt part still gets a view: status and reason say the rest
   }
+}
+
+/** The latest progress report of each agent child (the `g:<child path>` fields), when any. */
+function progressOf(h: Record<string, string>): { progress?: TaskView['progress'] } {
+  let out: TaskView['progress'];
+  for (const f in h) {
+    if (!f.startsWith('g:')) continue;
+    try {
+      (out ??= {})[f.slice(2)] = JSON.parse(h[f]!);
+    } catch {
+      // an unreadable report is left out
+    }
+  }
+  return out ? { progress: out } : {};
 }
 
 /** Build a view from the state hash (HGETALL); undefined when the task does not exist. */

@@ -2,6 +2,7 @@ import { BatonError, ErrorCode } from '../errors.js';
 import { AGENT_ERROR, AGENT_RESULT } from '../actors/fromAgent.js';
 import { encodeJson } from '../persistence/codec.js';
 import type { AgentJobData } from './agent-queues.js';
+import type { StreamWriter } from './agent-stream.js';
 
 /** What an agent function receives. */
 export interface AgentContext<TInput = unknown> {
@@ -17,6 +18,12 @@ export interface AgentContext<TInput = unknown> {
   taskId: string;
   /** Deterministic id of this invocation (the same across retries). */
   jobId: string;
+  /**
+   * The task's durable stream: `await stream.write(chunk)` appends a chunk
+   * (tokens, partial text, any JSON data) that every reader of the task's
+   * stream gets, live or replayed, in order, once (`task.stream()`).
+   */
+  stream: StreamWriter;
 }
 
 /** An agent implementation: returns the output (JSON data) or throws. */
@@ -113,17 +120,19 @@ export class ShuttingDown extends Error {
  * fires on cancel, shutdown or the attempt's `timeoutMs`. Resolves with the
  * output, rejects with what the agent threw (or the abort reason).
  */
-export async function runAttempt(
-  reg: AgentRegistration,
-  d: AgentJobData,
-  attempt: number,
-  controller: AbortController,
-  publish: (taskId: string, message: string) => Promise<void>,
-): Promise<unknown> {
+export async function runAttempt(reg: AgentRegistration, d: AgentJobData, attempt: number, controller: AbortController, io: AttemptIo): Promise<unknown> {
   let timer: NodeJS.Timeout | undefined;
   const aborted = new Promise<never>((_, reject) => {
     if (controller.signal.aborted) reject(controller.signal.reason);
-    controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+    controller.signal.addEventListener(
+      'abort',
+      () => {
+        // A cancelled invocation writes its stream no more (FENCED), even if its code carries on.
+        if (controller.signal.reason instanceof Cancelled) io.stream.cancel();
+        reject(controller.signal.reason);
+      },
+      { once: true },
+    );
   });
   if (d.timeoutMs) {
     timer = setTimeout(() => controller.abort(new Error(`agent '${d.agent}' attempt timed out after ${d.timeoutMs} ms`)), d.timeoutMs);
@@ -137,8 +146,8 @@ export async function runAttempt(
           attempt,
           taskId: d.taskId,
           jobId: d.jobId,
-          progress: (data) =>
-            publish(d.taskId, encodeJson({ jobId: d.jobId, agent: d.agent, childPath: d.childPath, data, at: Date.now() })),
+          stream: io.stream,
+          progress: (data) => io.progress(encodeJson({ jobId: d.jobId, agent: d.agent, childPath: d.childPath, attempt, data, at: Date.now() })),
         }),
       ),
       aborted,
@@ -169,6 +178,13 @@ export function outputData(agent: string, output: unknown, maxBytes: number): { 
  */
 export interface OutcomeDelivery {
   deliver(taskId: string, event: Record<string, unknown>, idempotencyKey: string): Promise<void>;
-  progress(taskId: string, message: string): Promise<void>;
+  /** What one attempt reports through: progress and the stream (`first`: see AgentStream). */
+  attempt(d: AgentJobData, first: boolean): AttemptIo;
   log(msg: string, extra?: Record<string, unknown>): void;
+}
+
+/** An attempt's reporting: its progress reports (the JSON message) and its stream writer. */
+export interface AttemptIo {
+  progress(message: string): Promise<void>;
+  stream: StreamWriter & { cancel(): void };
 }

@@ -61,7 +61,7 @@ export class AgentWorkers {
     let outcome: Record<string, unknown>;
     let failed: Error | undefined;
     try {
-      const output = await runAttempt(reg, d, job.attemptsMade + 1, controller, (id, m) => this.delivery.progress(id, m));
+      const output = await runAttempt(reg, d, job.attemptsMade + 1, controller, this.delivery.attempt(d, false));
       const out = outputData(d.agent, output, this.maxOutputBytes);
       outcome = out.ok ? resultEvent(d, out.data) : errorEvent(d, out.error);
     } catch (thrown) {

@@ -1,3 +1,5 @@
+import type { StreamItem } from '../persistence/stream-store.js';
+import type { StreamOptions } from './task-stream.js';
 import type * as XStateStore from '@xstate/store';
 import type { TaskStatus, TaskView } from '../persistence/view.js';
 import type { Clock } from './clock.js';
@@ -142,6 +144,8 @@ export interface AgentProgress {
   jobId: string;
   agent: string;
   childPath: string[];
+  /** The attempt that reported it (1 for the first). */
+  attempt?: number;
   data: unknown;
   at: number;
 }
@@ -230,6 +234,8 @@ export interface TaskHandle {
   subscribe(listener: (view: TaskView) => void): Subscription;
   history(options?: { limit?: number }): Promise<HistoryEntry[]>;
   stop(options?: WaitOptions): Promise<TaskView>;
+  /** The task's durable stream: stored, then live (see {@link TaskApi.stream}). */
+  stream(options?: StreamOptions): AsyncIterable<StreamItem>;
 }
 
 
@@ -249,6 +255,8 @@ export interface TaskApi {
   subscribeReady(taskId: string, listener: (view: TaskView) => void): Promise<Subscription>;
   onProgress(taskId: string, listener: (progress: AgentProgress) => void): Subscription;
   watch(taskId: string): Promise<TaskWatch>;
+  /** A task's durable stream (agents' chunks and attempt markers): what is stored from `from`, then live, until the task ends. */
+  stream(taskId: string, options?: StreamOptions): AsyncIterable<StreamItem>;
   handle(taskId: string): TaskHandle;
   close(): Promise<void>;
 }

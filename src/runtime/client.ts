@@ -15,6 +15,8 @@ import { MailboxDelivery, TaskMachines, type Delivery } from './delivery.js';
 import { MachineRegistry } from './registry.js';
 import { Subscriber } from './subscriber.js';
 import { TaskReads } from './task-reads.js';
+import { StreamStore, type StreamItem } from '../persistence/stream-store.js';
+import { readTaskStream, type StreamOptions } from './task-stream.js';
 
 export type * from './client-api.js';
 
@@ -214,6 +216,33 @@ export class BatonClient implements TaskApi {
     return this.waitFor(taskId, (v) => v.status !== 'active', options);
   }
 
+  /** @internal Reads of tasks' durable streams. */
+  get streams(): StreamStore {
+    this.streamStore ??= new StreamStore(this.store.redis, this.keys);
+    return this.streamStore;
+  }
+  private streamStore?: StreamStore;
+
+  /**
+   * A task's durable stream (agents' `stream.write` chunks and the markers of
+   * their attempts), as an async iterable: what is stored from `from`
+   * (default: the start), then live, ending with the task's `end` entry.
+   * Resuming from the last id seen loses and repeats nothing. A reader told
+   * `{ kind: 'attempt' }` for a job drops what earlier attempts of that job
+   * wrote (a retry, or a re-run after a crash). An unknown task is
+   * `TASK_NOT_FOUND`.
+   *
+   * @example
+   * for await (const item of client.stream('task-42', { from: lastSeenId })) {
+   *   if (item.kind === 'chunk') process.stdout.write(String(item.data));
+   * }
+   */
+  stream(taskId: string, options: StreamOptions = {}): AsyncIterable<StreamItem> {
+    this.assertOpen();
+    assertTaskId(taskId);
+    return readTaskStream({ store: this.store, streams: this.streams, open: () => this.connections.open('blocking') }, taskId, options);
+  }
+
   /** @internal Deliver an encoded event (checked by the caller) the way `send` does: a runtime's delivery hands it to a host here. */
   deliverEncoded(taskId: string, json: string, options: { idempotencyKey?: string } = {}): Promise<SendReceipt> {
     return this.delivery.deliver(taskId, json, options);
@@ -293,6 +322,7 @@ export class BatonClient implements TaskApi {
       subscribe: (listener) => this.subscribe(taskId, listener),
       history: (options) => this.history(taskId, options),
       stop: (options) => this.stop(taskId, options),
+      stream: (options) => this.stream(taskId, options),
     };
   }
 

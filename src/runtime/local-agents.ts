@@ -98,7 +98,7 @@ export class LocalAgents {
       const forward = () => attemptCtl.abort(controller.signal.reason);
       if (attemptCtl !== controller) controller.signal.addEventListener('abort', forward, { once: true });
       try {
-        const output = await runAttempt(reg, d, attempt, attemptCtl, (id, m) => this.delivery.progress(id, m));
+        const output = await runAttempt(reg, d, attempt, attemptCtl, this.delivery.attempt(d, attempt === 1 && !spec.restored));
         const out = outputData(d.agent, output, this.maxOutputBytes);
         await this.hand(taskId, out.ok ? resultEvent(d, out.data) : errorEvent(d, out.error), key, controller);
         return;

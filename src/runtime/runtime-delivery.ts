@@ -37,19 +37,19 @@ export class RuntimeDelivery implements Delivery {
   }
 
   /** Outcomes of agent jobs run from their queue: into the task's mailbox under their idempotency key. */
-  queued(progress: OutcomeDelivery['progress'], log: OutcomeDelivery['log']): OutcomeDelivery {
-    return { deliver: (taskId, event, key) => this.outcome(taskId, event, key, log), progress, log };
+  queued(attempt: OutcomeDelivery['attempt'], log: OutcomeDelivery['log']): OutcomeDelivery {
+    return { deliver: (taskId, event, key) => this.outcome(taskId, event, key, log), attempt, log };
   }
 
   /** Outcomes of agents run in this process: in memory to the task's host here, else (it moved or passivated) as a queued one. */
-  inProcess(progress: OutcomeDelivery['progress'], log: OutcomeDelivery['log']): OutcomeDelivery {
+  inProcess(attempt: OutcomeDelivery['attempt'], log: OutcomeDelivery['log']): OutcomeDelivery {
     return {
       deliver: async (taskId, event, key) => {
         const host = this.residencyOf().host(taskId);
         if (host) host.offerAgentOutcome(event as { type: string });
         else await this.outcome(taskId, event, key, log);
       },
-      progress,
+      attempt,
       log,
     };
   }

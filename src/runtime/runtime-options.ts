@@ -78,6 +78,15 @@ export interface RuntimeOptions extends ClientOptions {
    * @default 32
    */
   maxTaskDepth?: number;
+  /** Limits of tasks' durable streams (agents' `stream.write`). */
+  stream?: {
+    /** Entries kept per task (approximately). @default 100000 */
+    maxLength?: number;
+    /** Entries older than this are trimmed, ms. @default 86400000 (a day) */
+    maxAgeMs?: number;
+    /** Largest chunk, bytes of JSON: a larger write is `PAYLOAD_TOO_LARGE`. @default 65536 */
+    maxChunkBytes?: number;
+  };
 }
 
 /** A runtime's own options with every default applied and checked (the reasons are on {@link RuntimeOptions}). */
@@ -91,6 +100,7 @@ export interface ResolvedRuntimeOptions {
   historyLimit: number;
   registryHeartbeatMs: number;
   maxTaskDepth: number;
+  stream: { maxLength: number; maxAgeMs: number; maxChunkBytes: number };
   /** This process's owner id. */
   owner: string;
   /** True when the owner id was given: the runtime keeps the owner index and reclaims it at start. */
@@ -120,6 +130,11 @@ export function resolveRuntimeOptions(o: RuntimeOptions, machineCount: number): 
     historyLimit: positive('historyLimit', o.historyLimit, 10_000),
     registryHeartbeatMs: positive('registryHeartbeatMs', o.registryHeartbeatMs, 5000, 10),
     maxTaskDepth: positive('maxTaskDepth', o.maxTaskDepth, 32, 1),
+    stream: {
+      maxLength: positive('stream.maxLength', o.stream?.maxLength, 100_000, 1),
+      maxAgeMs: positive('stream.maxAgeMs', o.stream?.maxAgeMs, 86_400_000, 1),
+      maxChunkBytes: positive('stream.maxChunkBytes', o.stream?.maxChunkBytes, 65_536, 1),
+    },
     owner,
     stableOwner: o.owner !== undefined,
     log: o.log ?? (process.env.BATON_DEBUG ? (msg, extra) => console.error(`[baton ${owner}] ${msg}`, extra ?? '') : () => undefined),

@@ -16,7 +16,13 @@ import { RuntimeDelivery } from './runtime-delivery.js';
 import { resolveRuntimeOptions, type ResolvedRuntimeOptions, type RuntimeOptions } from './runtime-options.js';
 import { TaskHost } from './task-host.js';
 import { TaskLinks } from './task-links.js';
+import { AgentStream } from './agent-stream.js';
+import { StreamStore } from '../persistence/stream-store.js';
+import type { AgentJobData } from './agent-queues.js';
+import type { AttemptIo } from './agent-run.js';
 import type { TaskView } from '../persistence/view.js';
+import type { StreamItem } from '../persistence/stream-store.js';
+import type { StreamOptions } from './task-stream.js';
 
 export type { RuntimeOptions } from './runtime-options.js';
 
@@ -64,9 +70,13 @@ export class Runtime implements TaskApi {
     this.links = new TaskLinks(this.client, this.client.options.maxEventBytes, () => this.closed, log, () => this.lease.dueAt());
     this.agentQueues = new AgentQueues(() => this.client.connections.open('command'), keys.queuePrefix, keys.agentCancel);
     if (o.agents.size) {
-      const progress = (taskId: string, message: string) => store.publishProgress(taskId, message);
-      this.agentWorkers = new AgentWorkers(o.agents, this.delivery.queued(progress, log), o.maxOutputBytes, o.agentLockMs);
-      if (definitions.size) this.localAgents = new LocalAgents(o.agents, this.delivery.inProcess(progress, log), o.maxOutputBytes);
+      const streams = new StreamStore(store.redis, keys, o.stream);
+      const attempt = (d: AgentJobData, first: boolean): AttemptIo => ({
+        progress: (message) => store.publishProgress(d.taskId, d.childPath, message),
+        stream: new AgentStream(streams, d, first, o.stream.maxChunkBytes),
+      });
+      this.agentWorkers = new AgentWorkers(o.agents, this.delivery.queued(attempt, log), o.maxOutputBytes, o.agentLockMs);
+      if (definitions.size) this.localAgents = new LocalAgents(o.agents, this.delivery.inProcess(attempt, log), o.maxOutputBytes);
     }
     if (definitions.size) this.publisher = new RegistryPublisher(new RegistryStore(store.redis, keys), o.owner, definitions, systemClock, o.registryHeartbeatMs, log);
     this.residency.hostCtx = {
@@ -213,6 +223,10 @@ export class Runtime implements TaskApi {
   watch(taskId: string): Promise<TaskWatch> {
     return this.client.watch(taskId);
   }
+  /** A task's durable stream (see {@link BatonClient.stream}). */
+  stream(taskId: string, options?: StreamOptions): AsyncIterable<StreamItem> {
+    return this.client.stream(taskId, options);
+  }
   /** Per-task calls bound to `taskId`. */
   handle(taskId: string): TaskHandle {
     return this.client.handle(taskId);
@@ -245,7 +259,7 @@ export class Runtime implements TaskApi {
     return this.residency.passivateIdle();
   }
   /** @internal Deliver an agent outcome as a queued job's would be. */ deliverAgentEvent(taskId: string, event: Record<string, unknown>, key: string): Promise<void> {
-    return this.delivery.queued(async () => undefined, this.options.log).deliver(taskId, event, key);
+    return this.delivery.queued(() => { throw new Error('no attempt runs here'); }, this.options.log).deliver(taskId, event, key);
   }
 
   /** Number of tasks this process holds. */

@@ -16,6 +16,7 @@
     KEYS[4] lease
     KEYS[5] mailbox stream
     KEYS[6] recent send tokens (hash token -> entry id, short-lived; see send-5.lua)
+    KEYS[7] the task's durable stream (stream-3.lua): a commit that ends the task appends its end entry, when the stream exists
     ARGV[1]  fencing token (the epoch this writer acquired)
     ARGV[2]  seq of this commit (committed seq + 1)
     ARGV[3]  mailbox cursor (id of the last applied entry)
@@ -187,6 +188,9 @@ if redis.call('GET', KEYS[4]) == ARGV[12] then
   else
     redis.call('DEL', KEYS[4])
   end
+end
+if ARGV[5] ~= 'active' and redis.call('EXISTS', KEYS[7]) == 1 then
+  redis.call('XADD', KEYS[7], '*', 'k', 'e', 'd', cjson.encode(ARGV[5]), 't', ARGV[6])
 end
 if ARGV[10] ~= '' then
   redis.call('PUBLISH', ARGV[10], ARGV[11] .. '{"s":{' .. table.concat(nset, ',') .. '},"x":[' .. table.concat(ndel, ',') .. ']}}')
