@@ -12,6 +12,7 @@
 //   BLOCK_STEP       sevenSteps' step that never resolves in this process
 //   BATON_AGENT_LOCK_MS  agentLockMs (an agent job a killed process ran goes to another after about this long)
 //   FANOUT           number of child tasks the `fanout` machine starts (default 100)
+//   TALK_MS          the pause of the `talker` agent of `talk` after each word it streams (default 0)
 //   SQUARE_MS        how long the `square` agent of the `leaf` child tasks takes (default 0)
 //
 // Output (stdout, one JSON object a line):
@@ -25,6 +26,7 @@ import { lateTimer, longTimer, sevenSteps, slowParent, slowTimer, strictCounter 
 import { counter, parent, promiseStep, timer } from '../fixtures/machines.js';
 import { rehydrationMachines } from '../fixtures/rehydration-machines.js';
 import { taskMachines } from '../fixtures/task-machines.js';
+import { talk } from '../fixtures/stream-machines.js';
 import { out, reportHeld, serve } from './serve.js';
 
 const prefix = process.env.BATON_PREFIX;
@@ -50,9 +52,17 @@ const runtime = await createRuntime({
   owner,
   ...(process.env.BATON_AGENT_LOCK_MS ? { agentLockMs: Number(process.env.BATON_AGENT_LOCK_MS) } : {}),
   ...(process.env.BATON_ACTIVATION_CONCURRENCY ? { activationConcurrency: Number(process.env.BATON_ACTIVATION_CONCURRENCY) } : {}),
-  machines: { counter, timer, parent, promiseStep, sevenSteps: steps, slowTimer, lateTimer, longTimer, slowParent, strictCounter, ...rehydration, ...taskMachines(Number(process.env.FANOUT ?? 100)) },
+  machines: { counter, timer, parent, promiseStep, sevenSteps: steps, slowTimer, lateTimer, longTimer, slowParent, strictCounter, ...rehydration, ...taskMachines(Number(process.env.FANOUT ?? 100)), talk },
   // test/child-tasks-crash.test.ts's leaves: each run records "<n>:<pid>" in RUNS_KEY, after SQUARE_MS.
   agents: {
+    // test/streams-crash.test.ts's agent: streams its words, one every TALK_MS.
+    talker: async ({ input, stream }: { input: { words: string[] }; stream: { write(c: unknown): Promise<string> } }) => {
+      for (const w of input.words) {
+        await stream.write(w);
+        await new Promise((r) => setTimeout(r, Number(process.env.TALK_MS ?? 0)));
+      }
+      return { said: input.words.length };
+    },
     square: async ({ input }: { input: { n: number } }) => {
       await new Promise((r) => setTimeout(r, Number(process.env.SQUARE_MS ?? 0)));
       await recorder.rpush(runsKey, `${input.n}:${process.pid}`);
