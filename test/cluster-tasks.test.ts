@@ -1,4 +1,4 @@
-// Child tasks and sends between tasks on a local three-master Redis Cluster:
+// Child tasks, sends between tasks and durable streams on a local three-master Redis Cluster:
 // a parent and its children, and two tasks that ping-pong, live in different
 // slots, so every spawn, outcome and send is a write of its own slot after
 // the commit that decided it.
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, createRuntime, type Runtime } from '../src/index.js';
 import { Keys } from '../src/persistence/keys.js';
 import { taskMachines } from './fixtures/task-machines.js';
+import { talk } from './fixtures/stream-machines.js';
 import { startCluster, uniquePrefix, waitUntil, type ClusterHandle } from './helpers/index.js';
 import { killAllRuntimeProcs, startRuntimeProc } from './helpers/runtime-proc.js';
 import { sendAcrossCrash } from './helpers/send-across-crash.js';
@@ -80,6 +81,30 @@ describe('child tasks on Redis Cluster', () => {
       await killAllRuntimeProcs();
     }
   }, 120_000);
+
+  it('a durable stream on the Cluster: written, replayed and followed in its task slot', async () => {
+    const prefix = uniquePrefix('cluster-stream');
+    const connection = { cluster: cluster.nodes };
+    const words = Array.from({ length: 50 }, (_, i) => `w${i}`);
+    const talker = async ({ input, stream }: { input: { words: string[] }; stream: { write(c: unknown): Promise<string> } }) => {
+      for (const w of input.words) await stream.write(w);
+      return {};
+    };
+    const rt = await createRuntime({ connection, prefix, machines: { talk }, agents: { talker }, leaseMs: 1000 });
+    runtimes.push(rt);
+    const client = createClient({ connection, prefix });
+    try {
+      await client.spawn('talk', { id: 'cs', input: { words } });
+      const live: unknown[] = [];
+      for await (const item of client.stream('cs')) if (item.kind === 'chunk') live.push(item.data);
+      expect(live).toEqual(words);
+      const replay: unknown[] = [];
+      for await (const item of client.stream('cs', { from: 'start' })) if (item.kind === 'chunk') replay.push(item.data);
+      expect(replay).toEqual(words);
+    } finally {
+      await client.close();
+    }
+  }, 60_000);
 
   it('a send whose sender is SIGKILLed right after its commit is delivered once, across slots', async () => {
     const prefix = uniquePrefix('cluster-send-crash');
