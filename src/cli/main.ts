@@ -6,6 +6,7 @@ import { registerSend } from './commands/send.js';
 import { registerShow } from './commands/show.js';
 import { registerSpawn } from './commands/spawn.js';
 import { registerStop } from './commands/stop.js';
+import { registerTail } from './commands/tail.js';
 import { registerUi } from './commands/ui.js';
 import { registerWait } from './commands/wait.js';
 import { registerWorker } from './commands/worker.js';
@@ -30,7 +31,7 @@ export function buildProgram(): Command {
     .hook('preAction', (_root, action) => {
       if (action.optsWithGlobals<{ color?: boolean }>().color === false) setColor(false);
     });
-  for (const register of [registerPs, registerShow, registerHistory, registerSend, registerSpawn, registerStop, registerWait, registerWorker, registerUi]) {
+  for (const register of [registerPs, registerShow, registerHistory, registerSend, registerSpawn, registerStop, registerWait, registerTail, registerWorker, registerUi]) {
     register(program);
   }
   return program;

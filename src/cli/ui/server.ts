@@ -9,6 +9,7 @@ import { BatonError, type BatonClient, type MachineEntry, type TaskStatus, type 
 import { readDetail, type TaskDetail } from '../task-detail.js';
 import { MachineCatalog, type Accepts } from './accepts.js';
 import { inferGraph } from './infer-graph.js';
+import { taskStreamRoute } from './stream-route.js';
 
 /** Options of {@link createUiApp} and {@link startUiServer}. */
 export interface UiServerOptions {
@@ -93,12 +94,15 @@ function fail(c: Context, err: unknown) {
  *   agents, decisions and `accepts` (the events its current state takes, with their JSON Schemas)
  * - `GET /api/tasks/:id/history`, `GET /api/tasks/:id/graph` (definition or registry, else inferred)
  * - `GET /api/tasks/:id/events` the `accepts` alone
- * - `GET /api/tasks/:id/stream` Server-Sent Events: `detail` on every commit, `progress` from agents
+ * - `GET /api/tasks/:id/live` Server-Sent Events: `detail` on every commit, `progress` from agents
+ * - `GET /api/tasks/:id/stream` the task's durable stream (agents' `stream.write` chunks) as Server-Sent Events:
+ *   `id: <entry id>`, `event: chunk | attempt | end`, `data: <the item as JSON>`; from `Last-Event-ID`, else
+ *   `?from=start|end|<id>` (default start); ends after the `end` item (see {@link taskStreamRoute})
  * - `POST /api/tasks/:id/events` (body: the event JSON; resolves once applied, `{ entryId, duplicate, applied }`;
  *   errors `{ error: message, code }`, 400 when refused), `POST /api/tasks/:id/stop`
  * - `GET /api/machines`, `GET /api/machines/:name` state trees for layout
  */
-export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void> }): Hono {
+export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void>; /** @internal */ heartbeatMs?: number }): Hono {
   const { client } = opts;
   const streams = opts.streams ?? new Set<() => void>();
   const catalog = new MachineCatalog(client, opts.machines);
@@ -243,7 +247,9 @@ export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void> 
     }
   });
 
-  app.get('/api/tasks/:id/stream', async (c) => {
+  app.get('/api/tasks/:id/stream', (c) => taskStreamRoute(c, c.req.param('id'), client, streams, fail, opts.heartbeatMs));
+
+  app.get('/api/tasks/:id/live', async (c) => {
     const id = c.req.param('id');
     try {
       await readDetail(client, id); // 404 before the stream starts

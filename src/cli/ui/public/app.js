@@ -1,9 +1,11 @@
 // The Baton web view: the task list (polled, grouped by machine, paged and
 // searched by the server), one task at a time with live updates over
-// Server-Sent Events (/api/tasks/:id/stream), decisions answered with
+// Server-Sent Events (/api/tasks/:id/live), its agents' text from its durable
+// stream (/api/tasks/:id/stream, see agent-text.js), decisions answered with
 // { type: 'decision', decision, choice, by: 'ui' }. The connection badge
 // follows /api/live, a stream open while the server runs. Links to tasks (a
 // child task's parent, a parent's child tasks) set #task=<id>, which opens it.
+import { agentText } from './agent-text.js';
 import { countNodes } from './collapse.js';
 import { showDiagram, statePaths } from './diagram.js';
 import { eventFormsHtml, sentText, wireEventForms } from './forms.js';
@@ -44,6 +46,8 @@ const state = {
   graph: undefined,
   history: [],
   stream: undefined,
+  text: undefined,
+  textStream: undefined,
   serverUp: false,
   streamUp: false,
   everUp: false,
@@ -71,13 +75,14 @@ const taskPath = (id, rest = '') => `/api/tasks/${encodeURIComponent(id)}${rest}
  * An EventSource that stays open: the browser reconnects a dropped one by
  * itself (the server asks for a retry within a second); one that gave up
  * (an HTTP error) is opened again unless `gone()` says there is no point.
+ * `url` may be a function: asked again for each new EventSource.
  */
 function openStream(url, { onState, events, gone }) {
   let es;
   let timer;
   let closed = false;
   const open = () => {
-    es = new EventSource(url);
+    es = new EventSource(typeof url === 'function' ? url() : url);
     es.addEventListener('open', () => onState(true));
     es.addEventListener('error', () => {
       onState(false);
@@ -320,11 +325,20 @@ function renderDetail() {
   drawChildren();
 }
 
+/** A progress report (live, or the view's latest of a child): the children table and the agent's text block. */
+function onProgress(p) {
+  const known = state.progress[p.jobId];
+  if (!known || known.at <= p.at) state.progress[p.jobId] = p;
+  state.text?.progress(p);
+}
+
 function onDetail(detail) {
   if (detail.view.id !== state.selected) return;
   const previous = state.detail?.view.seq;
   if (previous !== undefined && detail.view.seq < previous) return;
   state.detail = detail;
+  state.text?.agents(detail.agents);
+  for (const p of Object.values(detail.view.progress ?? {})) onProgress(p);
   renderDetail();
   if (previous !== detail.view.seq) void refreshHistory(detail.view.id);
   const i = state.tasks.findIndex((t) => t.id === detail.view.id);
@@ -339,6 +353,7 @@ async function select(id) {
   state.token += 1;
   const token = state.token;
   state.stream?.close();
+  state.textStream?.close();
   Object.assign(state, { selected: id, detail: undefined, graph: undefined, history: [], progress: {}, formsSig: '', decisionNote: undefined, streamUp: false });
   $('event-forms').innerHTML = '';
   for (const out of ['forms-result', 'send-result', 'stop-result']) $(out).textContent = '';
@@ -356,7 +371,8 @@ async function select(id) {
   $('task').hidden = false;
   renderList();
 
-  const stream = openStream(taskPath(id, '/stream'), {
+  followText(id);
+  const stream = openStream(taskPath(id, '/live'), {
     onState: (up) => {
       if (state.stream !== stream) return;
       state.streamUp = up;
@@ -365,8 +381,7 @@ async function select(id) {
     events: {
       detail: (e) => onDetail(JSON.parse(e.data)),
       progress: (e) => {
-        const p = JSON.parse(e.data);
-        state.progress[p.jobId] = p;
+        onProgress(JSON.parse(e.data));
         if (state.detail) $('children').innerHTML = childrenHtml(state.detail, state.progress);
       },
     },
@@ -389,6 +404,21 @@ async function select(id) {
   } catch (err) {
     if (token === state.token) $('diagram').innerHTML = `<p class="error-text">${esc(err.message)}</p>`;
   }
+}
+
+/** The agents' text of task `id`, from the start (a reload shows it once); a new EventSource resumes after the last item shown. */
+function followText(id) {
+  const text = agentText($('agent-text'), $('agent-text-card'));
+  const show = (e) => {
+    if (state.text !== text) return;
+    if (text.item(JSON.parse(e.data))) textStream.close(); // the end: the server closes the response, do not reconnect
+  };
+  const textStream = openStream(() => taskPath(id, `/stream${text.lastId ? `?from=${encodeURIComponent(text.lastId)}` : ''}`), {
+    onState: () => undefined,
+    events: { chunk: show, attempt: show, end: show },
+    gone: async () => state.text !== text || (await fetch(taskPath(id))).status === 404,
+  });
+  Object.assign(state, { text, textStream });
 }
 
 // ---------------------------------------------------------------- actions
