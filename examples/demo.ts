@@ -6,7 +6,8 @@
  *      standby worker waits for the dead one's lease to lapse, then resumes
  *      the task at sub-task 4 without re-running sub-tasks 1-3.
  *   2. Two reviewers run in parallel and conflict: both originals and the
- *      reconciled result are kept.
+ *      reconciled result are kept. The reconciler's answer streams through the
+ *      task's durable stream, and is printed word by word as it comes.
  *   3. The user changes the scope mid-run: assessed at the next checkpoint,
  *      surfaced as a decision, answered, and the remaining plan follows it.
  *
@@ -32,7 +33,17 @@ const prefix = `demo-${Date.now().toString(36)}`;
 const taskId = 'research-1';
 const t0 = Date.now();
 const stamp = () => `${((Date.now() - t0) / 1000).toFixed(2)}s`.padStart(7);
-const say = (who: string, msg: string) => console.log(`${stamp()}  ${who.padEnd(10)} ${msg}`);
+/** The reconciler's answer is printed word by word as it streams in: its line stays open until anything else is printed. */
+let liveLine = false;
+const endLive = () => {
+  if (liveLine) process.stdout.write('\n');
+  liveLine = false;
+};
+const print = (...args: unknown[]) => {
+  endLive();
+  console.log(...args);
+};
+const say = (who: string, msg: string) => print(`${stamp()}  ${who.padEnd(10)} ${msg}`);
 
 interface Worker {
   name: string;
@@ -82,7 +93,7 @@ function startWorker(name: string, env: Record<string, string>): Worker {
     try {
       o = JSON.parse(line);
     } catch {
-      return console.log(line);
+      return print(line);
     }
     if (o.standby) say(name, `on standby (pid ${proc.pid}): it starts its runtime if a worker dies`);
     if (o.waiting) {
@@ -119,6 +130,8 @@ function where(v: TaskView): string {
 let stopping = false;
 let server: UiServer | undefined;
 let progressOff: (() => void) | undefined;
+/** Stops the reader of the task's stream. */
+const streamStop = new AbortController();
 const client = createClient({ connection: process.env.REDIS_URL, prefix });
 
 /** Stops the web view, the workers and the client, then exits with `code` (the first call's). */
@@ -129,6 +142,7 @@ function shutdown(code: number): Promise<never> {
     if (ui) say('demo', 'stopping the web view and the workers');
     await server?.close().catch(() => undefined);
     progressOff?.();
+    streamStop.abort();
     for (const w of workers) if (w.alive) w.proc.kill('SIGTERM');
     const slow = setTimeout(() => workers.forEach((w) => w.alive && w.proc.kill('SIGKILL')), 5000);
     await Promise.all(workers.map((w) => w.exited));
@@ -142,7 +156,7 @@ function shutdown(code: number): Promise<never> {
 process.on('SIGINT', () => void shutdown(ui ? 0 : 130));
 process.on('SIGTERM', () => void shutdown(ui ? 0 : 143));
 
-console.log('Baton demo: a research task meets a crash, a conflict and a change of scope\n');
+print('Baton demo: a research task meets a crash, a conflict and a change of scope\n');
 if (ui) {
   server = await startUiServer({ client, machines: { research }, port });
   say('web view', `${server.url}  (open it: the task's statechart, its commits, and the decision to answer)`);
@@ -216,9 +230,9 @@ const done = new Promise<TaskView>((resolve) => {
     const review = (v.context as { review?: ParallelResult }).review;
     if (review && !reviewShown) {
       reviewShown = true;
-      console.log(`\n          conflict (failure 2): ${review.conflict?.summary}`);
-      for (const [name, out] of Object.entries(review.originals)) console.log(`            original ${name.padEnd(11)} ${JSON.stringify(out)}`);
-      console.log(`            reconciled by ${review.decidedBy}: ${JSON.stringify(review.reconciled)}\n`);
+      print(`\n          conflict (failure 2): ${review.conflict?.summary}`);
+      for (const [name, out] of Object.entries(review.originals)) print(`            original ${name.padEnd(11)} ${JSON.stringify(out)}`);
+      print(`            reconciled by ${review.decidedBy}: ${JSON.stringify(review.reconciled)}\n`);
     }
     if (v.status !== 'active') resolve(v);
   });
@@ -226,40 +240,57 @@ const done = new Promise<TaskView>((resolve) => {
 
 await client.spawn('research', { id: taskId, input: { topic: 'solid-state batteries', scope: 'global', ...(ui ? { decisionDeadlineMs: null } : {}) } });
 say('client', `spawned ${taskId}`);
+
+// The task's durable stream, followed live: what agents write with `stream.write` (the reconciler's answer, word by
+// word) as it is written, whichever worker writes it. It ends when the task ends.
+const streamed = (async () => {
+  let begun = false;
+  for await (const item of client.stream(taskId, { signal: streamStop.signal })) {
+    if (item.kind === 'attempt' && item.attempt > 1) say('reconciler', `starts again (attempt ${item.attempt}): what it wrote before is superseded`);
+    if (item.kind !== 'chunk') continue;
+    if (!liveLine) process.stdout.write(`${stamp()}  ${'reconciler'.padEnd(10)} ${begun ? '… ' : ''}`);
+    liveLine = begun = true;
+    process.stdout.write(String(item.data));
+  }
+  endLive();
+})().catch((err: Error) => {
+  if (!stopping) say('demo', `reading the task's stream failed: ${err.message}`);
+});
 const final = ui
   ? await done
   : await Promise.race([done, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the demo did not finish within 60 s')), 60_000).unref())]);
 progressOff();
 progressOff = undefined;
+await streamed; // the stream's end follows the task's
 
 const out = final.output as { steps: StepsOutput; review: ParallelResult; report: unknown };
-console.log('\nSummary');
-console.log(`  status: ${final.status}, ${final.seq} commits, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+print('\nSummary');
+print(`  status: ${final.status}, ${final.seq} commits, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 const results = out.steps.results as Record<string, SubResult>;
 for (let i = 1; i <= 7; i++) {
   const r = results[`sub${i}`];
   const note = out.steps.recovered[`sub${i}`] ? `  (recovered by '${out.steps.recovered[`sub${i}`]}' after: ${out.steps.failures.find((f) => f.step === `sub${i}`)?.error.message})` : '';
-  console.log(`  sub-task ${i}  ${r ? nameOf(r.pid).padEnd(9) : '(skipped) '} ${r?.finding ?? ''}${note}`);
+  print(`  sub-task ${i}  ${r ? nameOf(r.pid).padEnd(9) : '(skipped) '} ${r?.finding ?? ''}${note}`);
 }
-for (const d of out.steps.decisions) console.log(`  decision: ${d.decision} -> '${d.choice}' by ${d.by} (${d.source})`);
-console.log(`  scope at the end: ${out.steps.input.scope}`);
-console.log(`  report: ${JSON.stringify(out.report)}`);
+for (const d of out.steps.decisions) print(`  decision: ${d.decision} -> '${d.choice}' by ${d.by} (${d.source})`);
+print(`  scope at the end: ${out.steps.input.scope}`);
+print(`  report: ${JSON.stringify(out.report)}`);
 
 const history = await client.history(taskId, { limit: 200 });
-console.log(`\nAudit trail (${history.length} commits)`);
+print(`\nAudit trail (${history.length} commits)`);
 for (const h of history) {
   const e = h.event as { type: string; jobId?: string; choice?: string; update?: unknown };
   const detail = e.jobId ? e.jobId.replace(`${taskId}.`, 'job ') : e.choice ? `choice '${e.choice}'` : e.update ? JSON.stringify(e.update) : '';
-  console.log(`  #${String(h.seq).padEnd(3)} ${e.type.padEnd(20)} ${JSON.stringify(h.to).padEnd(14)} ${detail}`);
+  print(`  #${String(h.seq).padEnd(3)} ${e.type.padEnd(20)} ${JSON.stringify(h.to).padEnd(14)} ${detail}`);
 }
 
 const firstThree = [1, 2, 3].map((i) => results[`sub${i}`]?.pid);
 const rerun = firstThree.filter((pid) => pid !== workerA.proc.pid).length;
-console.log(`\nSub-tasks 1-3 re-run after the crash: ${rerun}. Task status: ${final.status}.`);
+print(`\nSub-tasks 1-3 re-run after the crash: ${rerun}. Task status: ${final.status}.`);
 
 if (ui) {
-  console.log(`\nThe web view stays up at ${server!.url} with the private Redis; Ctrl-C ends the demo.`);
-  console.log(`To use the CLI on it meanwhile, in another terminal:\n  export REDIS_URL=${process.env.REDIS_URL} BATON_PREFIX=${prefix}\n  npx baton --prefix ${prefix} ps`);
+  print(`\nThe web view stays up at ${server!.url} with the private Redis; Ctrl-C ends the demo.`);
+  print(`To use the CLI on it meanwhile, in another terminal:\n  export REDIS_URL=${process.env.REDIS_URL} BATON_PREFIX=${prefix}\n  npx baton --prefix ${prefix} ps`);
   await new Promise(() => setInterval(() => undefined, 1 << 30)); // until SIGINT
 }
 await shutdown(final.status === 'done' && rerun === 0 ? 0 : 1);

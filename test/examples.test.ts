@@ -75,6 +75,17 @@ describe('examples', () => {
     expect(kill).toBeLessThan(waits);
     expect(waits).toBeLessThan(resumes);
     expect(resumes).toBeLessThan(summary);
+    // The reconciler's answer is printed as it streams in from the task's durable stream: all of it, in order
+    // (a line another line cut short goes on in a line of its own, marked '… '), before its result is committed.
+    const streamed = child.lines.flatMap((l, i) => {
+      const m = /^ *[\d.]+s  reconciler (?:… )?(.*)$/.exec(l);
+      return m ? [{ i, text: m[1]! }] : [];
+    });
+    expect(streamed.length, out).toBeGreaterThan(0);
+    expect(streamed.map((s) => s.text).join('').trimEnd()).toBe(
+      '{ "verdict": "go-with-conditions", "rationale": "Technically feasible; proceed only within the regulatory limits the regulatory review names." }',
+    );
+    expect(streamed[0]!.i).toBeLessThan(at(/reconciled by agent:llm-reconciler/));
     // The commits it names are the ones that committed sub-tasks 1-3.
     const [c1, c2, c3] = [...child.lines[resumes]!.matchAll(/#(\d+)/g)].map((m) => Number(m[1]));
     const trail = (seq: number | undefined) => child.lines.find((l) => l.startsWith(`  #${String(seq).padEnd(3)} `)) ?? '';

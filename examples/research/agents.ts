@@ -1,5 +1,5 @@
 import { UnrecoverableError, type AgentContext } from '../../src/index.js';
-import { llm } from './llm.js';
+import { llmStream } from './llm.js';
 import type { Plan, SubResult, Review } from './machine.js';
 
 /**
@@ -51,9 +51,14 @@ export const agents = {
     return { verdict: 'no-go', risk: 'high', notes: `cell chemistry limits apply in ${input.scope}` };
   },
 
-  reconcile: async ({ input, progress }: AgentContext<{ outputs: Record<string, Review>; conflict: { summary: string } }>) => {
+  /** Streams its answer into the task's durable stream as the model writes it (the demo prints it live). */
+  reconcile: async ({ input, progress, signal, stream }: AgentContext<{ outputs: Record<string, Review>; conflict: { summary: string } }>) => {
     await progress({ pid: process.pid, what: 'reconciling (LLM)' });
-    const answer = await llm({ system: 'You reconcile conflicting reviews.', prompt: `RECONCILE ${JSON.stringify(input)}`, json: true });
+    let answer = '';
+    for await (const delta of llmStream({ system: 'You reconcile conflicting reviews.', prompt: `RECONCILE ${JSON.stringify(input)}`, json: true, signal })) {
+      answer += delta;
+      await stream.write(delta);
+    }
     try {
       return JSON.parse(answer) as { verdict: string; rationale: string };
     } catch {

@@ -240,7 +240,7 @@ export class BatonClient implements TaskApi {
   stream(taskId: string, options: StreamOptions = {}): AsyncIterable<StreamItem> {
     this.assertOpen();
     assertTaskId(taskId);
-    return readTaskStream({ store: this.store, streams: this.streams, open: () => this.connections.open('blocking') }, taskId, options);
+    return readTaskStream({ store: this.store, streams: this.streams, open: () => this.connections.open('blocking'), release: (c) => this.connections.release(c) }, taskId, options);
   }
 
   /** @internal Deliver an encoded event (checked by the caller) the way `send` does: a runtime's delivery hands it to a host here. */

@@ -235,6 +235,13 @@ export class Connections {
     }
   }
 
+  /** Disconnect one connection this object opened, before the rest (a stream reader's own): `close()` then leaves it alone. */
+  release(conn: RedisLike): void {
+    const at = this.opened.indexOf(conn);
+    if (at >= 0) this.opened.splice(at, 1);
+    conn.disconnect();
+  }
+
   /** Close every connection this object opened. */
   async close(): Promise<void> {
     this.closed = true;

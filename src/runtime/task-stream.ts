@@ -29,7 +29,7 @@ const BATCH = 256;
  * read and closed when the iteration ends.
  */
 export async function* readTaskStream(
-  deps: { store: TaskStore; streams: StreamStore; open: () => RedisLike },
+  deps: { store: TaskStore; streams: StreamStore; open: () => RedisLike; release: (conn: RedisLike) => void },
   taskId: string,
   options: StreamOptions = {},
 ): AsyncGenerator<StreamItem, void, undefined> {
@@ -54,7 +54,7 @@ export async function* readTaskStream(
   if (yield* stored()) return;
   const key = store.keys.task(taskId).stream;
   let conn: RedisLike | undefined;
-  const stop = () => conn?.disconnect();
+  const stop = () => conn && deps.release(conn);
   signal?.addEventListener('abort', stop, { once: true });
   try {
     while (!signal?.aborted) {
@@ -81,6 +81,6 @@ export async function* readTaskStream(
     }
   } finally {
     signal?.removeEventListener('abort', stop);
-    conn?.disconnect();
+    if (conn) deps.release(conn);
   }
 }

@@ -102,7 +102,7 @@ function fail(c: Context, err: unknown) {
  *   errors `{ error: message, code }`, 400 when refused), `POST /api/tasks/:id/stop`
  * - `GET /api/machines`, `GET /api/machines/:name` state trees for layout
  */
-export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void>; /** @internal */ heartbeatMs?: number }): Hono {
+export function createUiApp(opts: UiServerOptions & { streams?: Set<() => void>; /** Interval of the SSE heartbeat comments, ms (tests shorten it). */ heartbeatMs?: number }): Hono {
   const { client } = opts;
   const streams = opts.streams ?? new Set<() => void>();
   const catalog = new MachineCatalog(client, opts.machines);
