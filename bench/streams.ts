@@ -40,15 +40,11 @@ import { createRuntime, fromAgent, type AgentContext, type StreamWriter } from '
 import { Keys } from '../src/persistence/keys.js';
 import { STREAM_LIMITS } from '../src/persistence/stream-store.js';
 import { batchWritesPerTick } from '../src/runtime/write-batching.js';
-import { startRedis } from '../test/helpers/redis-server.js';
+import { numArg, privateRedis } from './script.js';
 import { killChildren, startChild, type Child } from './child.js';
 import { cpuMicros, median, now, percentile, sleep, windowed } from './stats.js';
 
-const arg = (name: string, fallback: number) => {
-  const v = Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback);
-  if (!(v > 0)) throw new Error(`--${name} must be a positive number`);
-  return v;
-};
+const arg = numArg;
 const CHUNKS = arg('chunks', 20_000);
 const ROUNDS = arg('rounds', 3);
 const WINDOW = arg('window', 16);
@@ -57,19 +53,9 @@ const INTERVAL_MS = arg('interval-ms', 2);
 const log = (msg: string) => process.stderr.write(`[streams] ${msg}\n`);
 const started = Date.now();
 
-let stopServer = async () => {};
-const abort = (code: number) => void killChildren().then(stopServer).finally(() => process.exit(code));
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => abort(130));
-for (const ev of ['unhandledRejection', 'uncaughtException'] as const) {
-  process.on(ev, (err: unknown) => {
-    log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    abort(1);
-  });
-}
 
 // ---- Setup -----------------------------------------------------------------
-const server = await startRedis();
-stopServer = () => server.stop();
+const server = await privateRedis(log);
 const prefix = `bench-streams-${Date.now().toString(36)}`;
 const keys = new Keys(prefix);
 const admin = new Redis(server.url);

@@ -34,17 +34,13 @@
 import os from 'node:os';
 import { Redis } from 'ioredis';
 import { createClient, createRuntime, type BatonClient, type TaskView } from '../src/index.js';
-import { startRedis } from '../test/helpers/redis-server.js';
+import { numArg, privateRedis } from './script.js';
 import { killChildren, startChild, type Child } from './child.js';
 import { counter, INC, MACHINE } from './machines.js';
 import { median } from './stats.js';
 import { pinger, ponger } from './task-machines.js';
 
-const arg = (name: string, fallback: number) => {
-  const v = Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback);
-  if (!(v > 0)) throw new Error(`--${name} must be a positive number`);
-  return v;
-};
+const arg = numArg;
 const CHILDREN = arg('children', 1000);
 const WORKERS = arg('workers', 3);
 const ROUND_TRIPS = arg('round-trips', 2000);
@@ -60,18 +56,7 @@ const REGION_LEASE_MS = arg('region-lease-ms', 120_000);
 const log = (msg: string) => process.stderr.write(`[tasks] ${msg}\n`);
 const started = Date.now();
 
-let stopServer = async () => {};
-/** Workers, then the private server and its directory: nothing left behind. */
-const abort = (code: number) => void killChildren().then(stopServer).finally(() => process.exit(code));
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => abort(130));
-for (const ev of ['unhandledRejection', 'uncaughtException'] as const) {
-  process.on(ev, (err: unknown) => {
-    log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    abort(1);
-  });
-}
-const server = await startRedis();
-stopServer = () => server.stop();
+const server = await privateRedis(log);
 const admin = new Redis(server.url);
 const prefix = `bench-tasks-${Date.now().toString(36)}`;
 const redisCpu = async () => {
