@@ -1,6 +1,7 @@
 import { FencedError, TaskNotFoundError, TaskNotRunningError } from '../errors.js';
 import type { Keys } from './keys.js';
 import { runScript, ScriptCode, type RedisLike } from './scripts.js';
+import { ReplicaWaits, type Durability } from './replication.js';
 
 /**
  * Typed calls over a task's durable stream (stream-3.lua): agents' chunks,
@@ -43,11 +44,17 @@ export function streamItem(id: string, fields: string[]): StreamItem {
 
 /** The streams of one prefix's tasks. */
 export class StreamStore {
+  /** With `durability.replicas` > 0: a write counts only once that many replicas hold it (NOT_REPLICATED otherwise). */
+  private readonly replicas: ReplicaWaits | undefined;
+
   constructor(
     readonly redis: RedisLike,
     readonly keys: Keys,
     private readonly limits: StreamLimits = STREAM_LIMITS,
-  ) {}
+    durability?: Durability,
+  ) {
+    this.replicas = durability && durability.replicas > 0 ? new ReplicaWaits(redis, durability) : undefined;
+  }
 
   /**
    * Begin an attempt's writing: `next` takes the next run number; `first`
@@ -71,6 +78,7 @@ export class StreamStore {
   private async call(taskId: string, op: string, jobId: string, run: string, childPath: string[], chunk: string): Promise<{ run: number; id: string }> {
     const k = this.keys.task(taskId);
     const now = Date.now();
+    const t = this.replicas?.ticket(k.state);
     const reply = await runScript<Reply>(this.redis, 'batonStream', [k.state, k.stream, k.runs], [
       op,
       jobId,
@@ -83,6 +91,7 @@ export class StreamStore {
     ]);
     switch (reply[0]) {
       case ScriptCode.Ok:
+        if (t) await this.replicas!.confirm(t, () => `a stream ${op === 'write' ? 'chunk' : 'run'} of task '${taskId}'`, k.state);
         return { run: Number(reply[1]), id: String(reply[2]) };
       case ScriptCode.NotFound:
         throw new TaskNotFoundError(taskId);

@@ -70,7 +70,7 @@ export class Runtime implements TaskApi {
     this.links = new TaskLinks(this.client, this.client.options.maxEventBytes, () => this.closed, log, () => this.lease.dueAt());
     this.agentQueues = new AgentQueues(() => this.client.connections.open('command'), keys.queuePrefix, keys.agentCancel);
     if (o.agents.size) {
-      const streams = new StreamStore(store.redis, keys, o.stream);
+      const streams = new StreamStore(store.redis, keys, o.stream, this.client.options.durability);
       const attempt = (d: AgentJobData, first: boolean): AttemptIo => ({
         progress: (message) => store.publishProgress(d.taskId, d.childPath, message),
         stream: new AgentStream(streams, d, first, o.stream.maxChunkBytes),
