@@ -49,6 +49,32 @@ describe('child tasks across a crash', () => {
     expect(ph.filter((e) => e.event.type === 'baton.task.done')).toHaveLength(100);
   }, 120_000);
 
+  it('child tasks whose spawn the parent committed but had not done when SIGKILLed are created by its next holder', async () => {
+    const prefix = uniquePrefix('ctask-spawn-crash');
+    const env = { FANOUT: '2', BATON_AGENT_LOCK_MS: '1000' };
+    const client = baton.client(prefix);
+    const redis = new Redis(redisUrl());
+    baton.track(() => redis.quit());
+    // Child t0's state key is taken by a value of another type: its spawn fails in Redis, and the parent's process retries it.
+    const blocker = `${prefix}:task:{sp.1.t0}:state`;
+    await redis.set(blocker, 'in the way');
+    const first = await startRuntimeProc({ prefix, env });
+    await client.spawn('fanout', { id: 'sp' });
+    await client.waitFor('sp', (v) => v.seq >= 1, { timeout: 10_000 });
+    // The parent's first commit holds both spawns; t1 was created, t0 not.
+    const o = JSON.parse((await redis.hget(`${prefix}:task:{sp}:state`, 'o'))!) as { spawns: Array<{ taskId: string }> };
+    expect(o.spawns.map((x) => x.taskId).sort()).toEqual(['sp.1.t0', 'sp.1.t1']);
+    await first.waitForLine(/outbox dispatch failed, retrying/, 10_000);
+    await first.kill('SIGKILL');
+    expect((await client.list({ parent: 'sp' })).map((k) => k.id)).toEqual(['sp.1.t1']);
+
+    await redis.del(blocker);
+    await startRuntimeProc({ prefix, env });
+    const done = await client.waitFor('sp', (v) => v.status !== 'active', { timeout: 20_000 });
+    expect((done.output as { results: Record<string, unknown> }).results).toEqual({ 0: { n: 0, sq: 0 }, 1: { n: 1, sq: 1 } });
+    expect((await client.list({ parent: 'sp' })).map((k) => k.id).sort()).toEqual(['sp.1.t0', 'sp.1.t1']);
+  }, 60_000);
+
   it('a send whose sender is SIGKILLed right after the commit that decided it is delivered once, by the next holder', async () => {
     const prefix = uniquePrefix('ctask-send-crash');
     const redis = new Redis(redisUrl());

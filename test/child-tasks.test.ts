@@ -67,6 +67,22 @@ describe('child tasks (fromTask)', () => {
     await waitUntil(async () => (await baton.redis.zscore(keys.due, 'sd')) === null, { timeout: 10_000, message: 'the parent to leave the due set' });
   });
 
+  it('a parent restored with running child tasks does not create them again (its release dropped the committed spawns)', async () => {
+    const prefix = uniquePrefix('ctask-restore');
+    const rt1 = await createRuntime({ connection: redisUrl(), prefix, machines: taskMachines(), agents: { square } });
+    await rt1.spawn('stopFanout', { id: 'rs' });
+    await waitUntil(async () => (await rt1.list({ parent: 'rs' })).filter((k) => k.seq >= 1).length === 3, { timeout: 10_000, message: 'three running children' });
+    expect(await baton.redis.hget(`${prefix}:task:{rs}:state`, 'o')).not.toBeNull();
+    await rt1.close(); // releases the parent: the spawns it kept are done, and dropped
+    expect(await baton.redis.hget(`${prefix}:task:{rs}:state`, 'o')).toBeNull();
+    // Child t2 goes away; a restore that spawned the parent's active children again would bring it back.
+    await baton.redis.del(`${prefix}:task:{rs.1.t2}:state`);
+    const rt2 = await baton.runtime(prefix, { machines: taskMachines(), agents: { square } });
+    await rt2.send('rs.1.t0', { type: 'finish' });
+    await rt2.waitFor('rs', (v) => (v.context as { results: Record<string, unknown> }).results[0] !== undefined, { timeout: 10_000 });
+    expect((await rt2.list({ parent: 'rs' })).map((k) => k.id).sort()).toEqual(['rs.1.t0', 'rs.1.t1']);
+  });
+
   it('a stop cascades down a chain of child tasks, each task stopping its own', async () => {
     const prefix = uniquePrefix('ctask-chain');
     const rt = await baton.runtime(prefix, { machines: taskMachines() });

@@ -81,8 +81,10 @@ export function fromTask<TInputSchema extends z.ZodType | undefined = undefined,
     task: string;
     jobId: string;
     attempt: number;
-    /** The backoff before the current attempt's child starts (kept so a restore spawns it the same way). */
+    /** The backoff before the current attempt's child starts. */
     delayMs: number;
+    /** Set in memory on a new invocation (never persisted): only then does `start` spawn the child. */
+    fresh?: boolean;
   };
   const attempts = schemas.attempts ?? 1;
   const backoffMs = schemas.backoffMs ?? 1000;
@@ -109,11 +111,13 @@ export function fromTask<TInputSchema extends z.ZodType | undefined = undefined,
         };
       }
       base.task = base.jobId = childTaskId(bridge.taskId, bridge.nextSeq(), actorPath(scope.self));
+      base.fresh = true;
       return base;
     },
     start: (snap: Snap, scope: { self: AnyActorRef; system: object }) => {
-      // New invocation or restore: the spawn is idempotent by the child's id (a restore finds its own child).
-      if (snap.status === 'active' && snap.task) spawn(snap, scope.self, scope.system);
+      // A new invocation only. A restored one's child exists, or its spawn is in the outbox its commit kept
+      // (`o`), which the restore does again: a parent restored with 1,000 children does not spawn 1,000 again.
+      if (snap.fresh && snap.status === 'active' && snap.task) spawn(snap, scope.self, scope.system);
     },
     transition: (snap: Snap, event: TaskEvent, scope: { self: AnyActorRef; system: object }): Snap => {
       if (snap.status !== 'active') return snap;
@@ -145,7 +149,11 @@ export function fromTask<TInputSchema extends z.ZodType | undefined = undefined,
           return snap;
       }
     },
-    getPersistedSnapshot: (snap: Snap) => snap,
+    getPersistedSnapshot: (snap: Snap) => {
+      if (!snap.fresh) return snap;
+      const { fresh: _, ...persisted } = snap;
+      return persisted;
+    },
     restoreSnapshot: (snap: unknown) => snap as Snap,
   };
   return logic as never;

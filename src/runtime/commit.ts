@@ -32,8 +32,8 @@ export interface Append {
   token: string;
 }
 
-/** The state hash field holding a step's sends to other tasks until they were delivered. */
-export const SENDS_FIELD = 'o';
+/** The state hash field holding a step's sends to other tasks and child tasks to create, until they were. */
+export const OUTBOX_FIELD = 'o';
 
 /** Commits in flight per task before the loop waits for them. */
 const MAX_INFLIGHT = 32;
@@ -67,8 +67,8 @@ export class Commits {
   private timersSent: string | undefined;
   /** The task was stored in format 1 (one snapshot field): its first commit converts it. */
   private upgrade: boolean;
-  /** The state hash holds sends of an earlier step (`o`): the next commit deletes them (they were delivered). */
-  private sendsStored: boolean;
+  /** The state hash holds an earlier step's sends and spawns (`o`): the next commit deletes them (they were done). */
+  private outboxStored: boolean;
   /** Sends recorded in the change being made now, and the seq they belong to (their keys count within a commit). */
   private sendSeq = 0;
   private sendIndex = 0;
@@ -85,7 +85,7 @@ export class Commits {
     this.rejections = decodeRejections(fields.rejections);
     this.timersSent = fields.timers;
     this.upgrade = fields.format !== PARTS_FORMAT;
-    this.sendsStored = fields.o !== undefined;
+    this.outboxStored = fields.o !== undefined;
     this.outbox = new Outbox(task.id, ctx.agents, ctx.tasks, ctx.log);
   }
 
@@ -204,7 +204,7 @@ export class Commits {
     };
     const timers = c.timers === this.timersSent ? '' : c.timers;
     this.timersSent = c.timers;
-    const args = this.args(seq, cursor, now, this.epoch, this.withSends(c, seq), timers, c.status, encodeJson(c.event), this.fromValue, c.value, noticeHead(this.task.id, notice, c.timers));
+    const args = this.args(seq, cursor, now, this.epoch, this.withOutbox(c, seq), timers, c.status, encodeJson(c.event), this.fromValue, c.value, noticeHead(this.task.id, notice, c.timers));
     args.append = append;
     args.rejections = c.rejections;
     args.upgrade = this.upgrade;
@@ -226,20 +226,23 @@ export class Commits {
   }
 
   /**
-   * The parts a commit writes, with the step's sends to other tasks as the
-   * field `o`: committed with the step, so a restore after a crash between
-   * the commit and the deliveries delivers them (under the same keys). The
-   * next commit deletes them: the loop sent them before it (a step with
-   * effects waits for them).
+   * The parts a commit writes, with the step's sends to other tasks and the
+   * child tasks it starts as the field `o`: committed with the step, so a
+   * restore after a crash between the commit and the effects does them (under
+   * the same keys and ids). Nothing else re-drives them: a send leaves nothing
+   * in the snapshot, and a restored `fromTask` does not spawn again. The next
+   * commit deletes them: the loop did them before it (a step with effects
+   * waits for them).
    */
-  private withSends(c: Capture, seq: number): Delta {
-    if (c.effects.send.length) {
-      this.sendsStored = true;
-      return { set: [...c.parts.set, SENDS_FIELD, encodeJson({ seq, sends: c.effects.send })], del: c.parts.del };
+  private withOutbox(c: Capture, seq: number): Delta {
+    const { send, spawn } = c.effects;
+    if (send.length || spawn.length) {
+      this.outboxStored = true;
+      return { set: [...c.parts.set, OUTBOX_FIELD, encodeJson({ seq, sends: send, spawns: spawn })], del: c.parts.del };
     }
-    if (!this.sendsStored) return c.parts;
-    this.sendsStored = false;
-    return { set: c.parts.set, del: [...c.parts.del, SENDS_FIELD] };
+    if (!this.outboxStored) return c.parts;
+    this.outboxStored = false;
+    return { set: c.parts.set, del: [...c.parts.del, OUTBOX_FIELD] };
   }
 
   /** The commit that ends a task before it ever ran: its spawn input failed the machine's own schema. */

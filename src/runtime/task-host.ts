@@ -17,7 +17,7 @@ import { passivate, tracked } from './passivation.js';
 import { restoreActor } from './restore.js';
 import { StateDelta } from './state-delta.js';
 import { captureTimers } from './timers.js';
-import { outcomeOf, readLink, storedSends, type TaskLink } from './task-link-fields.js';
+import { outcomeOf, readLink, storedOutbox, type TaskLink } from './task-link-fields.js';
 
 
 /**
@@ -113,8 +113,10 @@ export class TaskHost implements HeldTask {
     this.actor = r.actor;
     // Agent children restored active re-dispatch their invocation: it may have run already.
     if (r.fromSnapshot) this.commits.outbox.markRestored();
-    // Sends the last commit decided may not have been delivered (a crash right after it): again, under their keys.
-    for (const send of storedSends(this.fields)) this.commits.outbox.sendToTask(send);
+    // The sends and spawns the last commit decided may not have been done (a crash right after it): again, under their keys and ids.
+    const stored = storedOutbox(this.fields);
+    for (const send of stored.sends) this.commits.outbox.sendToTask(send);
+    for (const spawn of stored.spawns) this.commits.outbox.spawnTask(spawn);
     // What the first commit writes: what differs between the restored actor and the stored parts (all of a task never stored in parts).
     this.commits.delta = new StateDelta(this.fields, this.actor);
     this.commits.from = this.actor.getSnapshot().value;

@@ -1,7 +1,7 @@
-import type { TaskSend } from '../actors/agent-bridge.js';
+import type { ChildTaskSpawn, TaskSend } from '../actors/agent-bridge.js';
 import type { StateFields } from '../persistence/task-store.js';
 import type { TaskStatus } from '../persistence/view.js';
-import { SENDS_FIELD } from './commit.js';
+import { OUTBOX_FIELD } from './commit.js';
 import type { ChildOutcome } from './host-context.js';
 
 /** Where a child task hangs in its parent: the parent's id, the invoking actor's path there, and the chain's depth. */
@@ -27,15 +27,15 @@ export function encodeLink(path: string[], depth: number): string {
   return JSON.stringify({ path, depth });
 }
 
-/** Sends the last commit decided (the `o` field), to deliver again after a restore; [] when none. */
-export function storedSends(fields: StateFields): TaskSend[] {
-  const raw = fields[SENDS_FIELD];
-  if (!raw) return [];
+/** The sends and spawns the last commit decided (the `o` field), to do again after a restore; empty when none. */
+export function storedOutbox(fields: StateFields): { sends: TaskSend[]; spawns: ChildTaskSpawn[] } {
+  const raw = fields[OUTBOX_FIELD];
+  if (!raw) return { sends: [], spawns: [] };
   try {
-    const o = JSON.parse(raw) as { sends?: TaskSend[] };
-    return Array.isArray(o.sends) ? o.sends : [];
+    const o = JSON.parse(raw) as { sends?: TaskSend[]; spawns?: ChildTaskSpawn[] };
+    return { sends: Array.isArray(o.sends) ? o.sends : [], spawns: Array.isArray(o.spawns) ? o.spawns : [] };
   } catch {
-    return [];
+    return { sends: [], spawns: [] };
   }
 }
 

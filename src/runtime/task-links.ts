@@ -6,8 +6,8 @@ import { viewFromHash } from '../persistence/view.js';
 import type { BatonClient } from './client.js';
 import type { ChildOutcome } from './host-context.js';
 import { retry } from './retry.js';
-import { SENDS_FIELD } from './commit.js';
-import { encodeLink, outcomeOf, readLink, storedSends } from './task-link-fields.js';
+import { OUTBOX_FIELD } from './commit.js';
+import { encodeLink, outcomeOf, readLink, storedOutbox } from './task-link-fields.js';
 import type { ChildView } from '../persistence/view.js';
 
 /** Failures that are the target's answer, not an outage: a send is then reported, never retried. */
@@ -160,12 +160,12 @@ export class TaskLinks {
    */
   async finishEnded(taskId: string): Promise<void> {
     const { store, keys } = this.client;
-    const [parent, o, status] = await store.redis.hmget(keys.task(taskId).state, 'parent', SENDS_FIELD, 'status');
+    const [parent, o, status] = await store.redis.hmget(keys.task(taskId).state, 'parent', OUTBOX_FIELD, 'status');
     if (!parent && !o && status !== 'stopped') return;
     const h = await store.read(taskId);
     const view = viewFromHash(taskId, h);
     if (!view || (view.status !== 'done' && view.status !== 'error' && view.status !== 'stopped')) return;
-    const sends = storedSends(h);
+    const sends = storedOutbox(h).sends;
     if (view.status === 'stopped') for (const child of activeChildTasks(view.children)) sends.push(stopOf(child));
     if (sends.length) await this.send(taskId, sends);
     const link = readLink(h);
