@@ -32,3 +32,10 @@ export async function privateRedis(log: (msg: string) => void): Promise<RedisSer
   stopServer = () => server.stop();
   return server;
 }
+
+/** A plain-text table: the first column left-aligned, the others right-aligned. */
+export function table(header: string[], body: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}

@@ -40,7 +40,7 @@ import { createRuntime, fromAgent, type AgentContext, type StreamWriter } from '
 import { Keys } from '../src/persistence/keys.js';
 import { STREAM_LIMITS } from '../src/persistence/stream-store.js';
 import { batchWritesPerTick } from '../src/runtime/write-batching.js';
-import { numArg, privateRedis } from './script.js';
+import { numArg, privateRedis, table } from './script.js';
 import { killChildren, startChild, type Child } from './child.js';
 import { cpuMicros, median, now, percentile, sleep, windowed } from './stats.js';
 
@@ -219,11 +219,6 @@ await killChildren();
 await server.stop();
 
 // ---- Table -----------------------------------------------------------------------
-function table(header: string[], body: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
-}
 const int = (v: number) => Math.round(v).toLocaleString('en-US');
 const ratio = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '-');
 const tputRow = (label: string, a: V, b: V, k: keyof Tput, unit: (v: number) => string) => [

@@ -34,7 +34,7 @@
 import os from 'node:os';
 import { Redis } from 'ioredis';
 import { createClient, createRuntime, type BatonClient, type TaskView } from '../src/index.js';
-import { numArg, privateRedis } from './script.js';
+import { numArg, privateRedis, table } from './script.js';
 import { killChildren, startChild, type Child } from './child.js';
 import { counter, INC, MACHINE } from './machines.js';
 import { median } from './stats.js';
@@ -252,11 +252,6 @@ admin.disconnect();
 await server.stop();
 
 // ---- Table -----------------------------------------------------------------
-function table(header: string[], body: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
-}
 const int = (v: number) => Math.round(v).toLocaleString('en-US');
 const ratio = (v: number) => (Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2)) : '-');
 /** Median over rounds of f(child tasks), f(one task) and of their per-round ratio (rounds pair up: the same machine state). */

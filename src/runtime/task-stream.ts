@@ -57,12 +57,16 @@ export async function* readTaskStream(
   const stop = () => conn && deps.release(conn);
   signal?.addEventListener('abort', stop, { once: true });
   try {
+    // Looked at before following, and after each wait that brought nothing: a live reader costs one XREAD per batch.
+    let look = true;
     while (!signal?.aborted) {
-      // Ended without an end entry (its stream began after the end, or a quarantine): what is stored is all.
-      const [status] = await store.redis.hmget(store.keys.task(taskId).state, 'status');
-      if (status !== 'active') {
-        yield* stored();
-        return;
+      if (look) {
+        // Ended without an end entry (its stream began after the end, or a quarantine): what is stored is all.
+        const [status] = await store.redis.hmget(store.keys.task(taskId).state, 'status');
+        if (status !== 'active') {
+          yield* stored();
+          return;
+        }
       }
       conn ??= deps.open();
       let rows: Array<[string, Array<[string, string[]]>]> | null;
@@ -72,7 +76,9 @@ export async function* readTaskStream(
         if (signal?.aborted) return;
         throw err;
       }
-      for (const [id, fields] of rows?.[0]?.[1] ?? []) {
+      const entries = rows?.[0]?.[1] ?? [];
+      look = entries.length === 0;
+      for (const [id, fields] of entries) {
         const item = streamItem(id, fields);
         after = id;
         yield item;

@@ -4,8 +4,8 @@
   Refusing while the mailbox holds unapplied entries is what keeps an event
   that races the release from being stranded: send-5.lua appends and reads the
   lease atomically, so either it sees no holder (and activates the task) or
-  this script sees its entry (and refuses). The sends the last commit kept
-  (field `o`) were delivered before the holder passivates: they are dropped.
+  this script sees its entry (and refuses). The sends and spawns the last
+  commit kept (field `o`) were done before the holder passivates: they are dropped.
 
   Input:
     KEYS[1] state hash
@@ -31,6 +31,6 @@ end
 if redis.call('GET', KEYS[2]) == ARGV[2] then
   redis.call('DEL', KEYS[2])
 end
--- A passivating holder has delivered its last step's sends to other tasks: a restore need not again.
+-- A passivating holder has done its last step's sends and spawns: a restore need not again.
 redis.call('HDEL', KEYS[1], 'o')
 return {1}
