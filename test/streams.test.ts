@@ -109,6 +109,31 @@ describe('durable streams', () => {
     expect(chunks(await readAll(baton.client(prefix).stream('rt')))).not.toContain('zombie');
   });
 
+  it('an agent run from its queue streams the same way: its first run begins with its first write, a retry with a marker', async () => {
+    const prefix = uniquePrefix('stream-queue');
+    const talker = {
+      inProcess: false,
+      run: async ({ input, stream, attempt }: AgentContext<{ words: string[] }>) => {
+        await stream.write(`try ${attempt}`);
+        if (attempt === 1) throw new Error('the model timed out');
+        for (const w of input.words) await stream.write(w);
+        return {};
+      },
+    };
+    const rt = await baton.runtime(prefix, { machines: { talk }, agents: { talker } });
+    await (await rt.spawn('talk', { id: 'q', input: { words: ['x', 'y'] } })).waitFor((v) => v.status === 'done', { timeout: 15_000 });
+    const items = await readAll(baton.client(prefix).stream('q'));
+    expect(items.map((i) => (i.kind === 'chunk' ? `${i.attempt}:${i.data}` : `${i.kind}${i.kind === 'attempt' ? i.attempt : ''}`))).toEqual([
+      'attempt1',
+      '1:try 1',
+      'attempt2',
+      '2:try 2',
+      '2:x',
+      '2:y',
+      'end',
+    ]);
+  });
+
   it('a cancelled attempt cannot write (FENCED); a chunk over the limit is PAYLOAD_TOO_LARGE; an unknown task is TASK_NOT_FOUND', async () => {
     const prefix = uniquePrefix('stream-bad');
     const results: Record<string, unknown> = {};

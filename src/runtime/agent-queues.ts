@@ -14,11 +14,13 @@ export interface AgentJobData {
   childPath: string[];
   input: unknown;
   timeoutMs?: number;
+  /** Dispatched again by a restore: it may have run already (in process, in a holder that died). */
+  restored?: boolean;
 }
 
 /** The invocation a task's dispatch describes. */
 export function invocationOf(taskId: string, s: AgentDispatch): AgentJobData {
-  return { taskId, jobId: s.jobId, agent: s.agent, childPath: s.childPath, input: s.input, timeoutMs: s.timeoutMs };
+  return { taskId, jobId: s.jobId, agent: s.agent, childPath: s.childPath, input: s.input, timeoutMs: s.timeoutMs, ...(s.restored ? { restored: true } : {}) };
 }
 
 /** Pub/sub message that cancels a running agent job. */

@@ -16,10 +16,11 @@ export interface StreamWriter {
 
 /**
  * One agent attempt's writer. An attempt that may supersede another (a
- * retry, a re-run after a crash, any job from a queue) begins its run at
- * once, so the older one is fenced from then on; a first in-process attempt
- * of a fresh invocation begins with its first write (nothing to supersede:
- * an agent that never streams costs nothing), and only if no run began.
+ * retry, a stalled queue job run again, an invocation a restore dispatched
+ * again) begins its run at once, so the older one is fenced from then on;
+ * the first attempt of a fresh invocation, in process or from its queue,
+ * begins with its first write (nothing to supersede: an agent that never
+ * streams costs nothing), and only if no run began.
  */
 export class AgentStream implements StreamWriter {
   private run: Promise<number> | undefined;

@@ -61,7 +61,9 @@ export class AgentWorkers {
     let outcome: Record<string, unknown>;
     let failed: Error | undefined;
     try {
-      const output = await runAttempt(reg, d, job.attemptsMade + 1, controller, this.delivery.attempt(d, false));
+      // A job's first run of a fresh invocation supersedes no stream writer (see AgentStream): it begins with its first write.
+      const first = job.attemptsMade === 0 && (job.stalledCounter ?? 0) === 0 && !d.restored;
+      const output = await runAttempt(reg, d, job.attemptsMade + 1, controller, this.delivery.attempt(d, first));
       const out = outputData(d.agent, output, this.maxOutputBytes);
       outcome = out.ok ? resultEvent(d, out.data) : errorEvent(d, out.error);
     } catch (thrown) {
