@@ -2,11 +2,11 @@
  * The machines of bench/tasks.ts (child tasks and sends between tasks),
  * after test/fixtures/task-machines.ts: a leaf doing one unit of work, a
  * parent fanning out to `count` leaves as child tasks (`fromTask`) or as
- * XState children inside its own tree, and the ping-pong pair.
+ * XState children inside its own tree; the ping-pong pair is re-exported from the fixtures.
  */
 import { assign, fromPromise, setup, spawnChild, type AnyEventObject } from 'xstate';
 import { z } from 'zod';
-import { fromAgent, fromTask, sendToTask } from '../src/index.js';
+import { fromAgent, fromTask } from '../src/index.js';
 
 /** One unit of work, the same in both fan-outs: one call of agent `square` (n²); ends with `{ n, sq }`. */
 export const leaf = setup({
@@ -86,60 +86,8 @@ export function fanoutTree(count: number, child: typeof leaf | typeof promiseLea
   return parentOf(count, child, 'fanoutTree');
 }
 
-/** Sends `ping` 0..max-1 to `peer`, each after the `pong` of the one before; counts the ones out of order. */
-export const pinger = setup({
-  types: {
-    context: {} as { peer: string; n: number; max: number; outOfOrder: number },
-    input: {} as { peer: string; max: number },
-    events: {} as { type: 'pong'; n: number; origin?: string },
-  },
-  actions: { ping: sendToTask(({ context }: { context: { peer: string; n: number } }) => context.peer, ({ context }: { context: { n: number } }) => ({ type: 'ping', n: context.n })) },
-}).createMachine({
-  id: 'pinger',
-  context: ({ input }) => ({ peer: input.peer, n: 0, max: input.max, outOfOrder: 0 }),
-  initial: 'playing',
-  states: {
-    playing: {
-      entry: 'ping',
-      on: {
-        pong: [
-          { guard: ({ context, event }) => event.n !== context.n, actions: assign({ outOfOrder: ({ context }) => context.outOfOrder + 1 }) },
-          { guard: ({ context }) => context.n + 1 >= context.max, target: 'done', actions: assign({ n: ({ context }) => context.n + 1 }) },
-          { actions: [assign({ n: ({ context }) => context.n + 1 }), 'ping'] },
-        ],
-      },
-    },
-    done: { type: 'final' },
-  },
-  output: ({ context }) => ({ n: context.n, outOfOrder: context.outOfOrder }),
-});
-
-/** Answers every `ping` with a `pong` to its sender (`event.origin`); counts them and the ones out of order. */
-export const ponger = setup({
-  types: {
-    context: {} as { seen: number; outOfOrder: number; from: string },
-    events: {} as { type: 'ping'; n: number; origin: string } | { type: 'finish' },
-  },
-}).createMachine({
-  id: 'ponger',
-  context: { seen: 0, outOfOrder: 0, from: '' },
-  initial: 'serving',
-  states: {
-    serving: {
-      on: {
-        ping: {
-          actions: [
-            assign(({ context, event }) => ({ seen: context.seen + 1, outOfOrder: context.outOfOrder + (event.n === context.seen ? 0 : 1), from: event.origin })),
-            sendToTask(({ event }) => event.origin, ({ event }) => ({ type: 'pong', n: event.n })),
-          ],
-        },
-        finish: 'done',
-      },
-    },
-    done: { type: 'final' },
-  },
-  output: ({ context }) => context,
-});
+// The ping-pong pair is the tests' own (test/child-tasks.test.ts measures the same machines for order and loss).
+export { pinger, ponger } from '../test/fixtures/task-machines.js';
 
 type SpawnCtx = { results: Record<string, unknown>; errors: Record<string, unknown>; settled: number };
 const DONE_PREFIX = 'xstate.done.actor.';
