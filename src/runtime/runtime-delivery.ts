@@ -54,13 +54,17 @@ export class RuntimeDelivery implements Delivery {
     };
   }
 
-  /** Append an agent's outcome to its task's mailbox; a finished or missing task just drops it. */
-  private async outcome(taskId: string, event: Record<string, unknown>, key: string, log: OutcomeDelivery['log']): Promise<void> {
+  /**
+   * Append one of the runtime's own events (an agent's outcome, a child
+   * task's end, a failed send's report) to a task's mailbox under its
+   * idempotency key; a finished or missing task just drops it.
+   */
+  async outcome(taskId: string, event: Record<string, unknown>, key: string, log: OutcomeDelivery['log']): Promise<void> {
     try {
       await this.deliver(taskId, JSON.stringify(event), { idempotencyKey: key });
     } catch (err) {
       if (err instanceof BatonError && (err.code === ErrorCode.TaskNotRunning || err.code === ErrorCode.TaskNotFound)) {
-        log('agent result for a task that no longer runs: dropped', { taskId, jobId: event.jobId });
+        log('an event for a task that no longer runs: dropped', { taskId, type: event.type, jobId: event.jobId });
         return;
       }
       throw err;

@@ -67,7 +67,7 @@ export class Runtime implements TaskApi {
       const serving = await this.client.registry.serving(machine, version);
       if (serving.live.some((p) => p.owner !== o.owner)) await this.client.activations.wake(id, machine);
     });
-    this.links = new TaskLinks(this.client, this.client.options.maxEventBytes, () => this.closed, log, () => this.lease.dueAt());
+    this.links = new TaskLinks(this.client, this.client.options.maxEventBytes, () => this.closed, log, () => this.lease.dueAt(), (id, ev, key) => this.delivery.outcome(id, ev, key, log));
     this.agentQueues = new AgentQueues(() => this.client.connections.open('command'), keys.queuePrefix, keys.agentCancel);
     if (o.agents.size) {
       const streams = new StreamStore(store.redis, keys, o.stream, this.client.options.durability);
@@ -259,7 +259,7 @@ export class Runtime implements TaskApi {
     return this.residency.passivateIdle();
   }
   /** @internal Deliver an agent outcome as a queued job's would be. */ deliverAgentEvent(taskId: string, event: Record<string, unknown>, key: string): Promise<void> {
-    return this.delivery.queued(() => { throw new Error('no attempt runs here'); }, this.options.log).deliver(taskId, event, key);
+    return this.delivery.outcome(taskId, event, key, this.options.log);
   }
 
   /** Number of tasks this process holds. */

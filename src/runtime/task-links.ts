@@ -60,6 +60,8 @@ export class TaskLinks {
     private readonly log: (msg: string, extra?: Record<string, unknown>) => void,
     /** When a sweeper should look at a task nobody took (the lease keeper's dueAt). */
     private readonly dueAt: () => number,
+    /** Deliver one of the runtime's own events under its key; a task that ended just does not get it (RuntimeDelivery.outcome). */
+    private readonly deliverOwn: (taskId: string, event: Record<string, unknown>, key: string) => Promise<void>,
   ) {}
 
   async spawn(parent: string, specs: ChildTaskSpawn[]): Promise<void> {
@@ -129,7 +131,7 @@ export class TaskLinks {
       if (s.system) return; // a stop for a child that ended already
       this.log('a send to another task was not taken', { taskId: from, target: s.target, code: a.code });
       const failed = { type: 'baton.send.failed', target: s.target, eventType: s.event.type, code: a.code, reason: a.message, key: s.key, notify: s.replyOnFailure === true };
-      await this.deliverQuietly(from, failed, `${s.key}-failed`);
+      await this.deliverOwn(from, failed, `${s.key}-failed`);
     }
   }
 
@@ -176,17 +178,7 @@ export class TaskLinks {
 
   private tell(parent: string, childId: string, childPath: string[], payload: unknown, type: string, final: boolean): Promise<void> {
     const event = type === TASK_DONE ? { type, jobId: childId, childPath, output: payload } : { type, jobId: childId, childPath, error: payload, final };
-    return this.deliverQuietly(parent, event, outcomeKeyOf(childId));
+    return this.deliverOwn(parent, event, outcomeKeyOf(childId));
   }
 
-  /** Deliver a runtime event; a task that ended (or is gone) just does not get it. */
-  private async deliverQuietly(taskId: string, event: Record<string, unknown>, key: string): Promise<void> {
-    try {
-      await this.client.deliverEncoded(taskId, JSON.stringify(event), { idempotencyKey: key });
-    } catch (err) {
-      const code = err instanceof BatonError ? err.code : undefined;
-      if (code === ErrorCode.TaskNotRunning || code === ErrorCode.TaskNotFound) return;
-      throw err;
-    }
-  }
 }
