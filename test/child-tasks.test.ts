@@ -230,6 +230,10 @@ describe('sendToTask', () => {
     expect(done.output).toEqual({ n: 1000, outOfOrder: 0 });
     const p = await rt.get('pong');
     expect(p!.context).toEqual({ seen: 1000, outOfOrder: 0, from: 'ping' });
+    // The committed outbox (`o`) is no part of the state: no history entry keeps its undo.
+    const raw = await baton.redis.lrange(`${prefix}:task:{ping}:history`, 0, -1);
+    expect(raw.length).toBeGreaterThan(1000);
+    expect(raw.filter((e) => e.includes('"o"'))).toEqual([]);
   });
 
   it('a send to a task that does not exist is recorded as baton.send.failed, sent back when asked, and the sender carries on', async () => {

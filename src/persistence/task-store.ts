@@ -35,8 +35,9 @@ const REFUSALS: Partial<Record<number, (taskId: string, reply: Reply) => BatonEr
 function noticeOf(c: CommitArgs): string {
   const { set, del } = c.parts;
   const s: string[] = [];
-  for (let i = 0; i < set.length; i += 2) s.push(`${JSON.stringify(set[i])}:${set[i + 1]}`);
-  return `${c.notice}{"s":{${s.join(',')}},"x":[${del.map((f) => JSON.stringify(f)).join(',')}]}}`;
+  // The outbox field is no part of the state (commit-7.lua leaves it out of the notice too).
+  for (let i = 0; i < set.length; i += 2) if (set[i] !== OUTBOX_FIELD) s.push(`${JSON.stringify(set[i])}:${set[i + 1]}`);
+  return `${c.notice}{"s":{${s.join(',')}},"x":[${del.filter((f) => f !== OUTBOX_FIELD).map((f) => JSON.stringify(f)).join(',')}]}}`;
 }
 
 /** The typed error for a script's refusal, or an unexpected-reply error. */
@@ -67,6 +68,9 @@ let tokenCount = 0;
 export function newSendToken(): string {
   return TOKEN_PREFIX + (tokenCount++).toString(36);
 }
+
+/** The state hash field a commit keeps its step's sends to other tasks and child spawns in, until they are done (no part of the state). */
+export const OUTBOX_FIELD = 'o';
 
 /** Prefix of the state hash fields holding each agent child's latest progress report (by child path). */
 export const PROGRESS_FIELD = 'g:';

@@ -2,7 +2,7 @@ import type { AnyActor, AnyActorRef } from 'xstate';
 import type { AgentBridge } from '../actors/agent-bridge.js';
 import { BatonError, ErrorCode, FencedError } from '../errors.js';
 import { encodeJson } from '../persistence/codec.js';
-import type { CommitArgs, StateFields } from '../persistence/task-store.js';
+import { OUTBOX_FIELD, type CommitArgs, type StateFields } from '../persistence/task-store.js';
 import { decodeRejections, encodeNotice, noticeHead, REJECTIONS_KEPT, type NoticeFields, type Rejection, type TaskStatus } from '../persistence/view.js';
 import type { HostContext } from './host-context.js';
 import type { AnyEvent } from './mailbox.js';
@@ -32,8 +32,6 @@ export interface Append {
   token: string;
 }
 
-/** The state hash field holding a step's sends to other tasks and child tasks to create, until they were. */
-export const OUTBOX_FIELD = 'o';
 
 /** Commits in flight per task before the loop waits for them. */
 const MAX_INFLIGHT = 32;

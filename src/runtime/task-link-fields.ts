@@ -1,7 +1,7 @@
 import type { ChildTaskSpawn, TaskSend } from '../actors/agent-bridge.js';
 import type { StateFields } from '../persistence/task-store.js';
 import type { TaskStatus } from '../persistence/view.js';
-import { OUTBOX_FIELD } from './commit.js';
+import { OUTBOX_FIELD } from '../persistence/task-store.js';
 import type { ChildOutcome } from './host-context.js';
 
 /** Where a child task hangs in its parent: the parent's id, the invoking actor's path there, and the chain's depth. */

@@ -6,7 +6,7 @@ import { viewFromHash } from '../persistence/view.js';
 import type { BatonClient } from './client.js';
 import type { ChildOutcome } from './host-context.js';
 import { retry } from './retry.js';
-import { OUTBOX_FIELD } from './commit.js';
+import { OUTBOX_FIELD } from '../persistence/task-store.js';
 import { encodeLink, outcomeOf, readLink, storedOutbox } from './task-link-fields.js';
 import type { ChildView } from '../persistence/view.js';
 

@@ -137,26 +137,29 @@ local undo, absent = {}, {}
 local nset, ndel, gone = {}, {}, {}
 local o = 4
 i = 25
+-- The outbox field `o` (a step's sends and spawns, until done) is no part of the state: no undo, not in the notice.
 for _ = 1, S do
   local f, v = ARGV[i], ARGV[i + 1]
-  local name = cjson.encode(f)
-  local was = old[o]
-  if was then undo[#undo + 1] = name .. ':' .. was else absent[#absent + 1] = name end
   set[#set + 1] = f
   set[#set + 1] = v
-  nset[#nset + 1] = name .. ':' .. v
+  if f ~= 'o' then
+    local name = cjson.encode(f)
+    local was = old[o]
+    if was then undo[#undo + 1] = name .. ':' .. was else absent[#absent + 1] = name end
+    nset[#nset + 1] = name .. ':' .. v
+  end
   i = i + 2
   o = o + 1
 end
 for _ = 1, D do
   local f = ARGV[i]
-  local name = cjson.encode(f)
   local was = old[o]
-  if was then
-    undo[#undo + 1] = name .. ':' .. was
-    gone[#gone + 1] = f
+  if was then gone[#gone + 1] = f end
+  if f ~= 'o' then
+    local name = cjson.encode(f)
+    if was then undo[#undo + 1] = name .. ':' .. was end
+    ndel[#ndel + 1] = name
   end
-  ndel[#ndel + 1] = name
   i = i + 1
   o = o + 1
 end
