@@ -15,7 +15,7 @@ const baton = useBaton({ kill: killAllRuntimeProcs });
 describe('child tasks across a crash', () => {
   it('100 child tasks over two workers, one SIGKILLed mid-run: each child runs to done once, the parent gets all 100 outputs', async () => {
     const prefix = uniquePrefix('ctask-crash');
-    const env = { FANOUT: '100', SQUARE_MS: '40', BATON_AGENT_LOCK_MS: '1000' };
+    const env = { FANOUT: '100', SQUARE_MS: '40', BATON_AGENT_LOCK_MS: '1000', BATON_ACTIVATION_CONCURRENCY: '1' };
     const [a, b] = await Promise.all([startRuntimeProc({ prefix, env }), startRuntimeProc({ prefix, env })]);
     const client = baton.client(prefix);
     await client.spawn('fanout', { id: 'big' });

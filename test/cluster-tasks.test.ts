@@ -56,7 +56,7 @@ describe('child tasks on Redis Cluster', () => {
 
   it('100 child tasks over two worker processes, one SIGKILLed mid-run: each child done once, the parent gets all 100', async () => {
     const prefix = uniquePrefix('cluster-tasks-crash');
-    const env = { FANOUT: '100', SQUARE_MS: '40', BATON_AGENT_LOCK_MS: '1000', BATON_CLUSTER: JSON.stringify(cluster.nodes) };
+    const env = { FANOUT: '100', SQUARE_MS: '40', BATON_AGENT_LOCK_MS: '1000', BATON_ACTIVATION_CONCURRENCY: '1', BATON_CLUSTER: JSON.stringify(cluster.nodes) };
     const [a, b] = await Promise.all([startRuntimeProc({ prefix, env, leaseMs: 1000 }), startRuntimeProc({ prefix, env, leaseMs: 1000 })]);
     const client = createClient({ connection: { cluster: cluster.nodes }, prefix });
     try {
